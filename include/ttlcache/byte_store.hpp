@@ -1,0 +1,46 @@
+// The byte-level store interface that remote backends (Redis) implement under CodecBackend.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ttlcache {
+
+/// A remote key-value store of byte strings with per-entry TTL. Keys reaching it are already
+/// encoded by a key codec; the store adds its own namespace prefix. The contract is Backend's
+/// (see backend.hpp), at the byte level: binary-safe keys and values, positive TTLs,
+/// batch results in the caller's order, nullopt for missing or undecodable values, every
+/// member thread-safe.
+class ByteStore {
+ public:
+  struct Write {
+    std::string key;
+    std::string value;
+    std::chrono::milliseconds ttl;
+  };
+
+  virtual ~ByteStore() = default;
+
+  virtual std::string_view name() const noexcept = 0;
+  virtual std::optional<std::string> get(std::string_view key) = 0;
+  virtual void set(std::string_view key, std::string_view value,
+                   std::chrono::milliseconds ttl) = 0;
+  virtual bool erase(std::string_view key) = 0;
+  virtual bool contains(std::string_view key) = 0;
+  virtual std::optional<std::chrono::milliseconds> ttl(std::string_view key) = 0;
+  virtual std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) = 0;
+  virtual void set_many(const std::vector<Write>& items) = 0;
+  /// Removes every key of this store's namespace that starts with literal_prefix (taken
+  /// literally: glob characters in it match only themselves). Returns how many were removed.
+  virtual std::size_t erase_prefix(std::string_view literal_prefix) = 0;
+  /// Removes every key of this store's namespace.
+  virtual void clear() = 0;
+  virtual std::size_t size() = 0;
+};
+
+}  // namespace ttlcache

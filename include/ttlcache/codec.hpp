@@ -1,0 +1,78 @@
+// Key and value codecs: how typed keys and values become bytes for remote backends.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace ttlcache {
+
+/// Turns a key into the string a remote store sees (the store adds its namespace prefix).
+/// Provided for std::string and integral types; specialise for your own key types, e.g. with
+/// KeyBuilder for composite keys. encode() must be injective: distinct keys, distinct strings.
+template <class K, class Enable = void>
+struct KeyCodec;
+
+template <>
+struct KeyCodec<std::string> {
+  static std::string encode(const std::string& key) { return key; }
+};
+
+template <class K>
+struct KeyCodec<K, std::enable_if_t<std::is_integral_v<K> && !std::is_same_v<K, bool>>> {
+  static std::string encode(K key) { return fmt::format("{}", key); }
+};
+
+/// Turns a value into bytes and back. decode() returns nullopt for bytes it cannot read (never
+/// throws for bad input): a corrupt value is a miss. encode() may throw; CodecBackend turns that
+/// into codec_error naming the key.
+///
+/// The primary template serialises through nlohmann::json (any type with to_json/from_json):
+/// JSON text, so other services and redis-cli can read the values too.
+template <class V, class Enable = void>
+struct ValueCodec {
+  static std::string encode(const V& value) {
+    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  }
+  static std::optional<V> decode(std::string_view bytes) noexcept {
+    try {
+      auto json = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+      if (json.is_discarded()) return std::nullopt;
+      return json.template get<V>();
+    } catch (...) {  // type mismatch, or V's from_json throwing: undecodable means absent
+      return std::nullopt;
+    }
+  }
+};
+
+/// Strings are bytes: passed through unchanged.
+template <>
+struct ValueCodec<std::string> {
+  static std::string encode(const std::string& value) { return value; }
+  static std::optional<std::string> decode(std::string_view bytes) {
+    return std::string(bytes);
+  }
+};
+
+/// Byte vectors are passed through unchanged.
+template <class Byte>
+struct ValueCodec<std::vector<Byte>, std::enable_if_t<std::is_same_v<Byte, std::uint8_t> ||
+                                                      std::is_same_v<Byte, std::byte>>> {
+  static std::string encode(const std::vector<Byte>& value) {
+    return std::string(reinterpret_cast<const char*>(value.data()), value.size());
+  }
+  static std::optional<std::vector<Byte>> decode(std::string_view bytes) {
+    const auto* p = reinterpret_cast<const Byte*>(bytes.data());
+    return std::vector<Byte>(p, p + bytes.size());
+  }
+};
+
+}  // namespace ttlcache
