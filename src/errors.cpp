@@ -12,7 +12,8 @@ config_error::config_error(std::string path, const std::string& reason)
       path_(std::move(path)) {}
 
 backend_error::backend_error(std::string backend, const std::string& message)
-    : error(fmt::format("ttlcache {} backend: {}", backend, message)), backend_(std::move(backend)) {}
+    : error(fmt::format("ttlcache {} backend: {}", backend, message)),
+      backend_(std::move(backend)) {}
 
 namespace detail {
 

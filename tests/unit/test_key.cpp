@@ -20,9 +20,9 @@ TEST_CASE("make_key joins mixed parts with the separator", "[key]") {
 
 TEST_CASE("different part lists never give the same key", "[key]") {
   std::set<std::string> keys = {
-      make_key("a:b"),      make_key("a", "b"),     make_key("a%3Ab"), make_key("a", "", "b"),
-      make_key("a", ":b"),  make_key("a:", "b"),    make_key("a%"),    make_key("a", "%"),
-      make_key(""),         make_key("", ""),       make_key("a\nb"),  make_key("a", "b", ""),
+      make_key("a:b"),     make_key("a", "b"),  make_key("a%3Ab"), make_key("a", "", "b"),
+      make_key("a", ":b"), make_key("a:", "b"), make_key("a%"),    make_key("a", "%"),
+      make_key(""),        make_key("", ""),    make_key("a\nb"),  make_key("a", "b", ""),
   };
   CHECK(keys.size() == 12);
 }
@@ -57,8 +57,7 @@ TEST_CASE("the digest is SHA-256", "[key]") {
   CHECK(ttlcache::detail::key_digest("abc") == "ba7816bf8f01cfea414140de5dae2223");
   CHECK(ttlcache::detail::key_digest("") == "e3b0c44298fc1c149afbf4c8996fb924");
   // Two-block message (56 bytes), also from FIPS 180-4.
-  CHECK(ttlcache::detail::key_digest(
-            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+  CHECK(ttlcache::detail::key_digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039");
 }
 

@@ -1,0 +1,312 @@
+// One shard of the in-process backend: an open-addressing table over a chunked node slab.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/detail/read_mostly_lock.hpp"
+#include "ttlcache/removal.hpp"
+
+namespace ttlcache::detail {
+
+/// A removal to report once the shard lock is released.
+template <class K, class V>
+struct PendingRemoval {
+  K key;
+  V value;
+  RemovalCause cause;
+};
+
+/// Collects removals while a shard is locked; the listener runs after the lock is released.
+/// Holds nothing (and allocates nothing) when no listener is installed.
+template <class K, class V>
+class RemovalBatch {
+ public:
+  explicit RemovalBatch(bool enabled) : enabled_(enabled) {}
+  bool enabled() const noexcept { return enabled_; }
+  void add(K&& key, V&& value, RemovalCause cause) {
+    items_.push_back({std::move(key), std::move(value), cause});
+  }
+  void deliver(const RemovalListener<K, V>& listener) noexcept {
+    for (auto& item : items_) {
+      try {
+        listener(item.key, item.value, item.cause);
+      } catch (...) {  // a listener's failure must not undo or break the cache operation
+      }
+    }
+    items_.clear();
+  }
+
+ private:
+  bool enabled_;
+  std::vector<PendingRemoval<K, V>> items_;
+};
+
+/// Limits a shard keeps; set once at construction.
+struct ShardLimits {
+  std::size_t max_entries = 0;   ///< 0: unbounded
+  std::uint64_t max_weight = 0;  ///< 0: unbounded
+};
+
+/// A shard: all members except the lock-free readers (find_shared etc.) require the caller to
+/// hold lock() exclusively; the *_shared members require lock_shared().
+///
+/// Layout: nodes live in fixed-size chunks (stable addresses, no 2x vector growth, no malloc
+/// header per entry). The table is linear probing over 8-byte slots holding 32 bits of hash and
+/// the node index + 1, so a probe compares hashes without touching nodes, and deletion shifts
+/// entries back instead of leaving tombstones.
+template <class K, class V, class Hash, class KeyEqual, class Policy>
+class MemoryShard {
+ public:
+  struct Node {
+    K key;
+    V value;
+    std::int64_t expires_ns;
+    std::uint32_t hash;
+    std::uint32_t weight;
+    typename Policy::Links links;
+  };
+
+  static constexpr std::uint32_t npos = 0xffffffffU;
+
+  MemoryShard(ShardLimits limits, std::uint32_t reader_slots)
+      : lock_(reader_slots), limits_(limits) {}
+  MemoryShard(const MemoryShard&) = delete;
+  MemoryShard& operator=(const MemoryShard&) = delete;
+  ~MemoryShard() {
+    for (std::uint32_t i = 0; i < allocated_; ++i) {
+      if (live_[i]) node(i).~Node();
+    }
+  }
+
+  ReadMostlyLock& lock() noexcept { return lock_; }
+
+  // ---- shared side (readers) ----
+
+  /// Index of key's node, or npos. Requires the shared or exclusive side.
+  std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
+    if (table_.empty()) return npos;
+    std::size_t pos = hash & mask_;
+    for (;;) {
+      const std::uint64_t slot = table_[pos];
+      if (slot == 0) return npos;
+      if (static_cast<std::uint32_t>(slot >> 32) == hash) {
+        const auto index = static_cast<std::uint32_t>(slot) - 1;
+        if (eq(node(index).key, key)) return index;
+      }
+      pos = (pos + 1) & mask_;
+    }
+  }
+
+  Node& node(std::uint32_t index) noexcept {
+    return *std::launder(
+        reinterpret_cast<Node*>(&chunks_[index >> chunk_bits][index & chunk_mask]));
+  }
+  const Node& node(std::uint32_t index) const noexcept {
+    return *std::launder(
+        reinterpret_cast<const Node*>(&chunks_[index >> chunk_bits][index & chunk_mask]));
+  }
+
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t weight() const noexcept { return weight_.load(std::memory_order_relaxed); }
+
+  // ---- exclusive side (writers) ----
+
+  /// Replays the reads logged since the last writer. Expired nodes found this way are removed
+  /// (lazy expiry: a read that saw an expired entry gets it reclaimed by the next writer).
+  void apply_logged_reads(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
+    lock_.drain_logs([&](std::uint32_t index) {
+      // Logged indices are always live (every writer drains first), but a check is cheap.
+      if (index >= allocated_ || !live_[index]) return;
+      if (node(index).expires_ns <= now_ns) {
+        remove(index, RemovalCause::expired, removed);
+      } else {
+        policy_.on_access(*this, index);
+      }
+    });
+  }
+
+  /// Records a read made by a thread that could not log it (its log was full).
+  void touch(std::uint32_t index) { policy_.on_access(*this, index); }
+
+  /// Inserts or replaces. Returns the node index.
+  template <class VV>
+  std::uint32_t upsert(const K& key, std::uint32_t hash, VV&& value, std::int64_t now_ns,
+                       std::int64_t expires_ns, std::uint32_t weight, const KeyEqual& eq,
+                       RemovalBatch<K, V>& removed) {
+    const std::uint32_t existing = find(key, hash, eq);
+    if (existing != npos) {
+      Node& n = node(existing);
+      if (removed.enabled()) {
+        // The listener sees the old value; the key stays in place.
+        const RemovalCause cause =
+            n.expires_ns <= now_ns ? RemovalCause::expired : RemovalCause::replaced;
+        removed.add(K(n.key), std::move(n.value), cause);
+      }
+      n.value = std::forward<VV>(value);
+      n.expires_ns = expires_ns;
+      set_weight(n, weight);
+      policy_.on_access(*this, existing);
+      return existing;
+    }
+    const std::uint32_t index = allocate();
+    ::new (static_cast<void*>(&chunks_[index >> chunk_bits][index & chunk_mask]))
+        Node{key, std::forward<VV>(value), expires_ns, hash, weight, typename Policy::Links{}};
+    live_[index] = true;
+    table_insert(hash, index);
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    weight_.store(weight_.load(std::memory_order_relaxed) + weight, std::memory_order_relaxed);
+    policy_.on_insert(*this, index);
+    return index;
+  }
+
+  /// Evicts until the shard is within its bounds. Expired victims are reported as expired.
+  void enforce_limits(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
+    while ((limits_.max_entries != 0 && size() > limits_.max_entries) ||
+           (limits_.max_weight != 0 && weight() > limits_.max_weight)) {
+      const std::uint32_t victim = policy_.victim(*this);
+      const RemovalCause cause =
+          node(victim).expires_ns <= now_ns ? RemovalCause::expired : RemovalCause::evicted;
+      remove(victim, cause, removed);
+    }
+  }
+
+  /// Looks at up to `budget` slab slots after the sweep cursor and removes expired entries, so
+  /// expired entries that nobody reads do not linger while the cache keeps being written.
+  void sweep(std::int64_t now_ns, std::uint32_t budget, RemovalBatch<K, V>& removed) {
+    if (allocated_ == 0) return;
+    for (std::uint32_t i = 0; i < budget; ++i) {
+      if (sweep_cursor_ >= allocated_) sweep_cursor_ = 0;
+      const std::uint32_t index = sweep_cursor_++;
+      if (live_[index] && node(index).expires_ns <= now_ns) {
+        remove(index, RemovalCause::expired, removed);
+      }
+    }
+  }
+
+  /// Removes every expired entry (full pass).
+  void purge_expired(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
+    for (std::uint32_t index = 0; index < allocated_; ++index) {
+      if (live_[index] && node(index).expires_ns <= now_ns) {
+        remove(index, RemovalCause::expired, removed);
+      }
+    }
+  }
+
+  void remove_all(RemovalCause cause, RemovalBatch<K, V>& removed) {
+    for (std::uint32_t index = 0; index < allocated_; ++index) {
+      if (live_[index]) remove(index, cause, removed);
+    }
+  }
+
+  void remove(std::uint32_t index, RemovalCause cause, RemovalBatch<K, V>& removed) {
+    Node& n = node(index);
+    policy_.on_remove(*this, index);
+    table_erase(n.hash, index);
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    weight_.store(weight_.load(std::memory_order_relaxed) - n.weight, std::memory_order_relaxed);
+    if (removed.enabled()) removed.add(std::move(n.key), std::move(n.value), cause);
+    n.~Node();
+    live_[index] = false;
+    free_.push_back(index);
+  }
+
+  // The strategy's view of the nodes.
+  typename Policy::Links& links(std::uint32_t index) noexcept { return node(index).links; }
+
+ private:
+  static constexpr std::uint32_t chunk_bits = 8;
+  static constexpr std::uint32_t chunk_size = 1U << chunk_bits;
+  static constexpr std::uint32_t chunk_mask = chunk_size - 1;
+  struct alignas(Node) Storage {
+    unsigned char bytes[sizeof(Node)];
+  };
+
+  std::uint32_t allocate() {
+    if (!free_.empty()) {
+      const std::uint32_t index = free_.back();
+      free_.pop_back();
+      return index;
+    }
+    if ((allocated_ & chunk_mask) == 0) {
+      chunks_.push_back(std::make_unique<Storage[]>(chunk_size));
+      live_.resize(live_.size() + chunk_size, false);
+    }
+    return allocated_++;
+  }
+
+  void set_weight(Node& n, std::uint32_t weight) {
+    weight_.store(weight_.load(std::memory_order_relaxed) - n.weight + weight,
+                  std::memory_order_relaxed);
+    n.weight = weight;
+  }
+
+  void table_insert(std::uint32_t hash, std::uint32_t index) {
+    // Keep the load factor at or below 3/4: linear probing degrades fast above that.
+    if ((size() + 1) * 4 > table_.size() * 3) grow();
+    place(hash, index);
+  }
+
+  void place(std::uint32_t hash, std::uint32_t index) {
+    std::size_t pos = hash & mask_;
+    while (table_[pos] != 0) pos = (pos + 1) & mask_;
+    table_[pos] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
+  }
+
+  void grow() {
+    std::vector<std::uint64_t> old;
+    old.swap(table_);
+    table_.assign(old.empty() ? 16 : old.size() * 2, 0);
+    mask_ = table_.size() - 1;
+    for (const std::uint64_t slot : old) {
+      if (slot != 0)
+        place(static_cast<std::uint32_t>(slot >> 32), static_cast<std::uint32_t>(slot) - 1);
+    }
+  }
+
+  void table_erase(std::uint32_t hash, std::uint32_t index) {
+    const std::uint64_t wanted = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
+    std::size_t hole = hash & mask_;
+    while (table_[hole] != wanted) hole = (hole + 1) & mask_;
+    // Backward-shift deletion: pull later entries of the probe run into the hole, so lookups
+    // never need tombstones.
+    std::size_t next = (hole + 1) & mask_;
+    while (table_[next] != 0) {
+      const std::size_t home = static_cast<std::uint32_t>(table_[next] >> 32) & mask_;
+      // Move next into the hole unless its home lies cyclically in (hole, next].
+      const bool stays =
+          hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+      if (!stays) {
+        table_[hole] = table_[next];
+        hole = next;
+      }
+      next = (next + 1) & mask_;
+    }
+    table_[hole] = 0;
+  }
+
+  ReadMostlyLock lock_;
+  ShardLimits limits_;
+  Policy policy_{};
+  std::vector<std::uint64_t> table_;
+  std::size_t mask_ = 0;
+  std::vector<std::unique_ptr<Storage[]>> chunks_;
+  std::vector<bool> live_;
+  std::vector<std::uint32_t> free_;
+  std::uint32_t allocated_ = 0;
+  std::uint32_t sweep_cursor_ = 0;
+  // Written only under the exclusive side; atomics so size() can read them without a lock.
+  std::atomic<std::size_t> count_{0};
+  std::atomic<std::uint64_t> weight_{0};
+};
+
+}  // namespace ttlcache::detail

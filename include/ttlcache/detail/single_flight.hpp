@@ -1,0 +1,112 @@
+// Single-flight: concurrent callers for the same key share one execution of a function.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "ttlcache/detail/hash.hpp"
+
+namespace ttlcache::detail {
+
+/// The first caller for a key runs fn; callers arriving while it runs wait and receive its
+/// result or its exception. Calls for different keys proceed in parallel: in-flight calls are
+/// kept in striped maps so unrelated keys do not share a lock.
+template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
+class SingleFlight {
+ public:
+  /// Runs fn() for key unless a call for key is already running, in which case waits for it.
+  /// Returns fn's value or rethrows its exception, for every caller alike.
+  template <class Fn>
+  V run(const K& key, Fn&& fn) {
+    Stripe& stripe = stripes_[mix_hash(static_cast<std::uint64_t>(Hash{}(key))) % stripe_count];
+    std::shared_ptr<Call> call;
+    bool leader = false;
+    {
+      std::lock_guard<std::mutex> lock(stripe.mutex);
+      auto [it, inserted] = stripe.calls.try_emplace(key);
+      if (inserted) it->second = std::make_shared<Call>();
+      call = it->second;
+      leader = inserted;
+    }
+    if (!leader) return wait(*call);
+
+    std::optional<V> result;
+    std::exception_ptr error;
+    try {
+      result.emplace(std::forward<Fn>(fn)());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finish(stripe, key, *call, result, error);
+    if (error) std::rethrow_exception(error);
+    return std::move(*result);
+  }
+
+  /// Number of keys with a call in flight (for tests and metrics).
+  std::size_t in_flight() const {
+    std::size_t n = 0;
+    for (const auto& stripe : stripes_) {
+      std::lock_guard<std::mutex> lock(stripe.mutex);
+      n += stripe.calls.size();
+    }
+    return n;
+  }
+
+ private:
+  static constexpr std::size_t stripe_count = 16;
+
+  struct Call {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::optional<V> value;
+    std::exception_ptr error;
+  };
+
+  struct alignas(64) Stripe {
+    mutable std::mutex mutex;
+    std::unordered_map<K, std::shared_ptr<Call>, Hash, KeyEqual> calls;
+  };
+
+  static V wait(Call& call) {
+    std::unique_lock<std::mutex> lock(call.mutex);
+    call.done_cv.wait(lock, [&] { return call.done; });
+    if (call.error) std::rethrow_exception(call.error);
+    return *call.value;
+  }
+
+  // Publishes the outcome, wakes the waiters, then forgets the call: later callers start a new
+  // one (by then the value is normally in the cache). Never throws: waiters must be woken.
+  void finish(Stripe& stripe, const K& key, Call& call, const std::optional<V>& result,
+              const std::exception_ptr& error) noexcept {
+    {
+      std::lock_guard<std::mutex> lock(call.mutex);
+      try {
+        if (error) {
+          call.error = error;
+        } else {
+          call.value = result;
+        }
+      } catch (...) {  // copying the value for the waiters failed: they get that error
+        call.error = std::current_exception();
+      }
+      call.done = true;
+    }
+    call.done_cv.notify_all();
+    std::lock_guard<std::mutex> lock(stripe.mutex);
+    stripe.calls.erase(key);
+  }
+
+  std::array<Stripe, stripe_count> stripes_;
+};
+
+}  // namespace ttlcache::detail

@@ -1,0 +1,87 @@
+// Eviction strategies for the in-process backend: which entry leaves when a shard is full.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace ttlcache {
+
+/// The strategy concept, as MemoryBackend uses it. A strategy owns per-node bookkeeping (its
+/// Links, stored inside each node) and per-shard state; the shard calls it with exclusive
+/// access, so strategies need no locking of their own. Node indices are dense uint32 slots.
+///
+///   struct Strategy {
+///     static constexpr std::string_view name;
+///     struct Links;                                   // per-node data, default-constructible
+///     template <class Nodes> void on_insert(Nodes&, std::uint32_t node);
+///     template <class Nodes> void on_access(Nodes&, std::uint32_t node);  // read or overwrite
+///     template <class Nodes> void on_remove(Nodes&, std::uint32_t node);
+///     template <class Nodes> std::uint32_t victim(Nodes&);  // a node to evict; never called empty
+///   };
+///
+/// Nodes::links(node) returns that node's Links&. Reads reach on_access in batches, in the
+/// order they happened per thread (see detail::ReadMostlyLock), so a single-threaded replay
+/// sees exact recency order.
+
+/// Least recently used: a doubly linked list through the nodes, most recent at the head.
+class LruPolicy {
+ public:
+  static constexpr std::string_view name = "lru";
+  static constexpr std::uint32_t nil = 0xffffffffU;
+
+  struct Links {
+    std::uint32_t prev = nil;
+    std::uint32_t next = nil;
+  };
+
+  template <class Nodes>
+  void on_insert(Nodes& nodes, std::uint32_t node) {
+    push_front(nodes, node);
+  }
+  template <class Nodes>
+  void on_access(Nodes& nodes, std::uint32_t node) {
+    if (head_ == node) return;
+    unlink(nodes, node);
+    push_front(nodes, node);
+  }
+  template <class Nodes>
+  void on_remove(Nodes& nodes, std::uint32_t node) {
+    unlink(nodes, node);
+  }
+  template <class Nodes>
+  std::uint32_t victim(Nodes& /*nodes*/) const {
+    return tail_;
+  }
+
+ private:
+  template <class Nodes>
+  void push_front(Nodes& nodes, std::uint32_t node) {
+    Links& l = nodes.links(node);
+    l.prev = nil;
+    l.next = head_;
+    if (head_ != nil) nodes.links(head_).prev = node;
+    head_ = node;
+    if (tail_ == nil) tail_ = node;
+  }
+  template <class Nodes>
+  void unlink(Nodes& nodes, std::uint32_t node) {
+    Links& l = nodes.links(node);
+    if (l.prev != nil) {
+      nodes.links(l.prev).next = l.next;
+    } else {
+      head_ = l.next;
+    }
+    if (l.next != nil) {
+      nodes.links(l.next).prev = l.prev;
+    } else {
+      tail_ = l.prev;
+    }
+    l.prev = l.next = nil;
+  }
+
+  std::uint32_t head_ = nil;
+  std::uint32_t tail_ = nil;
+};
+
+}  // namespace ttlcache

@@ -1,0 +1,361 @@
+// MemoryBackend: the in-process, sharded, bounded backend with per-entry TTL (the default).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/backend.hpp"
+#include "ttlcache/clock.hpp"
+#include "ttlcache/detail/hash.hpp"
+#include "ttlcache/detail/memory_shard.hpp"
+#include "ttlcache/errors.hpp"
+#include "ttlcache/eviction.hpp"
+#include "ttlcache/removal.hpp"
+
+namespace ttlcache {
+
+/// Settings of a MemoryBackend.
+template <class K, class V>
+struct MemoryOptions {
+  /// Upper bound on entries (exact: the bound is split over the shards without rounding up).
+  /// 0 means unbounded, which is rarely what a cache wants.
+  std::size_t max_entries = 100'000;
+  /// Upper bound on the sum of weights (e.g. bytes); 0 disables it. Needs a weigher.
+  std::uint64_t max_weight = 0;
+  /// Weight of one entry, computed once per set(). Without one, weights are 0.
+  std::function<std::size_t(const K&, const V&)> weigher;
+  /// Number of shards, rounded up to a power of two; 0 picks one from the core count (and fewer
+  /// for small caches, so that every shard holds a useful number of entries). Use 1 for exact
+  /// global LRU order.
+  std::uint32_t shards = 0;
+  /// Source of time; null means the real clocks (read without a virtual call).
+  std::shared_ptr<const Clock> clock;
+  /// Told about every removal (expired, evicted, erased, replaced), after the fact.
+  RemovalListener<K, V> removal_listener;
+  /// If positive, a background thread purges expired entries at this interval. Without it,
+  /// expired entries are reclaimed lazily: on read (by the next write to that shard), by a small
+  /// sweep on every write, and first when the shard must evict.
+  std::chrono::milliseconds cleanup_interval{0};
+};
+
+/// The in-process backend: a sharded hash map with per-entry TTL, bounded by entry count and,
+/// optionally, by weight, evicting by a pluggable strategy (LruPolicy by default).
+///
+/// Thread-safety: every member may be called concurrently. Reads (get, contains, ttl) take a
+/// shard's shared side, which writes only the reading thread's own cache line, so reads scale
+/// across cores; writes (set, erase, clear) take one shard exclusively. Values are copied out
+/// under the shard lock, so a returned value is never torn.
+///
+/// Eviction order: reads are logged per thread and applied to the strategy by the next writer
+/// of the shard, in order. With one shard and one thread, LRU order is exact; under concurrency
+/// a read may be dropped from the log when the log is full and its shard busy (the entry then
+/// looks slightly less recent than it is), never a correctness issue.
+///
+/// Exceptions: set() throws argument_error for a non-positive TTL and limit_error for an entry
+/// heavier than a shard's share of max_weight, before changing anything; otherwise only what K
+/// and V's copy/move throw (strong guarantee for the entry concerned).
+template <class K, class V, class Policy = LruPolicy, class Hash = std::hash<K>,
+          class KeyEqual = std::equal_to<K>>
+class MemoryBackend final : public Backend<K, V> {
+  using Shard = detail::MemoryShard<K, V, Hash, KeyEqual, Policy>;
+  using Batch = detail::RemovalBatch<K, V>;
+
+ public:
+  explicit MemoryBackend(MemoryOptions<K, V> options = {})
+      : clock_(std::move(options.clock)),
+        weigher_(std::move(options.weigher)),
+        listener_(std::move(options.removal_listener)) {
+    if (options.max_weight != 0 && !weigher_) {
+      throw argument_error("ttlcache memory backend: max_weight needs a weigher");
+    }
+    const std::uint32_t count = shard_count(options);
+    shard_bits_ = 0;
+    while ((1U << shard_bits_) < count) ++shard_bits_;
+    const std::uint32_t n = 1U << shard_bits_;
+    const std::uint32_t slots = reader_slots();
+    shards_.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      detail::ShardLimits limits;
+      limits.max_entries = share(options.max_entries, n, i);
+      limits.max_weight = share(options.max_weight, n, i);
+      if (limits.max_entries == 0 && options.max_entries != 0) {
+        throw argument_error("ttlcache memory backend: more shards than max_entries");
+      }
+      shard_max_weight_ = std::max<std::uint64_t>(shard_max_weight_, limits.max_weight);
+      shards_.push_back(std::make_unique<Shard>(limits, slots));
+    }
+    if (options.cleanup_interval.count() > 0) start_cleaner(options.cleanup_interval);
+  }
+
+  ~MemoryBackend() override { stop_cleaner(); }
+  MemoryBackend(const MemoryBackend&) = delete;
+  MemoryBackend& operator=(const MemoryBackend&) = delete;
+
+  std::string_view name() const noexcept override { return "memory"; }
+
+  std::optional<V> get(const K& key) override {
+    const std::uint64_t h = hash_of(key);
+    Shard& shard = shard_for(h);
+    const std::int64_t now = now_ns();
+    auto& slot = shard.lock().lock_shared();
+    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+    if (index == Shard::npos) {
+      detail::ReadMostlyLock::unlock_shared(slot);
+      return std::nullopt;
+    }
+    const auto& node = shard.node(index);
+    if (node.expires_ns <= now) {
+      // Logged so the next writer reclaims it; dropping the log entry when full is harmless.
+      detail::ReadMostlyLock::log_access(slot, index);
+      detail::ReadMostlyLock::unlock_shared(slot);
+      return std::nullopt;
+    }
+    std::optional<V> out;
+    try {
+      out.emplace(node.value);
+    } catch (...) {
+      detail::ReadMostlyLock::unlock_shared(slot);
+      throw;
+    }
+    const bool logged = detail::ReadMostlyLock::log_access(slot, index);
+    detail::ReadMostlyLock::unlock_shared(slot);
+    if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h), now);
+    return out;
+  }
+
+  void set(const K& key, V value, std::chrono::milliseconds ttl) override {
+    if (ttl.count() <= 0) detail::throw_bad_ttl("memory", static_cast<long long>(ttl.count()));
+    const std::uint32_t weight = weigh(key, value);
+    const std::uint64_t h = hash_of(key);
+    Shard& shard = shard_for(h);
+    const std::int64_t now = now_ns();
+    const std::int64_t expires = expiry(now, ttl);
+    Batch removed(static_cast<bool>(listener_));
+    {
+      ExclusiveGuard guard(shard);
+      shard.apply_logged_reads(now, removed);
+      shard.upsert(key, static_cast<std::uint32_t>(h), std::move(value), now, expires, weight, eq_,
+                   removed);
+      shard.sweep(now, sweep_budget, removed);
+      shard.enforce_limits(now, removed);
+    }
+    if (removed.enabled()) removed.deliver(listener_);
+  }
+
+  bool erase(const K& key) override {
+    const std::uint64_t h = hash_of(key);
+    Shard& shard = shard_for(h);
+    const std::int64_t now = now_ns();
+    Batch removed(static_cast<bool>(listener_));
+    bool was_live = false;
+    {
+      ExclusiveGuard guard(shard);
+      shard.apply_logged_reads(now, removed);
+      const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+      if (index != Shard::npos) {
+        was_live = shard.node(index).expires_ns > now;
+        shard.remove(index, was_live ? RemovalCause::erased : RemovalCause::expired, removed);
+      }
+    }
+    if (removed.enabled()) removed.deliver(listener_);
+    return was_live;
+  }
+
+  bool contains(const K& key) override { return remaining(key).has_value(); }
+
+  std::optional<std::chrono::milliseconds> ttl(const K& key) override {
+    const auto left = remaining(key);
+    if (!left) return std::nullopt;
+    // Round up: an entry with 0.4 ms left is still there.
+    return std::chrono::ceil<std::chrono::milliseconds>(*left);
+  }
+
+  void clear() override {
+    for (auto& shard : shards_) {
+      Batch removed(static_cast<bool>(listener_));
+      {
+        ExclusiveGuard guard(*shard);
+        shard->apply_logged_reads(now_ns(), removed);
+        shard->remove_all(RemovalCause::erased, removed);
+      }
+      if (removed.enabled()) removed.deliver(listener_);
+    }
+  }
+
+  /// Entries held, including expired ones not yet reclaimed (purge_expired() first for an exact
+  /// count of live entries).
+  std::size_t size() override {
+    std::size_t total = 0;
+    for (const auto& shard : shards_) total += shard->size();
+    return total;
+  }
+
+  /// Sum of entry weights (0 without a weigher).
+  std::uint64_t weight() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->weight();
+    return total;
+  }
+
+  /// Removes every expired entry now (a full pass, one shard at a time).
+  void purge_expired() {
+    for (auto& shard : shards_) {
+      Batch removed(static_cast<bool>(listener_));
+      {
+        ExclusiveGuard guard(*shard);
+        const std::int64_t now = now_ns();
+        shard->apply_logged_reads(now, removed);
+        shard->purge_expired(now, removed);
+      }
+      if (removed.enabled()) removed.deliver(listener_);
+    }
+  }
+
+  std::uint32_t shard_count() const noexcept { return static_cast<std::uint32_t>(shards_.size()); }
+  static constexpr std::string_view policy_name() noexcept { return Policy::name; }
+
+ private:
+  static constexpr std::uint32_t sweep_budget = 2;
+
+  class ExclusiveGuard {
+   public:
+    explicit ExclusiveGuard(Shard& shard) : shard_(shard) { shard_.lock().lock(); }
+    ~ExclusiveGuard() { shard_.lock().unlock(); }
+    ExclusiveGuard(const ExclusiveGuard&) = delete;
+    ExclusiveGuard& operator=(const ExclusiveGuard&) = delete;
+
+   private:
+    Shard& shard_;
+  };
+
+  static std::uint32_t shard_count(const MemoryOptions<K, V>& options) {
+    if (options.shards != 0) return std::min<std::uint32_t>(options.shards, 1U << 16);
+    const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+    std::uint32_t n = std::clamp<std::uint32_t>(4 * cores, 4, 64);
+    // Small caches get fewer shards: each shard evicts on its own, and a shard of a handful of
+    // entries makes eviction order noticeably worse than one LRU.
+    while (n > 1 && options.max_entries != 0 && options.max_entries / n < 64) n /= 2;
+    return n;
+  }
+
+  static std::uint32_t reader_slots() {
+    const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+    return std::clamp<std::uint32_t>(2 * cores, 4, 32);
+  }
+
+  template <class T>
+  static T share(T total, std::uint32_t n, std::uint32_t i) {
+    if (total == 0) return 0;
+    return total / n + (i < total % n ? 1 : 0);
+  }
+
+  std::uint64_t hash_of(const K& key) const {
+    return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));
+  }
+  Shard& shard_for(std::uint64_t h) noexcept {
+    return *shards_[shard_bits_ == 0 ? 0 : (h >> (64 - shard_bits_))];
+  }
+
+  std::int64_t now_ns() const noexcept {
+    const auto t = clock_ ? clock_->now() : std::chrono::steady_clock::now();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  }
+
+  static std::int64_t expiry(std::int64_t now, std::chrono::milliseconds ttl) noexcept {
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    const std::int64_t ms = ttl.count();
+    if (ms > (max - now) / 1'000'000) return max;  // saturate: "forever" rather than overflow
+    return now + ms * 1'000'000;
+  }
+
+  std::uint32_t weigh(const K& key, const V& value) const {
+    if (!weigher_) return 0;
+    const std::size_t w = weigher_(key, value);
+    if (shard_max_weight_ != 0 && w > shard_max_weight_) {
+      throw limit_error("ttlcache memory backend: entry weight " + std::to_string(w) +
+                        " is over a shard's share of max_weight (" +
+                        std::to_string(shard_max_weight_) + ")");
+    }
+    return static_cast<std::uint32_t>(
+        std::min<std::size_t>(w, std::numeric_limits<std::uint32_t>::max()));
+  }
+
+  std::optional<std::chrono::nanoseconds> remaining(const K& key) {
+    const std::uint64_t h = hash_of(key);
+    Shard& shard = shard_for(h);
+    const std::int64_t now = now_ns();
+    auto& slot = shard.lock().lock_shared();
+    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+    std::optional<std::chrono::nanoseconds> out;
+    if (index != Shard::npos && shard.node(index).expires_ns > now) {
+      out = std::chrono::nanoseconds(shard.node(index).expires_ns - now);
+    }
+    detail::ReadMostlyLock::unlock_shared(slot);
+    return out;
+  }
+
+  // The reading thread's log was full: replay the logs and this read now, unless another
+  // thread holds the shard (then this read is dropped from the recency order).
+  void record_read_now(Shard& shard, const K& key, std::uint32_t h32, std::int64_t now) {
+    if (!shard.lock().try_lock()) return;
+    Batch removed(static_cast<bool>(listener_));
+    try {
+      shard.apply_logged_reads(now, removed);
+      const std::uint32_t index = shard.find(key, h32, eq_);
+      if (index != Shard::npos) shard.touch(index);
+    } catch (...) {  // only the removal batch allocates; the read itself already succeeded
+    }
+    shard.lock().unlock();
+    if (removed.enabled()) removed.deliver(listener_);
+  }
+
+  void start_cleaner(std::chrono::milliseconds interval) {
+    cleaner_ = std::thread([this, interval] {
+      std::unique_lock<std::mutex> lock(cleaner_mutex_);
+      while (!cleaner_stop_) {
+        if (cleaner_cv_.wait_for(lock, interval, [this] { return cleaner_stop_; })) break;
+        lock.unlock();
+        purge_expired();
+        lock.lock();
+      }
+    });
+  }
+  void stop_cleaner() {
+    if (!cleaner_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(cleaner_mutex_);
+      cleaner_stop_ = true;
+    }
+    cleaner_cv_.notify_all();
+    cleaner_.join();
+  }
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::uint32_t shard_bits_ = 0;
+  std::uint64_t shard_max_weight_ = 0;
+  std::shared_ptr<const Clock> clock_;
+  std::function<std::size_t(const K&, const V&)> weigher_;
+  RemovalListener<K, V> listener_;
+  Hash hash_{};
+  KeyEqual eq_{};
+
+  std::thread cleaner_;
+  std::mutex cleaner_mutex_;
+  std::condition_variable cleaner_cv_;
+  bool cleaner_stop_ = false;
+};
+
+}  // namespace ttlcache
