@@ -1,0 +1,6 @@
+// Umbrella header for ttlcache::redis (link the CMake target ttlcache::redis).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "ttlcache/redis/options.hpp"
+#include "ttlcache/redis/redis_store.hpp"

@@ -1,0 +1,89 @@
+// RedisOptions: where the Redis store connects, how its pool behaves, and its limits.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace ttlcache::redis {
+
+/// Everything a RedisStore needs. Plain data: fill in the fields, or start from a URL with
+/// from_url() and adjust the rest. RedisStore validates the whole set when constructed
+/// (config_error naming the field). Passwords are kept only to authenticate new connections
+/// and never appear in messages; use describe() to log a configuration.
+struct RedisOptions {
+  // ---- where ----
+  /// Host name or IP address (IPv6 without brackets). Ignored when unix_socket is set.
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  /// Path of a Unix domain socket; when non-empty it is used instead of host and port.
+  std::string unix_socket;
+
+  // ---- who ----
+  /// ACL user name for `AUTH user password`; empty means `AUTH password` (the default user).
+  std::string user;
+  /// Empty: no AUTH is sent.
+  std::string password;
+  /// Database selected with SELECT on every new connection (0 needs no SELECT).
+  int db = 0;
+  /// Sent as CLIENT SETNAME so the connections are recognisable in CLIENT LIST (no spaces).
+  std::string client_name;
+
+  // ---- time ----
+  std::chrono::milliseconds connect_timeout{1000};
+  /// Limit for each reply (each read and write on the socket). A command that times out
+  /// throws timeout_error and its connection is discarded: the late reply would desynchronise it.
+  std::chrono::milliseconds command_timeout{1000};
+
+  // ---- pool ----
+  /// Maximum number of connections; each call holds one for its duration.
+  std::size_t pool_size = 8;
+  /// How long a call waits for a free connection before timeout_error.
+  std::chrono::milliseconds pool_wait_timeout{1000};
+  /// A connection idle for longer than this is checked with PING before it is handed out.
+  std::chrono::milliseconds health_check_after{30000};
+  /// After a failed connect, new connects are refused (fast connection_error) for a backoff
+  /// that starts here and doubles per consecutive failure...
+  std::chrono::milliseconds reconnect_backoff_initial{50};
+  /// ...up to this cap.
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+  /// Open one connection in the constructor, so bad addresses or credentials fail at start-up
+  /// (connection_error/timeout_error). false: start even when Redis is down.
+  bool connect_on_start = true;
+
+  // ---- data ----
+  /// Keys are stored as "<key_namespace>:<key>", so services can share one Redis; clear() and
+  /// erase_prefix() touch only this namespace. Must not be empty.
+  std::string key_namespace = "ttlcache";
+  /// Longest key accepted (bytes, without the namespace); longer keys throw limit_error.
+  std::size_t max_key_length = 1024;
+  /// Largest value accepted (bytes, before the value header); larger values throw limit_error.
+  std::size_t max_value_size = std::size_t{1} << 20;
+  /// Store a CRC-32 of each value in its header, verified on every read.
+  bool checksum = true;
+  /// COUNT hint for the SCAN loops of clear(), erase_prefix() and size().
+  std::size_t scan_count = 1000;
+  /// Batches (get_many, set_many) are pipelined in chunks of this many commands or keys.
+  std::size_t batch_chunk = 1000;
+
+  /// Parses a URL into a RedisOptions with default values elsewhere:
+  /// `redis://[[user]:password@]host[:port][/db]` (host may be `[ipv6]`) or
+  /// `unix://[[user]:password@]/path/to/socket[?db=N]`. User and password are
+  /// percent-decoded. Throws config_error (path "url"), whose message never repeats the password.
+  static RedisOptions from_url(std::string_view url);
+
+  /// Like from_url(), but overwrites only the connection fields (host, port, unix_socket, user,
+  /// password, db) of *this. Throws config_error.
+  RedisOptions& apply_url(std::string_view url);
+
+  /// A loggable one-line summary, e.g. "redis://app:***@10.0.0.5:6379/2 namespace=billing
+  /// pool=8". The password is always shown as "***".
+  std::string describe() const;
+
+  /// Throws config_error (path = the field name) if a field is out of range.
+  void validate() const;
+};
+
+}  // namespace ttlcache::redis
