@@ -28,12 +28,12 @@ class ByteStore {
 
   virtual std::string_view name() const noexcept = 0;
   virtual std::optional<std::string> get(std::string_view key) = 0;
-  virtual void set(std::string_view key, std::string_view value,
-                   std::chrono::milliseconds ttl) = 0;
+  virtual void set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) = 0;
   virtual bool erase(std::string_view key) = 0;
   virtual bool contains(std::string_view key) = 0;
   virtual std::optional<std::chrono::milliseconds> ttl(std::string_view key) = 0;
-  virtual std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) = 0;
+  virtual std::vector<std::optional<std::string>> get_many(
+      const std::vector<std::string>& keys) = 0;
   virtual void set_many(const std::vector<Write>& items) = 0;
   /// Removes every key of this store's namespace that starts with literal_prefix (taken
   /// literally: glob characters in it match only themselves). Returns how many were removed.

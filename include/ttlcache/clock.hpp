@@ -39,8 +39,9 @@ class FakeClock final : public Clock {
   explicit FakeClock(std::chrono::system_clock::time_point wall =
                          std::chrono::system_clock::time_point(std::chrono::seconds(1704110400)))
       : steady_ns_(std::chrono::nanoseconds(std::chrono::hours(1)).count()),
-        wall_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch())
-                     .count()) {}
+        wall_ns_(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count()) {
+  }
 
   std::chrono::steady_clock::time_point now() const noexcept override {
     return std::chrono::steady_clock::time_point(

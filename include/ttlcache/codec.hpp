@@ -57,9 +57,7 @@ struct ValueCodec {
 template <>
 struct ValueCodec<std::string> {
   static std::string encode(const std::string& value) { return value; }
-  static std::optional<std::string> decode(std::string_view bytes) {
-    return std::string(bytes);
-  }
+  static std::optional<std::string> decode(std::string_view bytes) { return std::string(bytes); }
 };
 
 /// Byte vectors are passed through unchanged.

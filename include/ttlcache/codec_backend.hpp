@@ -70,9 +70,7 @@ class CodecBackend final : public Backend<K, V> {
   std::size_t size() override { return store_->size(); }
 
   /// How many values read so far could not be decoded (and were served as misses).
-  std::uint64_t corrupt_values() const noexcept {
-    return corrupt_.load(std::memory_order_relaxed);
-  }
+  std::uint64_t corrupt_values() const noexcept { return corrupt_.load(std::memory_order_relaxed); }
   ByteStore& store() noexcept { return *store_; }
 
  private:

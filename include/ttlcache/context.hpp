@@ -29,8 +29,8 @@ class Context {
     Item(std::string n, bool v) : name(std::move(n)), value(v) {}
     Item(std::string n, const char* v) : name(std::move(n)), value(std::string(v)) {}
     Item(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
-    template <class N, std::enable_if_t<std::is_arithmetic_v<N> && !std::is_same_v<N, bool>,
-                                        int> = 0>
+    template <class N,
+              std::enable_if_t<std::is_arithmetic_v<N> && !std::is_same_v<N, bool>, int> = 0>
     Item(std::string n, N v) : name(std::move(n)), value(static_cast<double>(v)) {}
   };
 
@@ -47,8 +47,7 @@ class Context {
   Context& set(std::string name, std::string v) {
     return set_value(std::move(name), ContextValue(std::move(v)));
   }
-  template <class N,
-            std::enable_if_t<std::is_arithmetic_v<N> && !std::is_same_v<N, bool>, int> = 0>
+  template <class N, std::enable_if_t<std::is_arithmetic_v<N> && !std::is_same_v<N, bool>, int> = 0>
   Context& set(std::string name, N v) {
     return set_value(std::move(name), ContextValue(static_cast<double>(v)));
   }
@@ -63,9 +62,7 @@ class Context {
   bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
   bool empty() const noexcept { return items_.empty(); }
   std::size_t size() const noexcept { return items_.size(); }
-  const std::vector<std::pair<std::string, ContextValue>>& items() const noexcept {
-    return items_;
-  }
+  const std::vector<std::pair<std::string, ContextValue>>& items() const noexcept { return items_; }
 
  private:
   Context& set_value(std::string name, ContextValue v) {

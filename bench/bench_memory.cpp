@@ -1,0 +1,242 @@
+// In-process backend vs std::unordered_map and a mutex-guarded LRU, in one binary and one run.
+// SPDX-License-Identifier: MIT
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/ttlcache.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t key_count = 100'000;
+constexpr std::size_t trace_length = 1 << 20;
+
+// Keys like "user:00012345:profile" (heap-allocated strings, as real keys are); values short
+// enough for the small-string buffer, so a hit's copy costs no allocation in any contestant.
+const std::vector<std::string>& keys() {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> out;
+    out.reserve(key_count);
+    char buf[32];
+    for (std::size_t i = 0; i < key_count; ++i) {
+      std::snprintf(buf, sizeof buf, "user:%08zu:profile", i);
+      out.emplace_back(buf);
+    }
+    return out;
+  }();
+  return k;
+}
+
+std::string value_for(std::size_t i) { return "v" + std::to_string(i); }
+
+// The same pseudo-random access order for every contestant.
+const std::vector<std::uint32_t>& trace() {
+  static const std::vector<std::uint32_t> t = [] {
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<std::uint32_t> dist(0, key_count - 1);
+    std::vector<std::uint32_t> out(trace_length);
+    for (auto& x : out) x = dist(rng);
+    return out;
+  }();
+  return t;
+}
+
+// Misses: keys that are never inserted, of the same shape.
+const std::vector<std::string>& missing_keys() {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < 4096; ++i) out.push_back("user:" + std::to_string(i) + ":absent!");
+    return out;
+  }();
+  return k;
+}
+
+// ---- baseline 1: a bare unordered_map (no locking, no TTL, no eviction) ----
+std::unordered_map<std::string, std::string>& bare_map() {
+  static std::unordered_map<std::string, std::string> m = [] {
+    std::unordered_map<std::string, std::string> out;
+    for (std::size_t i = 0; i < key_count; ++i) out.emplace(keys()[i], value_for(i));
+    return out;
+  }();
+  return m;
+}
+
+// ---- baseline 2: the classic header-only LRU (unordered_map + std::list under one mutex) ----
+class MutexLru {
+ public:
+  explicit MutexLru(std::size_t capacity) : capacity_(capacity) {}
+  std::optional<std::string> get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    items_.splice(items_.begin(), items_, it->second);
+    return it->second->second;
+  }
+  void put(const std::string& key, std::string value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      it->second->second = std::move(value);
+      items_.splice(items_.begin(), items_, it->second);
+      return;
+    }
+    items_.emplace_front(key, std::move(value));
+    map_.emplace(key, items_.begin());
+    if (map_.size() > capacity_) {
+      map_.erase(items_.back().first);
+      items_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t capacity_;
+  std::list<std::pair<std::string, std::string>> items_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> map_;
+};
+
+MutexLru& mutex_lru() {
+  static MutexLru lru(key_count);
+  static bool filled = [] {
+    for (std::size_t i = 0; i < key_count; ++i) lru.put(keys()[i], value_for(i));
+    return true;
+  }();
+  (void)filled;
+  return lru;
+}
+
+using Memory = ttlcache::MemoryBackend<std::string, std::string>;
+
+Memory& memory_backend() {
+  static Memory m{[] {
+    ttlcache::MemoryOptions<std::string, std::string> o;
+    o.max_entries = key_count;
+    return o;
+  }()};
+  static bool filled = [] {
+    for (std::size_t i = 0; i < key_count; ++i) m.set(keys()[i], value_for(i), 1h);
+    return true;
+  }();
+  (void)filled;
+  return m;
+}
+
+ttlcache::Cache<std::string, std::string>& cache() {
+  static ttlcache::Cache<std::string, std::string> c{[] {
+    ttlcache::MemoryOptions<std::string, std::string> o;
+    o.max_entries = key_count;
+    return o;
+  }()};
+  static bool filled = [] {
+    for (std::size_t i = 0; i < key_count; ++i) c.set(keys()[i], value_for(i), 1h);
+    return true;
+  }();
+  (void)filled;
+  return c;
+}
+
+// Each thread walks the shared trace from its own offset.
+template <class Fn>
+void run_trace(benchmark::State& state, Fn&& fn) {
+  const auto& t = trace();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (trace_length / 8);
+  for (auto _ : state) {
+    fn(keys()[t[i & (trace_length - 1)]]);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---- get hit ----
+void BM_GetHit_UnorderedMapFind(benchmark::State& state) {
+  auto& m = bare_map();
+  run_trace(state, [&](const std::string& k) { benchmark::DoNotOptimize(m.find(k)); });
+}
+void BM_GetHit_UnorderedMapFindCopy(benchmark::State& state) {
+  auto& m = bare_map();
+  run_trace(state, [&](const std::string& k) {
+    auto it = m.find(k);
+    std::optional<std::string> v;
+    if (it != m.end()) v = it->second;
+    benchmark::DoNotOptimize(v);
+  });
+}
+void BM_GetHit_MutexLru(benchmark::State& state) {
+  auto& lru = mutex_lru();
+  run_trace(state, [&](const std::string& k) { benchmark::DoNotOptimize(lru.get(k)); });
+}
+void BM_GetHit_MemoryBackend(benchmark::State& state) {
+  auto& b = memory_backend();
+  run_trace(state, [&](const std::string& k) { benchmark::DoNotOptimize(b.get(k)); });
+}
+void BM_GetHit_Cache(benchmark::State& state) {
+  auto& c = cache();
+  run_trace(state, [&](const std::string& k) { benchmark::DoNotOptimize(c.get(k)); });
+}
+
+// ---- get miss ----
+template <class Fn>
+void run_misses(benchmark::State& state, Fn&& fn) {
+  const auto& m = missing_keys();
+  std::size_t i = 0;
+  for (auto _ : state) fn(m[i++ & 4095]);
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_GetMiss_UnorderedMapFind(benchmark::State& state) {
+  auto& m = bare_map();
+  run_misses(state, [&](const std::string& k) { benchmark::DoNotOptimize(m.find(k)); });
+}
+void BM_GetMiss_MutexLru(benchmark::State& state) {
+  auto& lru = mutex_lru();
+  run_misses(state, [&](const std::string& k) { benchmark::DoNotOptimize(lru.get(k)); });
+}
+void BM_GetMiss_MemoryBackend(benchmark::State& state) {
+  auto& b = memory_backend();
+  run_misses(state, [&](const std::string& k) { benchmark::DoNotOptimize(b.get(k)); });
+}
+
+// ---- set (overwrite of existing keys: no allocation of nodes, the steady state of a cache) ----
+void BM_Set_UnorderedMapMutex(benchmark::State& state) {
+  static std::mutex mutex;
+  auto& m = bare_map();
+  run_trace(state, [&](const std::string& k) {
+    std::lock_guard<std::mutex> lock(mutex);
+    m.insert_or_assign(k, std::string("new"));
+  });
+}
+void BM_Set_MutexLru(benchmark::State& state) {
+  auto& lru = mutex_lru();
+  run_trace(state, [&](const std::string& k) { lru.put(k, std::string("new")); });
+}
+void BM_Set_MemoryBackend(benchmark::State& state) {
+  auto& b = memory_backend();
+  run_trace(state, [&](const std::string& k) { b.set(k, std::string("new"), 1h); });
+}
+
+}  // namespace
+
+BENCHMARK(BM_GetHit_UnorderedMapFind)->Threads(1);
+BENCHMARK(BM_GetHit_UnorderedMapFindCopy)->Threads(1);
+BENCHMARK(BM_GetHit_MutexLru)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_GetHit_MemoryBackend)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_GetHit_Cache)->Threads(1);
+BENCHMARK(BM_GetMiss_UnorderedMapFind);
+BENCHMARK(BM_GetMiss_MutexLru);
+BENCHMARK(BM_GetMiss_MemoryBackend);
+BENCHMARK(BM_Set_UnorderedMapMutex)->Threads(1);
+BENCHMARK(BM_Set_MutexLru)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Set_MemoryBackend)->Threads(1)->Threads(2)->UseRealTime();
+
+BENCHMARK_MAIN();

@@ -1,0 +1,252 @@
+// Tests for Cache<K,V>: the typed API, TTL handling, policies and single-flight loading.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ttlcache/ttlcache.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::Cache;
+using ttlcache::CacheOptions;
+using ttlcache::FakeClock;
+using ttlcache::MemoryOptions;
+
+namespace {
+
+using StringCache = Cache<std::string, std::string>;
+
+StringCache make_cache(const std::shared_ptr<FakeClock>& clock, CacheOptions options = {}) {
+  MemoryOptions<std::string, std::string> memory;
+  memory.clock = clock;
+  return StringCache(memory, std::move(options));
+}
+
+// A policy that gives each content type a fixed TTL and doubles it for favourites.
+class TablePolicy final : public ttlcache::TtlPolicy {
+ public:
+  std::chrono::milliseconds ttl_for(std::string_view content_type,
+                                    const ttlcache::Context& context) const override {
+    std::chrono::milliseconds base = content_type == "file_list" ? 60s : 300s;
+    if (const auto* fav = context.find("is_favorite"); fav && std::get<bool>(*fav)) base *= 2;
+    return base;
+  }
+};
+
+// Lets the test release blocked loaders at a chosen moment.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("cache: get, set, erase, contains, size, clear", "[cache]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto cache = make_cache(clock);
+  CHECK_FALSE(cache.get("k"));
+  cache.set("k", "v", 10s);
+  CHECK(cache.get("k") == std::optional<std::string>("v"));
+  CHECK(cache.contains("k"));
+  CHECK(cache.size() == 1);
+  CHECK(cache.erase("k"));
+  CHECK_FALSE(cache.contains("k"));
+  cache.set("a", "1");
+  cache.set("b", "2");
+  cache.clear();
+  CHECK(cache.size() == 0);
+}
+
+TEST_CASE("cache: TTLs take any chrono duration and the default applies", "[cache]") {
+  auto clock = std::make_shared<FakeClock>();
+  CacheOptions options;
+  options.default_ttl = 5min;
+  auto cache = make_cache(clock, options);
+  cache.set("default", "v");
+  cache.set("minutes", "v", 2min);
+  cache.set("micro", "v", std::chrono::microseconds(10));  // rounds up to 1 ms, never to 0
+  CHECK(cache.ttl("micro") == std::optional<std::chrono::milliseconds>(1ms));
+  clock->advance(3min);
+  CHECK_FALSE(cache.get("minutes"));
+  CHECK(cache.get("default"));
+  clock->advance(3min);
+  CHECK_FALSE(cache.get("default"));
+  CHECK_THROWS_AS(cache.set("zero", "v", 0s), ttlcache::argument_error);
+}
+
+TEST_CASE("cache: batch operations keep order and TTLs", "[cache]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto cache = make_cache(clock);
+  cache.set_many({{"a", "1"}, {"b", "2"}}, 1min);
+  cache.set_many(std::vector<ttlcache::Write<std::string, std::string>>{{"c", "3", 10min}});
+  const auto got = cache.get_many({"c", "missing", "a"});
+  CHECK(got == std::vector<std::optional<std::string>>{"3", std::nullopt, "1"});
+  clock->advance(2min);
+  CHECK_FALSE(cache.get("a"));
+  CHECK(cache.get("c"));
+}
+
+TEST_CASE("cache: bad construction is refused", "[cache]") {
+  CHECK_THROWS_AS(StringCache(std::shared_ptr<ttlcache::Backend<std::string, std::string>>()),
+                  ttlcache::argument_error);
+  CacheOptions zero;
+  zero.default_ttl = 0ms;
+  CHECK_THROWS_AS(StringCache(MemoryOptions<std::string, std::string>{}, zero),
+                  ttlcache::argument_error);
+}
+
+TEST_CASE("cache: content-type TTLs come from the policy", "[cache][policy]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto plain = make_cache(clock);
+  CHECK_THROWS_AS(plain.set("k", "v", "file_list"), ttlcache::argument_error);
+  CHECK_FALSE(plain.contains("k"));
+
+  CacheOptions options;
+  options.ttl_policy = std::make_shared<TablePolicy>();
+  auto cache = make_cache(clock, options);
+  cache.set("list", "v", "file_list");
+  cache.set("fav", "v", "file_list", {{"is_favorite", true}});
+  cache.set("stats", "v", "user_stats");
+  CHECK(cache.ttl("list") == std::optional<std::chrono::milliseconds>(60s));
+  CHECK(cache.ttl("fav") == std::optional<std::chrono::milliseconds>(120s));
+  CHECK(cache.ttl("stats") == std::optional<std::chrono::milliseconds>(300s));
+  const auto v = cache.get_or_load("loaded", [] { return std::string("x"); }, "file_list",
+                                   {{"is_favorite", true}});
+  CHECK(v == "x");
+  CHECK(cache.ttl("loaded") == std::optional<std::chrono::milliseconds>(120s));
+}
+
+TEST_CASE("get_or_load loads once, then serves from the cache", "[cache][load]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto cache = make_cache(clock);
+  int loads = 0;
+  auto loader = [&](const std::string& key) {
+    ++loads;
+    return "value of " + key;
+  };
+  CHECK(cache.get_or_load("k", loader, 1min) == "value of k");
+  CHECK(cache.get_or_load("k", loader, 1min) == "value of k");
+  CHECK(loads == 1);
+  clock->advance(2min);
+  CHECK(cache.get_or_load("k", loader, 1min) == "value of k");
+  CHECK(loads == 2);
+  // A loader that takes no key works too.
+  CHECK(cache.get_or_load("n", [] { return std::string("no key"); }) == "no key");
+}
+
+TEST_CASE("get_or_load passes the loader's exception on and caches nothing", "[cache][load]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto cache = make_cache(clock);
+  int loads = 0;
+  auto failing = [&]() -> std::string {
+    ++loads;
+    throw std::runtime_error("database down");
+  };
+  CHECK_THROWS_WITH(cache.get_or_load("k", failing, 1min), "database down");
+  CHECK_FALSE(cache.contains("k"));
+  CHECK_THROWS_AS(cache.get_or_load("k", failing, 1min), std::runtime_error);
+  CHECK(loads == 2);
+  CHECK(cache.loads_in_flight() == 0);
+}
+
+TEST_CASE("64 threads on one cold key run the loader exactly once", "[cache][load][concurrency]") {
+  StringCache cache;
+  std::atomic<int> loads{0};
+  std::atomic<int> arrived{0};
+  constexpr int threads = 64;
+  std::vector<std::thread> workers;
+  std::vector<std::string> results(threads);
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      ++arrived;
+      while (arrived.load() < threads) std::this_thread::yield();
+      results[t] = cache.get_or_load(
+          "hot",
+          [&] {
+            ++loads;
+            // Long enough that every thread arrives while the load runs.
+            std::this_thread::sleep_for(100ms);
+            return std::string("loaded");
+          },
+          1min);
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(loads.load() == 1);
+  for (const auto& r : results) CHECK(r == "loaded");
+}
+
+TEST_CASE("every waiter receives the loader's exception", "[cache][load][concurrency]") {
+  StringCache cache;
+  std::atomic<int> loads{0};
+  std::atomic<int> failures{0};
+  std::atomic<int> arrived{0};
+  constexpr int threads = 16;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      ++arrived;
+      while (arrived.load() < threads) std::this_thread::yield();
+      try {
+        cache.get_or_load(
+            "hot",
+            [&]() -> std::string {
+              ++loads;
+              std::this_thread::sleep_for(100ms);
+              throw std::runtime_error("boom");
+            },
+            1min);
+      } catch (const std::runtime_error& e) {
+        if (std::string(e.what()) == "boom") ++failures;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(loads.load() == 1);
+  CHECK(failures.load() == threads);
+}
+
+TEST_CASE("loads of different keys run in parallel", "[cache][load][concurrency]") {
+  StringCache cache;
+  Gate b_loaded;
+  // The loader for "a" can only finish once "b" has been loaded: if loads were serialised
+  // across keys, this would deadlock.
+  std::thread a([&] {
+    cache.get_or_load(
+        "a",
+        [&] {
+          b_loaded.wait();
+          return std::string("A");
+        },
+        1min);
+  });
+  std::this_thread::sleep_for(20ms);
+  CHECK(cache.get_or_load(
+            "b", [] { return std::string("B"); }, 1min) == "B");
+  b_loaded.open();
+  a.join();
+  CHECK(cache.get("a") == std::optional<std::string>("A"));
+}

@@ -1,0 +1,376 @@
+// Tests for the in-process backend: conformance, eviction order and bounds, expiry, listeners.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "conformance/backend_conformance.hpp"
+#include "support/memory_byte_store.hpp"
+#include "ttlcache/codec_backend.hpp"
+#include "ttlcache/memory_backend.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::FakeClock;
+using ttlcache::MemoryBackend;
+using ttlcache::MemoryOptions;
+using ttlcache::RemovalCause;
+
+namespace {
+
+using Backend = MemoryBackend<std::string, std::string>;
+using Options = MemoryOptions<std::string, std::string>;
+
+// Records every removal the listener reports.
+struct Removals {
+  std::mutex mutex;
+  std::vector<std::tuple<std::string, std::string, RemovalCause>> seen;
+
+  ttlcache::RemovalListener<std::string, std::string> listener() {
+    return [this](const std::string& k, const std::string& v, RemovalCause c) {
+      std::lock_guard<std::mutex> lock(mutex);
+      seen.emplace_back(k, v, c);
+    };
+  }
+  std::size_t count(RemovalCause cause) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::size_t n = 0;
+    for (const auto& r : seen) n += std::get<2>(r) == cause;
+    return n;
+  }
+  bool has(const std::string& key, RemovalCause cause) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& r : seen) {
+      if (std::get<0>(r) == key && std::get<2>(r) == cause) return true;
+    }
+    return false;
+  }
+};
+
+Options with_clock(const std::shared_ptr<FakeClock>& clock) {
+  Options o;
+  o.clock = clock;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("memory backend: conformance", "[memory][conformance]") {
+  auto clock = std::make_shared<FakeClock>();
+  ttlcache::testing::ConformanceFixture fx;
+  fx.make_backend = [clock] { return std::make_shared<Backend>(with_clock(clock)); };
+  fx.let_time_pass = [clock](std::chrono::milliseconds d) { clock->advance(d); };
+  ttlcache::testing::run_backend_conformance(fx);
+}
+
+TEST_CASE("codec backend over a byte store: conformance", "[codec][conformance]") {
+  auto clock = std::make_shared<FakeClock>();
+  ttlcache::testing::ConformanceFixture fx;
+  fx.make_backend = [clock] {
+    auto store = std::make_shared<ttlcache::testing::MemoryByteStore>(clock);
+    return std::make_shared<ttlcache::CodecBackend<std::string, std::string>>(store);
+  };
+  fx.let_time_pass = [clock](std::chrono::milliseconds d) { clock->advance(d); };
+  ttlcache::testing::run_backend_conformance(fx);
+}
+
+TEST_CASE("LRU evicts the least recently used entry", "[memory][eviction]") {
+  Removals removals;
+  Options o;
+  o.max_entries = 3;
+  o.shards = 1;
+  o.removal_listener = removals.listener();
+  Backend b(o);
+  b.set("a", "1", 1h);
+  b.set("b", "2", 1h);
+  b.set("c", "3", 1h);
+  CHECK(b.get("a"));  // a is now the most recent; b the least
+  b.set("d", "4", 1h);
+  CHECK(b.size() == 3);
+  CHECK_FALSE(b.get("b"));
+  CHECK(b.get("a"));
+  CHECK(b.get("c"));
+  CHECK(b.get("d"));
+  CHECK(removals.has("b", RemovalCause::evicted));
+  CHECK(removals.count(RemovalCause::evicted) == 1);
+}
+
+TEST_CASE("LRU order stays exact when reads overflow the per-thread read log",
+          "[memory][eviction]") {
+  Options o;
+  o.max_entries = 3;
+  o.shards = 1;
+  Backend b(o);
+  b.set("a", "1", 1h);
+  b.set("b", "2", 1h);
+  b.set("c", "3", 1h);
+  // Far more reads than one log holds: the overflowing reads are applied immediately.
+  for (int i = 0; i < 50; ++i) CHECK(b.get("a"));
+  for (int i = 0; i < 37; ++i) CHECK(b.get("c"));
+  CHECK(b.get("b"));  // order now, oldest first: a, c, b
+  b.set("d", "4", 1h);
+  CHECK_FALSE(b.get("a"));
+  b.set("e", "5", 1h);
+  CHECK_FALSE(b.get("c"));
+  CHECK(b.get("b"));
+}
+
+TEST_CASE("contains and ttl do not refresh recency", "[memory][eviction]") {
+  Options o;
+  o.max_entries = 2;
+  o.shards = 1;
+  Backend b(o);
+  b.set("old", "1", 1h);
+  b.set("new", "2", 1h);
+  CHECK(b.contains("old"));
+  CHECK(b.ttl("old"));
+  b.set("newest", "3", 1h);
+  CHECK_FALSE(b.contains("old"));
+}
+
+TEST_CASE("the entry bound is exact over many shards", "[memory][eviction]") {
+  Options o;
+  o.max_entries = 1000;
+  o.shards = 8;
+  Backend b(o);
+  CHECK(b.shard_count() == 8);
+  for (int i = 0; i < 20000; ++i) b.set("k" + std::to_string(i), "v", 1h);
+  CHECK(b.size() <= 1000);
+  CHECK(b.size() >= 900);  // every shard fills up to its share
+}
+
+TEST_CASE("small caches get fewer shards; impossible shard counts are refused",
+          "[memory][eviction]") {
+  Options small;
+  small.max_entries = 3;
+  Backend b(small);
+  CHECK(b.shard_count() == 1);
+  for (int i = 0; i < 10; ++i) b.set(std::to_string(i), "v", 1h);
+  CHECK(b.size() == 3);
+
+  Options bad;
+  bad.max_entries = 4;
+  bad.shards = 8;
+  CHECK_THROWS_AS(Backend(bad), ttlcache::argument_error);
+}
+
+TEST_CASE("the weight bound evicts by weight and refuses oversized entries", "[memory][weight]") {
+  Removals removals;
+  Options o;
+  o.shards = 1;
+  o.max_entries = 0;
+  o.max_weight = 100;
+  o.weigher = [](const std::string&, const std::string& v) { return v.size(); };
+  o.removal_listener = removals.listener();
+  Backend b(o);
+  for (int i = 0; i < 5; ++i) b.set("k" + std::to_string(i), std::string(30, 'x'), 1h);
+  CHECK(b.size() == 3);
+  CHECK(b.weight() == 90);
+  CHECK(removals.count(RemovalCause::evicted) == 2);
+  // Replacing a value updates the weight.
+  b.set("k4", std::string(10, 'y'), 1h);
+  CHECK(b.weight() == 70);
+  // Too heavy for the whole cache: refused, nothing changed.
+  CHECK_THROWS_AS(b.set("huge", std::string(150, 'z'), 1h), ttlcache::limit_error);
+  CHECK(b.size() == 3);
+  CHECK_FALSE(b.contains("huge"));
+
+  Options no_weigher;
+  no_weigher.max_weight = 10;
+  CHECK_THROWS_AS(Backend(no_weigher), ttlcache::argument_error);
+}
+
+TEST_CASE("removal listener is told each cause", "[memory][listener]") {
+  auto clock = std::make_shared<FakeClock>();
+  Removals removals;
+  Options o = with_clock(clock);
+  o.shards = 1;
+  o.max_entries = 10;
+  o.removal_listener = removals.listener();
+  Backend b(o);
+
+  b.set("r", "old", 1h);
+  b.set("r", "new", 1h);
+  CHECK(removals.has("r", RemovalCause::replaced));
+  {
+    std::lock_guard<std::mutex> lock(removals.mutex);
+    CHECK(std::get<1>(removals.seen.back()) == "old");  // the listener sees the old value
+  }
+
+  b.set("e", "v", 1h);
+  CHECK(b.erase("e"));
+  CHECK(removals.has("e", RemovalCause::erased));
+
+  b.set("x", "v", 1s);
+  clock->advance(2s);
+  b.purge_expired();
+  CHECK(removals.has("x", RemovalCause::expired));
+
+  b.set("c1", "v", 1h);
+  b.clear();
+  CHECK(removals.has("c1", RemovalCause::erased));
+  CHECK(removals.has("r", RemovalCause::erased));
+}
+
+TEST_CASE("overwriting an expired entry reports it as expired", "[memory][listener]") {
+  auto clock = std::make_shared<FakeClock>();
+  Removals removals;
+  Options o = with_clock(clock);
+  o.removal_listener = removals.listener();
+  Backend b(o);
+  b.set("k", "v", 1s);
+  clock->advance(2s);
+  b.set("k", "v2", 1h);
+  CHECK(removals.has("k", RemovalCause::expired));
+  CHECK_FALSE(removals.has("k", RemovalCause::replaced));
+}
+
+TEST_CASE("a listener may call back into the backend, and its exceptions are contained",
+          "[memory][listener]") {
+  Options o;
+  o.shards = 1;
+  o.max_entries = 1;
+  std::shared_ptr<Backend> b;
+  std::atomic<int> calls{0};
+  o.removal_listener = [&](const std::string&, const std::string&, RemovalCause) {
+    ++calls;
+    (void)b->get("anything");  // would deadlock if called under the shard lock
+    throw std::runtime_error("listener failure");
+  };
+  b = std::make_shared<Backend>(o);
+  b->set("a", "1", 1h);
+  CHECK_NOTHROW(b->set("b", "2", 1h));
+  CHECK(calls.load() == 1);
+  CHECK(b->get("b") == std::optional<std::string>("2"));
+}
+
+TEST_CASE("an expired entry that is read is reclaimed by the next write", "[memory][expiry]") {
+  auto clock = std::make_shared<FakeClock>();
+  Removals removals;
+  Options o = with_clock(clock);
+  o.shards = 1;
+  o.removal_listener = removals.listener();
+  Backend b(o);
+  b.set("k", "v", 1s);
+  clock->advance(2s);
+  CHECK_FALSE(b.get("k"));
+  CHECK(b.size() == 1);  // not reclaimed by a reader: readers never write the table
+  b.set("other", "v", 1h);
+  CHECK(removals.has("k", RemovalCause::expired));
+  CHECK(b.size() == 1);
+}
+
+TEST_CASE("expired entries nobody reads are swept by later writes", "[memory][expiry]") {
+  auto clock = std::make_shared<FakeClock>();
+  Options o = with_clock(clock);
+  o.shards = 1;
+  Backend b(o);
+  for (int i = 0; i < 100; ++i) b.set("old" + std::to_string(i), "v", 1s);
+  clock->advance(2s);
+  for (int i = 0; i < 200; ++i) b.set("new" + std::to_string(i), "v", 1h);
+  CHECK(b.size() == 200);
+}
+
+TEST_CASE("the optional cleaner thread purges expired entries", "[memory][expiry]") {
+  auto clock = std::make_shared<FakeClock>();
+  Removals removals;
+  Options o = with_clock(clock);
+  o.cleanup_interval = 5ms;
+  o.removal_listener = removals.listener();
+  Backend b(o);
+  for (int i = 0; i < 50; ++i) b.set(std::to_string(i), "v", 1s);
+  clock->advance(2s);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (b.size() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(b.size() == 0);
+  CHECK(removals.count(RemovalCause::expired) == 50);
+}
+
+TEST_CASE("ttl() reports the remaining lifetime, rounded up", "[memory][expiry]") {
+  auto clock = std::make_shared<FakeClock>();
+  Backend b(with_clock(clock));
+  b.set("k", "v", 10s);
+  clock->advance(2500ms);
+  CHECK(b.ttl("k") == std::optional<std::chrono::milliseconds>(7500ms));
+  clock->advance(std::chrono::microseconds(7499'600));
+  CHECK(b.ttl("k") == std::optional<std::chrono::milliseconds>(1ms));
+}
+
+TEST_CASE("integer keys with a weak std::hash spread over shards", "[memory]") {
+  MemoryOptions<int, int> o;
+  o.shards = 4;
+  o.max_entries = 4000;
+  MemoryBackend<int, int> b(o);
+  for (int i = 0; i < 4000; ++i) b.set(i * 1024, i, 1h);  // same low bits everywhere
+  CHECK(b.size() >= 3900);
+  CHECK(b.get(1024 * 7) == std::optional<int>(7));
+}
+
+TEST_CASE("the table survives heavy insert/erase churn", "[memory]") {
+  Options o;
+  o.shards = 1;
+  o.max_entries = 0;
+  Backend b(o);
+  std::map<std::string, std::string> model;
+  std::uint64_t x = 12345;
+  for (int i = 0; i < 50000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const std::string key = "k" + std::to_string((x >> 33) % 3000);
+    if ((x >> 20) % 3 == 0) {
+      CHECK(b.erase(key) == (model.erase(key) == 1));
+    } else {
+      b.set(key, key + "v", 1h);
+      model[key] = key + "v";
+    }
+  }
+  CHECK(b.size() == model.size());
+  for (const auto& [k, v] : model) {
+    if (b.get(k) != std::optional<std::string>(v)) FAIL("lost " << k);
+  }
+}
+
+TEST_CASE("mixed operations from many threads keep the bound and whole values",
+          "[memory][concurrency]") {
+  Options o;
+  o.max_entries = 256;
+  o.shards = 4;
+  std::atomic<int> removed{0};
+  o.removal_listener = [&](const std::string&, const std::string&, RemovalCause) { ++removed; };
+  Backend b(o);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::uint64_t x = 777 + t;
+      for (int i = 0; i < 20000; ++i) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        const std::string key = "k" + std::to_string((x >> 33) % 1000);
+        switch ((x >> 16) % 8) {
+          case 0:
+            b.set(key, key + "|" + std::to_string(t), 1h);
+            break;
+          case 1:
+            b.erase(key);
+            break;
+          default:
+            if (auto v = b.get(key)) {
+              if (v->compare(0, key.size() + 1, key + "|") != 0) ++bad;
+            }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(bad.load() == 0);
+  CHECK(b.size() <= 256);
+  CHECK(removed.load() > 0);
+}
