@@ -11,7 +11,7 @@
 #   port, pid, unix_socket, acl_user, acl_password, script, work_dir) plus <dir>/redis.log.
 #   Without [port] a free one is found by letting redis-server bind candidates: a failed bind
 #   simply moves on to the next one.
-# stop: SHUTDOWN NOSAVE, then SIGTERM/SIGKILL if the server does not go away; removes the
+# stop: SIGTERM, then SIGKILL if the server does not go away within 5 s; removes the
 #   temporary directory.
 #
 # A missing redis-server is an error, never a skip (in CI and elsewhere).
@@ -61,7 +61,7 @@ try_start() {
   pid=$!
   local deadline=$((SECONDS + 10))
   while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       wait "$pid" 2>/dev/null || true
       return 1
     fi
@@ -144,6 +144,9 @@ INFO
   echo "redis_fixture: redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') pid $pid on 127.0.0.1:$port (work dir $work_dir, info $dir/redis.info)"
 }
 
+# Running, and not a zombie waiting for its reaper (in containers PID 1 may reap lazily).
+alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 info_field() { grep -s "^$1=" "$dir/redis.info" | head -n1 | cut -d= -f2- || true; }
 
 # Stops the server recorded in $dir; quiet when there is none.
@@ -154,14 +157,12 @@ stop_quietly() {
   port=$(info_field port)
   work=$(info_field work_dir)
   # Signal only our redis-server: after a reboot the recorded pid may belong to anything.
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+  if [[ -n "$pid" ]] && alive "$pid" &&
     [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then
-    cli SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-    local deadline=$((SECONDS + 5))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    # SIGTERM is a clean shutdown (nothing to save) and needs no password, unlike SHUTDOWN.
     kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 3))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    local deadline=$((SECONDS + 5))
+    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.02; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   # Only ever a directory this script made.
