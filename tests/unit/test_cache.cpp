@@ -250,3 +250,29 @@ TEST_CASE("loads of different keys run in parallel", "[cache][load][concurrency]
   a.join();
   CHECK(cache.get("a") == std::optional<std::string>("A"));
 }
+
+TEST_CASE("cache with DynamicTTL: content type, context and hour decide the TTL",
+          "[cache][policy]") {
+  // 2024-01-01 12:00 UTC: inside the 09:00-18:00 working-hours window (x0.7).
+  auto clock = std::make_shared<FakeClock>();
+  auto config = ttlcache::DynamicTtlConfig::defaults();
+  config.jitter_percent = 0;
+  config.utc_offset = std::chrono::minutes(0);
+  CacheOptions options;
+  options.ttl_policy = std::make_shared<ttlcache::DynamicTTL>(config, clock);
+  auto cache = make_cache(clock, options);
+
+  cache.set("list", "v", "file_list");                                    // 60 s x 0.7
+  cache.set("fav", "v", "file_list", {{"is_favorite", true}});            // 60 s x 1.5 x 0.7
+  cache.set("content", "v", "file_content", {{"user_tier", "premium"}});  // 3600 x 0.7 x 0.7
+  CHECK(cache.ttl("list") == std::optional<std::chrono::milliseconds>(42s));
+  CHECK(cache.ttl("fav") == std::optional<std::chrono::milliseconds>(63s));
+  CHECK(cache.ttl("content") == std::optional<std::chrono::milliseconds>(1764s));
+
+  // At 02:00 the night window (x1.5) applies to what is written then.
+  clock->set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(1704074400)));
+  cache.set("night", "v", "file_list");
+  CHECK(cache.ttl("night") == std::optional<std::chrono::milliseconds>(90s));
+  clock->advance(91s);
+  CHECK_FALSE(cache.get("night"));
+}
