@@ -1258,7 +1258,8 @@ DynamicTtlConfig DynamicTtlConfig::from_json(std::string_view json) {
         [&tracker](int depth, detail::Json::parse_event_t event, detail::Json& parsed) {
           return tracker(depth, event, parsed);
         });
-  } catch (const detail::Json::parse_error& e) {
+  } catch (const detail::Json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (found by fuzzing).
     throw config_error("$", fmt::format("invalid JSON: {}", e.what()));
   }
   return detail::read_config(root);

@@ -651,6 +651,7 @@ TEST_CASE("bad input is rejected with the JSON path and the reason", "[dynamic_t
       {"{", "$", "invalid JSON"},
       {"", "$", "invalid JSON"},
       {R"({"default_ttl": 300,})", "$", "invalid JSON"},
+      {R"({"min_ttl": 1e400})", "$", "invalid JSON"},  // number overflow (found by fuzzing)
       {"[]", "$", "expected an object, got array"},
       {"null", "$", "expected an object"},
       // unknown keys, everywhere
