@@ -266,9 +266,12 @@ std::vector<std::optional<std::string>> RedisStore::get_many(const std::vector<s
   if (keys.empty()) return out;
   for (const auto& key : keys) impl_->check_key(key);
 
-  std::vector<std::string> full;
-  full.reserve(keys.size());
-  for (const auto& key : keys) full.push_back(impl_->full_key(key));
+  // All full keys in one buffer (one allocation, not one per key); args point into it.
+  std::size_t total = 0;
+  for (const auto& key : keys) total += impl_->prefix.size() + key.size();
+  std::string full;
+  full.reserve(total);
+  for (const auto& key : keys) full.append(impl_->prefix).append(key);
 
   const Op op{"MGET", Op::Kind::batch, keys.front(), keys.size()};
   const std::size_t chunk = impl_->options.batch_chunk;
@@ -276,11 +279,16 @@ std::vector<std::optional<std::string>> RedisStore::get_many(const std::vector<s
   // Every chunk is queued first, so the whole batch costs one round trip.
   Args args;
   args.reserve(std::min(chunk, keys.size()) + 1);
+  std::size_t offset = 0;
   for (std::size_t start = 0; start < keys.size(); start += chunk) {
     args.clear();
     args.add("MGET");
     const std::size_t end = std::min(start + chunk, keys.size());
-    for (std::size_t i = start; i < end; ++i) args.add(full[i]);
+    for (std::size_t i = start; i < end; ++i) {
+      const std::size_t length = impl_->prefix.size() + keys[i].size();
+      args.add(std::string_view(full).substr(offset, length));
+      offset += length;
+    }
     if (!lease->append(args)) impl_->fail(lease, op);
   }
   Reply error;

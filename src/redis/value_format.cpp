@@ -1,8 +1,14 @@
-// Value header encoding and the CRC-32 that guards it.
+// Value header encoding and the CRC-32C that guards it.
 // SPDX-License-Identifier: MIT
 #include "value_format.hpp"
 
 #include <array>
+#include <cstring>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define TTLCACHE_REDIS_CRC32C_SSE42 1
+#endif
 
 namespace ttlcache::redis::detail {
 namespace {
@@ -15,7 +21,7 @@ constexpr CrcTables make_crc_tables() {
   CrcTables t{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t c = i;
-    for (int bit = 0; bit < 8; ++bit) c = (c & 1U) ? (c >> 1) ^ 0xEDB88320U : c >> 1;
+    for (int bit = 0; bit < 8; ++bit) c = (c & 1U) ? (c >> 1) ^ 0x82F63B78U : c >> 1;
     t[0][i] = c;
   }
   for (std::size_t k = 1; k < 8; ++k) {
@@ -31,9 +37,35 @@ std::uint32_t load_le32(const unsigned char* p) noexcept {
          (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
 }
 
+#ifdef TTLCACHE_REDIS_CRC32C_SSE42
+// Compiled for SSE4.2 whatever the global flags say; only called after the CPU check below.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* p,
+                                                             std::size_t n) noexcept {
+  std::uint64_t crc = 0xFFFFFFFFU;
+#if defined(__x86_64__)
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    crc = _mm_crc32_u64(crc, word);
+  }
+#endif
+  auto crc32 = static_cast<std::uint32_t>(crc);
+  for (; n > 0; --n, ++p) crc32 = _mm_crc32_u8(crc32, *p);
+  return crc32 ^ 0xFFFFFFFFU;
+}
+
+bool cpu_has_sse42() noexcept {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return has;
+}
+#endif
+
 }  // namespace
 
-std::uint32_t crc32(std::string_view data) noexcept {
+std::uint32_t crc32c_portable(std::string_view data) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t n = data.size();
   std::uint32_t crc = 0xFFFFFFFFU;
@@ -51,6 +83,15 @@ std::uint32_t crc32(std::string_view data) noexcept {
   return crc ^ 0xFFFFFFFFU;
 }
 
+std::uint32_t crc32c(std::string_view data) noexcept {
+#ifdef TTLCACHE_REDIS_CRC32C_SSE42
+  if (cpu_has_sse42()) {
+    return crc32c_sse42(reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  }
+#endif
+  return crc32c_portable(data);
+}
+
 void wrap_value(std::string& out, std::string_view payload, bool with_checksum) {
   out.clear();
   out.reserve(value_header_max + payload.size());
@@ -58,7 +99,7 @@ void wrap_value(std::string& out, std::string_view payload, bool with_checksum) 
   out.push_back(static_cast<char>(value_format_version));
   out.push_back(static_cast<char>(with_checksum ? value_flag_crc32 : 0));
   if (with_checksum) {
-    const std::uint32_t crc = crc32(payload);
+    const std::uint32_t crc = crc32c(payload);
     for (int shift = 0; shift < 32; shift += 8)
       out.push_back(static_cast<char>((crc >> shift) & 0xFFU));
   }
@@ -78,7 +119,7 @@ std::optional<std::string_view> unwrap_value(std::string_view stored) noexcept {
   if ((flags & value_flag_crc32) == 0) return stored.substr(value_header_min);
   if (stored.size() < value_header_max) return std::nullopt;
   std::string_view payload = stored.substr(value_header_max);
-  if (crc32(payload) != load_le32(p + value_header_min)) return std::nullopt;
+  if (crc32c(payload) != load_le32(p + value_header_min)) return std::nullopt;
   return payload;
 }
 

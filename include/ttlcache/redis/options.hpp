@@ -61,7 +61,7 @@ struct RedisOptions {
   std::size_t max_key_length = 1024;
   /// Largest value accepted (bytes, before the value header); larger values throw limit_error.
   std::size_t max_value_size = std::size_t{1} << 20;
-  /// Store a CRC-32 of each value in its header, verified on every read.
+  /// Store a CRC-32C of each value in its header, verified on every read.
   bool checksum = true;
   /// COUNT hint for the SCAN loops of clear(), erase_prefix() and size().
   std::size_t scan_count = 1000;

@@ -44,7 +44,7 @@ struct RedisStats {
 ///   entry keeps its own TTL), both in chunks of batch_chunk; erase() is UNLINK; clear(),
 ///   erase_prefix() and size() walk the namespace with SCAN MATCH (never KEYS) and UNLINK
 ///   in batches.
-/// - Values carry a small header (magic, format version, CRC-32). Bytes under one of our keys
+/// - Values carry a small header (magic, format version, CRC-32C). Bytes under one of our keys
 ///   that fail the check (written by someone else, truncated, corrupted) read as a miss and
 ///   are counted in corrupt_values(); they are never returned and never crash.
 /// - Limits (max_key_length, max_value_size) and TTLs are checked before anything is sent:
