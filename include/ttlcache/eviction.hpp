@@ -13,6 +13,7 @@ namespace ttlcache {
 ///
 ///   struct Strategy {
 ///     static constexpr std::string_view name;
+///     static constexpr bool logs_reads;               // see below
 ///     struct Links;                                   // per-node data, default-constructible
 ///     template <class Nodes> void on_insert(Nodes&, std::uint32_t node);
 ///     template <class Nodes> void on_access(Nodes&, std::uint32_t node);  // read or overwrite
@@ -20,14 +21,23 @@ namespace ttlcache {
 ///     template <class Nodes> std::uint32_t victim(Nodes&);  // a node to evict; never called empty
 ///   };
 ///
-/// Nodes::links(node) returns that node's Links&. Reads reach on_access in batches, in the
-/// order they happened per thread (see detail::ReadMostlyLock), so a single-threaded replay
-/// sees exact recency order.
+/// Nodes::links(node) returns that node's Links&.
+///
+/// Reads reach a strategy in one of two ways:
+/// - logs_reads = true: reads are logged per thread and reach on_access in batches, under the
+///   exclusive side, in the order they happened per thread (see detail::ReadMostlyLock), so a
+///   single-threaded replay sees exact recency order. For strategies that reorder on every read
+///   (LRU).
+/// - logs_reads = false: the reader itself calls `static void on_shared_read(Links&) noexcept`
+///   under the shared side, concurrently with other readers, so it may only touch atomics in
+///   Links (e.g. saturating a small frequency counter). For strategies whose reads only mark
+///   (S3-FIFO, SIEVE, CLOCK): no log, no replay, and nothing shared is written.
 
 /// Least recently used: a doubly linked list through the nodes, most recent at the head.
 class LruPolicy {
  public:
   static constexpr std::string_view name = "lru";
+  static constexpr bool logs_reads = true;
   static constexpr std::uint32_t nil = 0xffffffffU;
 
   struct Links {

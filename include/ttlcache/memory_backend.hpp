@@ -130,9 +130,14 @@ class MemoryBackend final : public Backend<K, V> {
       detail::ReadMostlyLock::unlock_shared(slot);
       throw;
     }
-    const bool logged = detail::ReadMostlyLock::log_access(slot, index);
-    detail::ReadMostlyLock::unlock_shared(slot);
-    if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h), now);
+    if constexpr (Policy::logs_reads) {
+      const bool logged = detail::ReadMostlyLock::log_access(slot, index);
+      detail::ReadMostlyLock::unlock_shared(slot);
+      if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h), now);
+    } else {
+      Policy::on_shared_read(shard.links(index));
+      detail::ReadMostlyLock::unlock_shared(slot);
+    }
     return out;
   }
 
