@@ -215,7 +215,8 @@ struct TtlExplanation {
   bool jitter_clamped = false;       ///< the jittered value was put back into [min, max]
   std::chrono::milliseconds ttl{0};  ///< the result, as ttl_for would return it
 
-  /// One line: "file_list: base 60s x1.5 (is_favorite == true) ... = 47.3s".
+  /// One line, e.g. "file_list": base 60s x1.5 (favorite) x0.7 (window working_hours at mon
+  /// 10:00) = 63s, jitter x1.0238 (+-10%) -> ttl 64.497s
   std::string to_string() const;
 };
 
