@@ -31,5 +31,9 @@ install(FILES "${PROJECT_BINARY_DIR}/ttlcacheConfig.cmake"
               "${PROJECT_BINARY_DIR}/ttlcacheConfigVersion.cmake"
   DESTINATION ${TTLCACHE_CMAKE_DIR})
 
+# Relocatable: the prefix is found from the .pc file's own folder, so `cmake --install --prefix`
+# anywhere gives a working pkg-config file.
+file(RELATIVE_PATH TTLCACHE_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" TTLCACHE_PC_TO_PREFIX "${TTLCACHE_PC_TO_PREFIX}")
 configure_file(cmake/ttlcache.pc.in "${PROJECT_BINARY_DIR}/ttlcache.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/ttlcache.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
