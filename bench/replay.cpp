@@ -1,7 +1,7 @@
 // Trace replay: hit ratio and throughput of the in-process backend on a recorded key trace.
 // SPDX-License-Identifier: MIT
 //
-// Usage: replay [--policy lru] [--shards N] [--format auto|xz-int32be|text]
+// Usage: replay [--policy lru|tinylfu] [--shards N] [--format auto|xz-int32be|text]
 //               TRACE CAPACITY [CAPACITY...]
 // Each record is replayed as get(key) and, on a miss, set(key) (the convention of the traces'
 // README). Formats: xz-compressed big-endian int32 (cache2k traces, decompressed with `xz -dc`)
@@ -18,6 +18,7 @@
 
 #include "trace_reader.hpp"
 #include "ttlcache/memory_backend.hpp"
+#include "ttlcache/tinylfu_policy.hpp"
 
 namespace {
 
@@ -49,7 +50,7 @@ Result replay(const std::vector<std::int64_t>& trace, std::size_t capacity, std:
 
 int usage() {
   std::fprintf(stderr,
-               "usage: replay [--policy lru] [--shards N] [--format auto|xz-int32be|text] "
+               "usage: replay [--policy lru|tinylfu] [--shards N] [--format auto|xz-int32be|text] "
                "TRACE CAPACITY [CAPACITY...]\n");
   return 2;
 }
@@ -95,8 +96,10 @@ int main(int argc, char** argv) {
     Result r{};
     if (policy == "lru") {
       r = replay<ttlcache::LruPolicy>(trace, capacity, shards);
+    } else if (policy == "tinylfu") {
+      r = replay<ttlcache::TinyLfuPolicy>(trace, capacity, shards);
     } else {
-      std::fprintf(stderr, "replay: unknown policy '%s' (have: lru)\n", policy.c_str());
+      std::fprintf(stderr, "replay: unknown policy '%s' (have: lru, tinylfu)\n", policy.c_str());
       return 2;
     }
     std::printf("%10zu %10.2f %12.2f\n", capacity, 100.0 * r.hit_ratio, r.million_ops_per_s);

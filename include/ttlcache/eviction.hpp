@@ -21,7 +21,11 @@ namespace ttlcache {
 ///     template <class Nodes> std::uint32_t victim(Nodes&);  // a node to evict; never called empty
 ///   };
 ///
-/// Nodes::links(node) returns that node's Links&.
+/// Nodes::links(node) returns that node's Links&; Nodes::key_hash(node) returns 32 bits of the
+/// node's key hash (for strategies that count keys, e.g. TinyLfuPolicy's frequency sketch).
+/// victim() may return any live node, including the one just inserted (an admission policy
+/// rejecting the newcomer); the shard removes whatever it returns, reports it as evicted (or
+/// expired), and asks again while the shard is over its entry or weight bound.
 ///
 /// Reads reach a strategy in one of two ways:
 /// - logs_reads = true: reads are logged per thread and reach on_access in batches, under the

@@ -118,6 +118,10 @@ class MemoryShard {
 
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
   std::uint64_t weight() const noexcept { return weight_.load(std::memory_order_relaxed); }
+  /// Removals so far with this cause (replacements included), for statistics.
+  std::uint64_t removed(RemovalCause cause) const noexcept {
+    return removed_[static_cast<std::size_t>(cause)].load(std::memory_order_relaxed);
+  }
 
   // ---- exclusive side (writers) ----
 
@@ -146,12 +150,11 @@ class MemoryShard {
     const std::uint32_t existing = find(key, hash, eq);
     if (existing != npos) {
       Node& n = node(existing);
-      if (removed.enabled()) {
-        // The listener sees the old value; the key stays in place.
-        const RemovalCause cause =
-            n.expires_ns <= now_ns ? RemovalCause::expired : RemovalCause::replaced;
-        removed.add(K(n.key), std::move(n.value), cause);
-      }
+      const RemovalCause cause =
+          n.expires_ns <= now_ns ? RemovalCause::expired : RemovalCause::replaced;
+      count_removal(cause);
+      // The listener sees the old value; the key stays in place.
+      if (removed.enabled()) removed.add(K(n.key), std::move(n.value), cause);
       n.value = std::forward<VV>(value);
       n.expires_ns = expires_ns;
       set_weight(n, weight);
@@ -214,6 +217,7 @@ class MemoryShard {
     table_erase(n.hash, index);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     weight_.store(weight_.load(std::memory_order_relaxed) - n.weight, std::memory_order_relaxed);
+    count_removal(cause);
     if (removed.enabled()) removed.add(std::move(n.key), std::move(n.value), cause);
     n.~Node();
     live_[index] = false;
@@ -222,6 +226,9 @@ class MemoryShard {
 
   // The strategy's view of the nodes.
   typename Policy::Links& links(std::uint32_t index) noexcept { return node(index).links; }
+  /// 32 bits of the key's hash (independent of the shard-selecting bits), for strategies that
+  /// count keys, e.g. in a frequency sketch.
+  std::uint32_t key_hash(std::uint32_t index) const noexcept { return node(index).hash; }
 
  private:
   static constexpr std::uint32_t chunk_bits = 8;
@@ -242,6 +249,12 @@ class MemoryShard {
       live_.resize(live_.size() + chunk_size, false);
     }
     return allocated_++;
+  }
+
+  // Under the exclusive side, like count_: a plain add, no read-modify-write atomic needed.
+  void count_removal(RemovalCause cause) noexcept {
+    auto& c = removed_[static_cast<std::size_t>(cause)];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   void set_weight(Node& n, std::uint32_t weight) {
@@ -307,6 +320,7 @@ class MemoryShard {
   // Written only under the exclusive side; atomics so size() can read them without a lock.
   std::atomic<std::size_t> count_{0};
   std::atomic<std::uint64_t> weight_{0};
+  std::atomic<std::uint64_t> removed_[4]{};  // by RemovalCause
 };
 
 }  // namespace ttlcache::detail
