@@ -18,6 +18,7 @@
 #include "ttlcache/detail/single_flight.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/memory_backend.hpp"
+#include "ttlcache/tags.hpp"
 #include "ttlcache/ttl_policy.hpp"
 
 namespace ttlcache {
@@ -113,6 +114,56 @@ class Cache {
   bool erase(const K& key) { return backend_->erase(key); }
   void clear() { backend_->clear(); }
   std::size_t size() { return backend_->size(); }
+
+  // ---- tags, entity versions, patterns (need a tag-aware backend: see tags.hpp) ----
+
+  /// Stores value carrying tags and entity-type dependencies (`{"user:42", "files"}` or
+  /// `Tags{"user:42"}.entity("file")`). Throws argument_error when the backend is not
+  /// tag-aware or a tag is empty; otherwise what the backend and its stamp store throw.
+  template <class Rep, class Period>
+  void set(const K& key, V value, std::chrono::duration<Rep, Period> ttl, const Tags& tags) {
+    auto& tagged = detail::tag_support(*backend_);
+    const auto ms = detail::to_ttl(ttl);
+    tagged.set_stamped(key, std::move(value), ms, tagged.stamps_for(tags, ms));
+  }
+  /// get_or_load whose result carries tags. The tag versions are read before the loader runs,
+  /// so a value loaded while one of its tags is invalidated is stored as already stale.
+  template <class Loader, class Rep, class Period>
+  V get_or_load(const K& key, Loader&& loader, std::chrono::duration<Rep, Period> ttl,
+                const Tags& tags) {
+    auto& tagged = detail::tag_support(*backend_);
+    const auto ms = detail::to_ttl(ttl);
+    if (auto hit = backend_->get(key)) return std::move(*hit);
+    return flights_.run(key, [&]() -> V {
+      if (auto hit = backend_->get(key)) return std::move(*hit);
+      auto stamps = tagged.stamps_for(tags, ms);
+      V value = invoke_loader(loader, key);
+      tagged.set_stamped(key, value, ms, std::move(stamps));
+      return value;
+    });
+  }
+  /// Every entry carrying tag becomes a miss, on every instance sharing the backend. O(1).
+  void invalidate_tag(std::string_view tag) {
+    detail::tag_support(*backend_).invalidate_tags({std::string(tag)});
+  }
+  void invalidate_tags(const std::vector<std::string>& tags) {
+    detail::tag_support(*backend_).invalidate_tags(tags);
+  }
+  /// Every entry written under the current version of entity_type becomes a miss; returns the
+  /// new (opaque, random) version.
+  std::uint64_t bump_version(std::string_view entity_type) {
+    return detail::tag_support(*backend_).bump_version(entity_type);
+  }
+  /// The current version of entity_type (created when unknown).
+  std::uint64_t version(std::string_view entity_type) {
+    return detail::tag_support(*backend_).version(entity_type);
+  }
+  /// Removes every entry whose encoded key starts with literal_prefix (glob characters match
+  /// only themselves); returns how many were removed. For cases without a tag: it walks the
+  /// keys (SCAN on Redis), unlike invalidate_tag.
+  std::size_t invalidate_matching(std::string_view literal_prefix) {
+    return detail::tag_support(*backend_).invalidate_matching(literal_prefix);
+  }
 
   // ---- loading ----
 

@@ -1,0 +1,311 @@
+// Tests for TieredBackend and TieredStampStore over an in-process L2 and an InProcessBus.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conformance/backend_conformance.hpp"
+#include "ttlcache/invalidation.hpp"
+#include "ttlcache/tiered_backend.hpp"
+#include "ttlcache/ttlcache.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::FakeClock;
+using ttlcache::Tagged;
+using ttlcache::Tags;
+
+namespace {
+
+using StringCache = ttlcache::Cache<std::string, std::string>;
+using SharedL2 = ttlcache::detail::IndexedMemoryBackend<std::string, Tagged<std::string>>;
+
+/// What the instances of a service share: the L2 (standing in for Redis), the tag versions
+/// and the hub of the bus.
+struct World {
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  std::shared_ptr<SharedL2> l2;
+  std::shared_ptr<ttlcache::MemoryStampStore> stamps;
+  std::shared_ptr<ttlcache::InProcessHub> hub = std::make_shared<ttlcache::InProcessHub>();
+
+  World() {
+    ttlcache::MemoryOptions<std::string, Tagged<std::string>> memory;
+    memory.clock = clock;
+    l2 = std::make_shared<SharedL2>(memory);
+    ttlcache::MemoryStampOptions so;
+    so.clock = clock;
+    stamps = std::make_shared<ttlcache::MemoryStampStore>(so);
+  }
+};
+
+/// One service instance: its own bus endpoint, L1 and Cache.
+struct Instance {
+  std::shared_ptr<ttlcache::InProcessBus> bus;
+  ttlcache::TieredTagged<std::string, std::string> parts;
+  std::unique_ptr<StringCache> cache;
+
+  explicit Instance(World& world, std::chrono::milliseconds l1_max_ttl = 5s) {
+    bus = std::make_shared<ttlcache::InProcessBus>(world.hub);
+    ttlcache::TieredOptions options;
+    options.l1_max_ttl = l1_max_ttl;
+    options.scope = "files";
+    std::weak_ptr<SharedL2> weak = world.l2;
+    options.l2_erase_prefix = [weak](std::string_view prefix) {
+      return weak.lock()->erase_prefix(prefix);
+    };
+    ttlcache::MemoryOptions<std::string, Tagged<std::string>> l1;
+    l1.clock = world.clock;
+    l1.max_entries = 1000;
+    parts = ttlcache::make_tiered_tagged<std::string, std::string>(world.l2, world.stamps, bus,
+                                                                   options, l1);
+    cache = std::make_unique<StringCache>(parts.backend);
+  }
+  ttlcache::TieredStats stats() const { return parts.tiered->stats(); }
+  bool in_l1(const std::string& key) { return parts.tiered->l1().contains(key); }
+};
+
+}  // namespace
+
+TEST_CASE("the tiered backend keeps the Backend contract (memory + memory)",
+          "[tiered][conformance]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  ttlcache::testing::ConformanceFixture fixture;
+  fixture.make_backend = [clock,
+                          hub]() -> std::shared_ptr<ttlcache::Backend<std::string, std::string>> {
+    ttlcache::MemoryOptions<std::string, std::string> memory;
+    memory.clock = clock;
+    auto l1 = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(memory);
+    auto l2 = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(memory);
+    ttlcache::TieredOptions options;
+    options.l1_max_ttl = 2s;  // below some of the suite's TTLs: the L2 TTL must still hold
+    return std::make_shared<ttlcache::TieredBackend<std::string, std::string>>(
+        l1, l2, std::make_shared<ttlcache::InProcessBus>(hub), options, clock);
+  };
+  fixture.let_time_pass = [clock](std::chrono::milliseconds d) { clock->advance(d); };
+  ttlcache::testing::run_backend_conformance(fixture);
+}
+
+TEST_CASE("the tag-aware tiered backend keeps the Backend contract", "[tiered][conformance]") {
+  auto world = std::make_shared<World>();
+  ttlcache::testing::ConformanceFixture fixture;
+  fixture.make_backend = [world]() -> std::shared_ptr<ttlcache::Backend<std::string, std::string>> {
+    world->l2->clear();
+    auto instance = std::make_shared<Instance>(*world, 2s);
+    // The backend keeps its instance (bus endpoint, stamps) alive.
+    auto backend = instance->parts.backend;
+    return std::shared_ptr<ttlcache::Backend<std::string, std::string>>(backend.get(),
+                                                                        [instance](auto*) {});
+  };
+  fixture.let_time_pass = [world](std::chrono::milliseconds d) { world->clock->advance(d); };
+  ttlcache::testing::run_backend_conformance(fixture);
+}
+
+TEST_CASE("reads hit L1, then L2 (filling L1 with the capped remaining TTL), then the loader",
+          "[tiered]") {
+  World world;
+  Instance a(world, 5s);
+  Instance b(world, 5s);
+
+  a.cache->set("long", "L", 1h);
+  a.cache->set("short", "S", 2s);
+  CHECK(a.in_l1("long"));  // writes go to both tiers
+  CHECK(world.l2->contains("long"));
+
+  CHECK_FALSE(b.in_l1("long"));
+  CHECK(b.cache->get("long") == std::optional<std::string>("L"));  // from L2
+  CHECK(b.stats().l2_hits == 1);
+  REQUIRE(b.in_l1("long"));
+  CHECK(*b.parts.tiered->l1().ttl("long") <= 5s);                  // capped by l1_max_ttl
+  CHECK(b.cache->get("long") == std::optional<std::string>("L"));  // from L1
+  CHECK(b.stats().l1_hits == 1);
+
+  world.clock->advance(500ms);
+  CHECK(b.cache->get("short"));
+  REQUIRE(b.in_l1("short"));
+  CHECK(*b.parts.tiered->l1().ttl("short") <= 1500ms);  // L2's remaining TTL, not 5 s
+
+  int loads = 0;
+  CHECK(b.cache->get_or_load(
+            "absent",
+            [&] {
+              ++loads;
+              return std::string("loaded");
+            },
+            1min) == "loaded");
+  CHECK(a.cache->get("absent") == std::optional<std::string>("loaded"));  // via L2
+  CHECK(loads == 1);
+
+  // L1 never outlives l1_max_ttl even when L2 holds the entry for an hour.
+  world.clock->advance(5s);
+  CHECK_FALSE(b.in_l1("long"));
+  CHECK(b.cache->get("long"));
+}
+
+TEST_CASE(
+    "a set, an erase, a tag invalidation, a version bump and a pattern on one instance "
+    "evict the other instances' L1",
+    "[tiered]") {
+  World world;
+  Instance a(world);
+  Instance b(world);
+  Instance c(world);
+
+  a.cache->set("f:1", "v1", 1h, {"user:1"});
+  a.cache->set("f:2", "w1", 1h, Tags{}.entity("file"));
+  a.cache->set("dir:9:a", "d", 1h);
+  for (auto* i : {&b, &c}) {
+    CHECK(i->cache->get("f:1") == std::optional<std::string>("v1"));
+    CHECK(i->cache->get("f:2"));
+    CHECK(i->cache->get("dir:9:a"));
+    CHECK(i->in_l1("f:1"));
+  }
+  const auto a_received = a.stats().invalidations_received;
+
+  SECTION("set") {
+    a.cache->set("f:1", "v2", 1h, {"user:1"});
+    CHECK_FALSE(b.in_l1("f:1"));
+    CHECK(b.cache->get("f:1") == std::optional<std::string>("v2"));
+    CHECK(c.cache->get("f:1") == std::optional<std::string>("v2"));
+    CHECK(a.stats().invalidations_received == a_received);  // its own message is ignored
+  }
+  SECTION("erase") {
+    a.cache->erase("f:1");
+    CHECK_FALSE(b.cache->get("f:1"));
+    CHECK_FALSE(c.cache->get("f:1"));
+  }
+  SECTION("tag") {
+    a.cache->invalidate_tag("user:1");
+    CHECK_FALSE(b.cache->get("f:1"));  // the L1 copy fails its version check: no round trip
+    CHECK_FALSE(c.cache->get("f:1"));
+    CHECK(b.cache->get("f:2"));
+  }
+  SECTION("version") {
+    b.cache->bump_version("file");
+    CHECK_FALSE(a.cache->get("f:2"));
+    CHECK_FALSE(c.cache->get("f:2"));
+    CHECK(c.cache->get("f:1"));
+  }
+  SECTION("pattern") {
+    CHECK(c.cache->invalidate_matching("dir:9:") == 1);
+    CHECK_FALSE(a.cache->get("dir:9:a"));
+    CHECK_FALSE(b.cache->get("dir:9:a"));
+    CHECK(b.cache->get("f:1"));
+  }
+  SECTION("clear") {
+    a.cache->clear();
+    CHECK_FALSE(b.cache->get("f:1"));
+    CHECK_FALSE(c.cache->get("f:2"));
+  }
+  SECTION("write_through") {
+    std::string db;
+    ttlcache::write_through(*a.cache, std::string("f:1"), std::string("v3"), 1h,
+                            [&](const std::string& v) { db = v; }, {"user:1"});
+    CHECK(b.cache->get("f:1") == std::optional<std::string>("v3"));
+    CHECK_THROWS(
+        ttlcache::write_through(*a.cache, std::string("f:1"), std::string("v4"), 1h,
+                                [](const std::string&) { throw std::runtime_error("x"); }));
+    CHECK(b.cache->get("f:1") == std::optional<std::string>("v3"));
+    CHECK(a.cache->get("f:1") == std::optional<std::string>("v3"));
+  }
+}
+
+TEST_CASE("lost messages: stale for at most l1_max_ttl", "[tiered][staleness]") {
+  World world;
+  Instance a(world, 3s);
+  Instance b(world, 3s);
+  a.cache->set("k", "old", 1h, {"t"});
+  a.cache->set("j", "tagged", 1h, {"t"});
+  CHECK(b.cache->get("k") == std::optional<std::string>("old"));
+  CHECK(b.cache->get("j"));
+
+  b.bus->drop_messages(true);  // B does not notice: it stays "healthy"
+  a.cache->set("k", "new", 1h, {"t"});
+  a.cache->invalidate_tag("t");
+  a.cache->set("k", "newest", 1h, {"t"});
+  CHECK(b.cache->get("k") == std::optional<std::string>("old"));  // stale, within the bound
+  CHECK(b.cache->get("j"));
+  world.clock->advance(2900ms);
+  CHECK(b.cache->get("k") == std::optional<std::string>("old"));
+  world.clock->advance(101ms);  // 3 s since B filled its L1
+  CHECK(b.cache->get("k") == std::optional<std::string>("newest"));
+  CHECK_FALSE(b.cache->get("j"));  // its local copy of the tag version aged out too
+}
+
+TEST_CASE("a bus outage: L1 bypassed while down, cleared on reconnect", "[tiered][staleness]") {
+  World world;
+  Instance a(world);
+  Instance b(world);
+  a.cache->set("k", "v1", 1h, {"t"});
+  CHECK(b.cache->get("k"));
+  CHECK(b.in_l1("k"));
+
+  b.bus->set_connected(false);
+  a.cache->set("k", "v2", 1h, {"t"});                            // B misses this message
+  CHECK(b.cache->get("k") == std::optional<std::string>("v2"));  // read through to L2
+  a.cache->invalidate_tag("t");
+  CHECK_FALSE(b.cache->get("k"));  // versions read from the shared store while down
+  a.cache->set("k", "v3", 1h, {"t"});
+
+  const auto resets = b.stats().resets;
+  b.bus->set_connected(true);
+  CHECK(b.stats().resets == resets + 1);
+  CHECK_FALSE(b.in_l1("k"));  // cleared: anything it held may have missed a message
+  CHECK(b.cache->get("k") == std::optional<std::string>("v3"));
+  a.cache->set("k", "v4", 1h, {"t"});  // and messages flow again
+  CHECK(b.cache->get("k") == std::optional<std::string>("v4"));
+}
+
+TEST_CASE("integer keys travel on the bus", "[tiered]") {
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  auto l2 = std::make_shared<ttlcache::MemoryBackend<int, std::string>>();
+  auto make = [&] {
+    return std::make_shared<ttlcache::TieredBackend<int, std::string>>(
+        std::make_shared<ttlcache::MemoryBackend<int, std::string>>(), l2,
+        std::make_shared<ttlcache::InProcessBus>(hub));
+  };
+  auto a = make();
+  auto b = make();
+  a->set(42, "x", 1min);
+  CHECK(b->get(42) == std::optional<std::string>("x"));
+  a->set(42, "y", 1min);
+  CHECK(b->get(42) == std::optional<std::string>("y"));
+}
+
+TEST_CASE("tiered: no stale value settles in L1 under concurrent writes and reads",
+          "[tiered][concurrency]") {
+  World world;
+  Instance a(world);
+  Instance b(world);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 3000; ++i) {
+        a.cache->set("k" + std::to_string(i % 8), std::to_string(w * 100000 + i), 1h, {"t"});
+        if (i % 500 == 0) a.cache->invalidate_tag("t");
+      }
+    });
+  }
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        for (int k = 0; k < 8; ++k) b.cache->get("k" + std::to_string(k));
+      }
+    });
+  }
+  threads[0].join();
+  threads[1].join();
+  // Final, quiescent writes: afterwards B must agree with L2 on every key.
+  for (int k = 0; k < 8; ++k) a.cache->set("k" + std::to_string(k), "final", 1h, {"t"});
+  stop = true;
+  threads[2].join();
+  threads[3].join();
+  for (int k = 0; k < 8; ++k) {
+    CHECK(b.cache->get("k" + std::to_string(k)) == std::optional<std::string>("final"));
+  }
+}
