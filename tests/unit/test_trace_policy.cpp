@@ -1,0 +1,86 @@
+// TinyLfuPolicy on the real traces: deterministic single-shard hit ratios against LRU and the
+// reference policies of ../shared/traces/README.md.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "trace_reader.hpp"
+#include "ttlcache/memory_backend.hpp"
+#include "ttlcache/tinylfu_policy.hpp"
+
+namespace {
+
+bool traces_available(const std::string& file) {
+  if (std::ifstream(file).good()) return true;
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true") {
+    FAIL("trace " << file << " is missing; CI must have ../shared/traces beside the clone");
+  }
+  WARN("trace " << file << " not found; skipped (clone ../shared beside the repository)");
+  return false;
+}
+
+template <class Policy>
+double hit_ratio(const std::vector<std::int64_t>& trace, std::size_t capacity) {
+  ttlcache::MemoryOptions<std::int64_t, std::int64_t> o;
+  o.max_entries = capacity;
+  o.shards = 1;
+  ttlcache::MemoryBackend<std::int64_t, std::int64_t, Policy> cache(o);
+  std::size_t hits = 0;
+  for (const std::int64_t key : trace) {
+    if (cache.get(key)) {
+      ++hits;
+    } else {
+      cache.set(key, key, std::chrono::hours(24));
+    }
+  }
+  return 100.0 * static_cast<double>(hits) / static_cast<double>(trace.size());
+}
+
+double tinylfu(const std::vector<std::int64_t>& trace, std::size_t capacity) {
+  return hit_ratio<ttlcache::TinyLfuPolicy>(trace, capacity);
+}
+
+}  // namespace
+
+// Reference LRU column: 16.73, 19.62, 30.24, 36.72; best reference policy per row: 17.47
+// (SIEVE), 25.02 (S3-FIFO), 33.07 (S3-FIFO), 43.43 (ARC).
+TEST_CASE("TinyLFU beats LRU on cloudPhysicsIO at every capacity", "[trace][eviction]") {
+  const std::string file = std::string(TTLCACHE_TRACES_DIR) + "/libcachesim-cloudPhysicsIO.txt";
+  if (!traces_available(file)) return;
+  const auto trace = ttlcache::bench::read_trace(file);
+  REQUIRE(trace.size() == 113872);
+  const double at_1000 = tinylfu(trace, 1000);
+  const double at_5000 = tinylfu(trace, 5000);
+  const double at_10000 = tinylfu(trace, 10000);
+  const double at_20000 = tinylfu(trace, 20000);
+  CHECK(at_1000 >= 16.73 + 0.5);
+  CHECK(at_5000 >= 19.62 + 5.0);
+  CHECK(at_10000 >= 30.24 + 4.0);
+  CHECK(at_20000 >= 36.72 + 5.0);
+  // Above the best reference policy's average over this trace (ARC: 28.51; S3-FIFO 28.42).
+  CHECK((at_1000 + at_5000 + at_10000 + at_20000) / 4 >= 28.51 + 1.0);
+}
+
+// Reference LRU column: 78.78, 85.46, 89.49, 93.60.
+TEST_CASE("TinyLFU on orm-busy: above LRU from 5,000 entries, short of it at 1,000",
+          "[trace][eviction]") {
+  const std::string file = std::string(TTLCACHE_TRACES_DIR) + "/cache2k-orm-busy.trace.xz";
+  if (!traces_available(file)) return;
+  const auto trace = ttlcache::bench::read_trace(file);
+  REQUIRE(trace.size() == 5000000);
+  CHECK(tinylfu(trace, 5000) >= 85.46 + 0.4);
+  CHECK(tinylfu(trace, 10000) >= 89.49 + 0.4);
+  CHECK(tinylfu(trace, 20000) >= 93.60 + 0.4);
+  // Known shortfall (docs/eviction.md): at 1,000 entries this trace is recency-bound and the
+  // admission filter costs hits. Pin it so that a regression (or a fix) is noticed.
+  const double at_1000 = tinylfu(trace, 1000);
+  CHECK(at_1000 >= 78.78 - 3.0);
+  CHECK(at_1000 < 78.78);
+}
