@@ -1,0 +1,111 @@
+// Eviction strategies head to head: get hit and set cost of TinyLfuPolicy vs LruPolicy.
+// SPDX-License-Identifier: MIT
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ttlcache/memory_backend.hpp"
+#include "ttlcache/tinylfu_policy.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t key_count = 100'000;
+constexpr std::size_t trace_length = 1 << 20;
+
+// Same key shape and access order as bench_memory, so the figures are comparable.
+const std::vector<std::string>& keys() {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> out;
+    out.reserve(key_count);
+    char buf[32];
+    for (std::size_t i = 0; i < key_count; ++i) {
+      std::snprintf(buf, sizeof buf, "user:%08zu:profile", i);
+      out.emplace_back(buf);
+    }
+    return out;
+  }();
+  return k;
+}
+
+const std::vector<std::uint32_t>& trace() {
+  static const std::vector<std::uint32_t> t = [] {
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<std::uint32_t> dist(0, key_count - 1);
+    std::vector<std::uint32_t> out(trace_length);
+    for (auto& x : out) x = dist(rng);
+    return out;
+  }();
+  return t;
+}
+
+// One full backend per strategy (every key fits: gets are hits, sets overwrite).
+template <class Policy>
+ttlcache::MemoryBackend<std::string, std::string, Policy>& backend() {
+  static ttlcache::MemoryBackend<std::string, std::string, Policy> b{[] {
+    ttlcache::MemoryOptions<std::string, std::string> o;
+    o.max_entries = key_count;
+    return o;
+  }()};
+  static const bool filled = [] {
+    for (std::size_t i = 0; i < key_count; ++i) b.set(keys()[i], "v" + std::to_string(i), 1h);
+    return true;
+  }();
+  (void)filled;
+  return b;
+}
+
+template <class Fn>
+void run_trace(benchmark::State& state, Fn&& fn) {
+  const auto& t = trace();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (trace_length / 8);
+  for (auto _ : state) {
+    fn(keys()[t[i & (trace_length - 1)]]);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <class Policy>
+void BM_GetHit(benchmark::State& state) {
+  auto& b = backend<Policy>();
+  run_trace(state, [&](const std::string& k) { benchmark::DoNotOptimize(b.get(k)); });
+}
+
+template <class Policy>
+void BM_Set(benchmark::State& state) {
+  auto& b = backend<Policy>();
+  run_trace(state, [&](const std::string& k) { b.set(k, std::string("new"), 1h); });
+}
+
+// Timings are CPU time (the default): the machine is shared, so wall time would count waits.
+// A write-heavy mix with misses: 90% gets over twice the capacity's keys, a set on every miss,
+// so the strategy's eviction and admission work is on the measured path.
+template <class Policy>
+void BM_ChurnMix(benchmark::State& state) {
+  static ttlcache::MemoryBackend<std::string, std::string, Policy> b{[] {
+    ttlcache::MemoryOptions<std::string, std::string> o;
+    o.max_entries = key_count / 2;
+    return o;
+  }()};
+  run_trace(state, [&](const std::string& k) {
+    if (!b.get(k)) b.set(k, std::string("v"), 1h);
+  });
+}
+
+}  // namespace
+
+BENCHMARK_TEMPLATE(BM_GetHit, ttlcache::LruPolicy)->Threads(1)->Threads(2);
+BENCHMARK_TEMPLATE(BM_GetHit, ttlcache::TinyLfuPolicy)->Threads(1)->Threads(2);
+BENCHMARK_TEMPLATE(BM_Set, ttlcache::LruPolicy)->Threads(1)->Threads(2);
+BENCHMARK_TEMPLATE(BM_Set, ttlcache::TinyLfuPolicy)->Threads(1)->Threads(2);
+BENCHMARK_TEMPLATE(BM_ChurnMix, ttlcache::LruPolicy)->Threads(1)->Threads(2);
+BENCHMARK_TEMPLATE(BM_ChurnMix, ttlcache::TinyLfuPolicy)->Threads(1)->Threads(2);
+
+BENCHMARK_MAIN();
