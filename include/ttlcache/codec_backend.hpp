@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
 #include "ttlcache/byte_store.hpp"
 #include "ttlcache/codec.hpp"
 #include "ttlcache/errors.hpp"
@@ -22,7 +23,7 @@ namespace ttlcache {
 /// Undecodable bytes read as a miss and are counted in corrupt_values(). Thread-safe if the
 /// store is (all shipped stores are).
 template <class K, class V, class KC = KeyCodec<K>, class VC = ValueCodec<V>>
-class CodecBackend final : public Backend<K, V> {
+class CodecBackend final : public Backend<K, V>, public StatsSource {
  public:
   explicit CodecBackend(std::shared_ptr<ByteStore> store) : store_(std::move(store)) {
     if (!store_) throw argument_error("ttlcache: CodecBackend needs a store");
@@ -72,6 +73,11 @@ class CodecBackend final : public Backend<K, V> {
   /// How many values read so far could not be decoded (and were served as misses).
   std::uint64_t corrupt_values() const noexcept { return corrupt_.load(std::memory_order_relaxed); }
   ByteStore& store() noexcept { return *store_; }
+
+  /// Reports corrupt_values() only: the store's size would need a full scan.
+  void collect_stats(BackendStats& out) const noexcept override {
+    out.corrupt_values = corrupt_values();
+  }
 
  private:
   std::optional<V> decode(std::optional<std::string> bytes) {

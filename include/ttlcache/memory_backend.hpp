@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
 #include "ttlcache/detail/hash.hpp"
 #include "ttlcache/detail/memory_shard.hpp"
@@ -69,7 +71,7 @@ struct MemoryOptions {
 /// and V's copy/move throw (strong guarantee for the entry concerned).
 template <class K, class V, class Policy = LruPolicy, class Hash = std::hash<K>,
           class KeyEqual = std::equal_to<K>>
-class MemoryBackend final : public Backend<K, V> {
+class MemoryBackend final : public Backend<K, V>, public StatsSource {
   using Shard = detail::MemoryShard<K, V, Hash, KeyEqual, Policy>;
   using Batch = detail::RemovalBatch<K, V>;
 
@@ -230,6 +232,27 @@ class MemoryBackend final : public Backend<K, V> {
   }
 
   std::uint32_t shard_count() const noexcept { return static_cast<std::uint32_t>(shards_.size()); }
+
+  /// Removals so far with this cause, over all shards (counted under the shard lock the removal
+  /// already holds, so always on).
+  std::uint64_t removed(RemovalCause cause) const noexcept {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->removed(cause);
+    return total;
+  }
+
+  void collect_stats(BackendStats& out) const noexcept override {
+    out.in_process = true;
+    std::uint64_t entries = 0;
+    for (const auto& shard : shards_) entries += shard->size();
+    out.entries = entries;
+    out.weight = weight();
+    std::array<std::uint64_t, removal_cause_count> removals{};
+    for (std::size_t c = 0; c < removal_cause_count; ++c) {
+      removals[c] = removed(static_cast<RemovalCause>(c));
+    }
+    out.removals = removals;
+  }
   static constexpr std::string_view policy_name() noexcept { return Policy::name; }
 
  private:
