@@ -2,5 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "ttlcache/redis/invalidation.hpp"
 #include "ttlcache/redis/options.hpp"
+#include "ttlcache/redis/pubsub_bus.hpp"
 #include "ttlcache/redis/redis_store.hpp"

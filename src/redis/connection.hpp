@@ -96,6 +96,8 @@ class Connection {
   const std::string& failure_text() const noexcept { return failure_text_; }
 
   std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
+  /// The hiredis context, for the pub/sub subscriber's own read loop (poll + buffered reads).
+  redisContext* context() noexcept { return context_; }
   void touch() noexcept { last_used_ = std::chrono::steady_clock::now(); }
 
  private:

@@ -39,6 +39,33 @@ namespace {
 
 constexpr std::string_view backend_name = "redis";
 
+// Creates missing stamps with the version the client drew (ARGV[i + 1]) and keeps every stamp
+// alive for at least ARGV[1] ms; returns the versions. One round trip, atomic per call.
+constexpr std::string_view acquire_script = R"lua(
+local keep = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if not v then
+    v = ARGV[i + 1]
+    redis.call('SET', key, v, 'PX', keep)
+  elseif redis.call('PTTL', key) < keep then
+    redis.call('PEXPIRE', key, keep)
+  end
+  out[i] = v
+end
+return out
+)lua";
+
+// A version is a decimal uint64; anything else (foreign data) is unknown, i.e. 0/nullopt.
+std::optional<std::uint64_t> parse_version(std::string_view text) {
+  std::uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v == 0) return std::nullopt;
+  return v;
+}
+
 // Redis refuses an expiry that overflows its clock; longer TTLs are clamped to ~2000 years.
 constexpr long long max_ttl_ms = 1LL << 46;
 
@@ -68,12 +95,14 @@ struct RedisStore::Impl {
       : options((opts.validate(), std::move(opts))),
         prefix(options.key_namespace + ":"),
         match_all(glob_escape(prefix) + "*"),
+        stamp_prefix(options.key_namespace + "@stamp:"),
         endpoint(detail::endpoint_of(options)),
         pool(options, endpoint) {}
 
   const RedisOptions options;
   const std::string prefix;     // "<namespace>:"
   const std::string match_all;  // SCAN pattern for the whole namespace
+  const std::string stamp_prefix;  // "<namespace>@stamp:": outside the data namespace
   const std::string endpoint;
   ConnectionPool pool;
   std::atomic<std::uint64_t> corrupt{0};
@@ -351,6 +380,104 @@ void RedisStore::clear() {
 
 std::size_t RedisStore::size() {
   return impl_->scan(impl_->match_all, Op{"SCAN", Op::Kind::space}, false);
+}
+
+std::string RedisStore::stamp_key(std::string_view name) const {
+  std::string key = impl_->stamp_prefix;
+  key.append(name);
+  return key;
+}
+
+std::vector<std::optional<std::uint64_t>> RedisStore::read_stamps(
+    const std::vector<std::string>& names) {
+  std::vector<std::optional<std::uint64_t>> out(names.size());
+  if (names.empty()) return out;
+  for (const auto& name : names) impl_->check_key(name);
+  std::vector<std::string> keys;
+  keys.reserve(names.size());
+  for (const auto& name : names) keys.push_back(stamp_key(name));
+  const Op op{"MGET stamps", Op::Kind::batch, names.front(), names.size()};
+  Args args;
+  args.reserve(keys.size() + 1);
+  args.add("MGET");
+  for (const auto& key : keys) args.add(key);
+  auto lease = impl_->pool.acquire(op);
+  Reply reply = lease->command(args);
+  if (!reply) impl_->fail(lease, op);
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != names.size()) {
+    impl_->reply_error(op, reply.get());
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const redisReply* element = reply->element[i];
+    if (element->type == REDIS_REPLY_STRING) out[i] = parse_version(text_of(element));
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::string>& names,
+                                                      std::chrono::milliseconds keep_alive) {
+  std::vector<std::uint64_t> out(names.size());
+  if (names.empty()) return out;
+  if (keep_alive.count() <= 0) ttlcache::detail::throw_bad_ttl(backend_name, keep_alive.count());
+  for (const auto& name : names) impl_->check_key(name);
+  std::vector<std::string> keys;
+  std::vector<std::string> fresh;
+  keys.reserve(names.size());
+  fresh.reserve(names.size());
+  for (const auto& name : names) {
+    keys.push_back(stamp_key(name));
+    fresh.push_back(std::to_string(ttlcache::detail::random_version()));
+  }
+  const std::string count = std::to_string(names.size());
+  const TtlText keep(keep_alive);
+  Args args;
+  args.reserve(2 * names.size() + 4);
+  args.add("EVAL");
+  args.add(acquire_script);
+  args.add(count);
+  for (const auto& key : keys) args.add(key);
+  args.add(keep.view());
+  for (const auto& v : fresh) args.add(v);
+  const Op op{"EVAL acquire stamps", Op::Kind::batch, names.front(), names.size()};
+  auto lease = impl_->pool.acquire(op);
+  Reply reply = lease->command(args);
+  if (!reply) impl_->fail(lease, op);
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != names.size()) {
+    impl_->reply_error(op, reply.get());
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const redisReply* element = reply->element[i];
+    // 0 is never a valid version: an entry stamped with it is a miss (fail safe).
+    if (element->type == REDIS_REPLY_STRING) {
+      out[i] = parse_version(text_of(element)).value_or(0);
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> RedisStore::bump_stamps(const std::vector<std::string>& names,
+                                                   std::chrono::milliseconds keep_alive) {
+  std::vector<std::uint64_t> out(names.size());
+  if (names.empty()) return out;
+  if (keep_alive.count() <= 0) ttlcache::detail::throw_bad_ttl(backend_name, keep_alive.count());
+  for (const auto& name : names) impl_->check_key(name);
+  const TtlText keep(keep_alive);
+  const Op op{"SET stamps", Op::Kind::batch, names.front(), names.size()};
+  auto lease = impl_->pool.acquire(op);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out[i] = ttlcache::detail::random_version();
+    const std::string key = stamp_key(names[i]);
+    const std::string version = std::to_string(out[i]);
+    if (!lease->append({"SET", key, version, "PX", keep.view()})) impl_->fail(lease, op);
+  }
+  Reply error;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    Reply reply = lease->read_reply();
+    if (!reply) impl_->fail(lease, op);
+    if (reply->type != REDIS_REPLY_STATUS && !error) error = std::move(reply);
+  }
+  if (error) impl_->reply_error(op, error.get());
+  return out;
 }
 
 void RedisStore::ping() {

@@ -16,6 +16,7 @@
 #include "ttlcache/codec.hpp"
 #include "ttlcache/codec_backend.hpp"
 #include "ttlcache/redis/options.hpp"
+#include "ttlcache/tags.hpp"
 
 namespace ttlcache::redis {
 
@@ -55,9 +56,16 @@ struct RedisStats {
 ///   never credentials. After a lost connection later calls reconnect by themselves (with
 ///   capped exponential backoff between failed attempts).
 ///
+/// - Tag and entity versions (StampStore): each name is a plain key
+///   "<key_namespace>@stamp:<name>" holding a decimal version, always with a TTL (PX), outside
+///   the data namespace (clear(), size() and erase_prefix() never see it). read_stamps() is one
+///   MGET; acquire_stamps() one EVAL (create missing names with a random version, extend TTLs);
+///   bump_stamps() one pipeline of SET PX. A name that is missing or not a number reads as
+///   nullopt, so entries depending on it are misses.
+///
 /// Thread-safety: every member may be called concurrently; each call borrows one pooled
 /// connection for its duration.
-class RedisStore final : public ByteStore {
+class RedisStore final : public ByteStore, public StampStore {
  public:
   /// Validates options and builds the pool; with connect_on_start opens one connection.
   /// Throws config_error, connection_error, timeout_error.
@@ -86,6 +94,16 @@ class RedisStore final : public ByteStore {
   void clear() override;
   /// Keys of this namespace, counted with SCAN (O(keys); may include keys about to expire).
   std::size_t size() override;
+
+  // ---- StampStore (tag and entity versions; see the class comment) ----
+  std::vector<std::optional<std::uint64_t>> read_stamps(
+      const std::vector<std::string>& names) override;
+  std::vector<std::uint64_t> acquire_stamps(const std::vector<std::string>& names,
+                                            std::chrono::milliseconds keep_alive) override;
+  std::vector<std::uint64_t> bump_stamps(const std::vector<std::string>& names,
+                                         std::chrono::milliseconds keep_alive) override;
+  /// The Redis key holding a stamp name's version (for tests and redis-cli).
+  std::string stamp_key(std::string_view name) const;
 
   /// Sends PING; throws like any other call when Redis cannot be reached. For readiness checks.
   void ping();

@@ -1,0 +1,328 @@
+// PubSubBus: PUBLISH over a pool; a subscriber thread with poll(), heartbeats and reconnects.
+// SPDX-License-Identifier: MIT
+#include "ttlcache/redis/pubsub_bus.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "connection.hpp"
+#include "pool.hpp"
+#include "ttlcache/errors.hpp"
+
+namespace ttlcache::redis {
+
+namespace {
+
+constexpr std::string_view wire_magic = "ttlc1|";
+
+bool valid_kind(char c) {
+  return c == static_cast<char>(InvalidationMessage::Kind::key) ||
+         c == static_cast<char>(InvalidationMessage::Kind::prefix) ||
+         c == static_cast<char>(InvalidationMessage::Kind::clear) ||
+         c == static_cast<char>(InvalidationMessage::Kind::stamp);
+}
+
+// Reads a decimal number up to the next '|'; advances pos past the '|'.
+template <class T>
+bool take_number(std::string_view in, std::size_t& pos, T& out) {
+  const std::size_t bar = in.find('|', pos);
+  if (bar == std::string_view::npos) return false;
+  auto [ptr, ec] = std::from_chars(in.data() + pos, in.data() + bar, out);
+  if (ec != std::errc() || ptr != in.data() + bar) return false;
+  pos = bar + 1;
+  return true;
+}
+
+std::string random_origin() {
+  std::random_device device;
+  const std::uint64_t a = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  return fmt::format("{:016x}", a);
+}
+
+}  // namespace
+
+std::string encode_message(std::string_view origin, const InvalidationMessage& message) {
+  return fmt::format("{}{}|{}|{}|{}|{}{}", wire_magic, origin, static_cast<char>(message.kind),
+                     message.version, message.scope.size(), message.scope, message.subject);
+}
+
+bool decode_message(std::string_view payload, std::string& origin, InvalidationMessage& out) {
+  if (payload.substr(0, wire_magic.size()) != wire_magic) return false;
+  std::size_t pos = wire_magic.size();
+  const std::size_t bar = payload.find('|', pos);
+  if (bar == std::string_view::npos) return false;
+  origin.assign(payload.substr(pos, bar - pos));
+  pos = bar + 1;
+  if (pos + 2 > payload.size() || !valid_kind(payload[pos]) || payload[pos + 1] != '|') {
+    return false;
+  }
+  out.kind = static_cast<InvalidationMessage::Kind>(payload[pos]);
+  pos += 2;
+  std::size_t scope_size = 0;
+  if (!take_number(payload, pos, out.version) || !take_number(payload, pos, scope_size)) {
+    return false;
+  }
+  if (payload.size() - pos < scope_size) return false;
+  out.scope.assign(payload.substr(pos, scope_size));
+  out.subject.assign(payload.substr(pos + scope_size));
+  return true;
+}
+
+struct PubSubBus::Impl {
+  explicit Impl(PubSubOptions opts)
+      : options(validated(std::move(opts))),
+        endpoint(detail::endpoint_of(options.redis)),
+        pool(options.redis, endpoint),
+        origin(random_origin()) {
+    subscriber_options = options.redis;
+    subscriber_options.client_name =
+        (options.redis.client_name.empty() ? std::string("ttlcache-bus")
+                                           : options.redis.client_name) +
+        "-sub";
+    if (::pipe(wake) != 0) {
+      throw backend_error("redis",
+                          fmt::format("cannot create the bus wake-up pipe (errno {})", errno));
+    }
+    ::fcntl(wake[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(wake[1], F_SETFL, O_NONBLOCK);
+  }
+  ~Impl() {
+    ::close(wake[0]);
+    ::close(wake[1]);
+  }
+
+  static PubSubOptions validated(PubSubOptions o) {
+    o.redis.validate();
+    if (o.channel.empty()) throw config_error("channel", "the pub/sub channel must not be empty");
+    if (o.heartbeat_interval.count() <= 0) {
+      throw config_error("heartbeat_interval", "must be positive");
+    }
+    return o;
+  }
+
+  const PubSubOptions options;
+  RedisOptions subscriber_options;
+  const std::string endpoint;
+  detail::ConnectionPool pool;
+  const std::string origin;
+  ttlcache::detail::HandlerRegistry handlers;
+  int wake[2] = {-1, -1};
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> connected{false};
+  mutable std::mutex mutex;  // guards the condition variable waits
+  mutable std::condition_variable changed;
+  std::thread thread;
+
+  std::atomic<std::uint64_t> published{0}, publish_failures{0}, received{0}, ignored_own{0},
+      malformed{0}, subscriptions{0}, connect_failures{0};
+
+  void set_connected(bool value) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      connected.store(value, std::memory_order_release);
+    }
+    changed.notify_all();
+  }
+
+  // Sleeps for d unless stop is requested first.
+  void pause(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait_for(lock, d, [this] { return stop.load(); });
+  }
+
+  void run() {
+    auto backoff = options.redis.reconnect_backoff_initial;
+    while (!stop.load()) {
+      detail::Connection::OpenResult opened;
+      try {
+        opened = detail::Connection::open(subscriber_options);
+      } catch (...) {  // bad_alloc: try again later rather than end the thread
+      }
+      if (!opened.connection) {
+        connect_failures.fetch_add(1, std::memory_order_relaxed);
+        pause(backoff);
+        backoff = std::min(backoff * 2, options.redis.reconnect_backoff_max);
+        continue;
+      }
+      const bool was_subscribed = session(*opened.connection);
+      set_connected(false);
+      opened.connection.reset();
+      if (was_subscribed) backoff = options.redis.reconnect_backoff_initial;
+      if (!stop.load()) pause(was_subscribed ? std::chrono::milliseconds(0) : backoff);
+    }
+  }
+
+  static bool flush(redisContext* ctx) {
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(ctx, &done) != REDIS_OK) return false;
+    }
+    return true;
+  }
+
+  // One connection's life: SUBSCRIBE, then read until the connection fails or stop. Returns
+  // whether it got as far as being subscribed.
+  bool session(detail::Connection& connection) {
+    using clock = std::chrono::steady_clock;
+    redisContext* ctx = connection.context();
+    if (!connection.append({"SUBSCRIBE", options.channel}) || !flush(ctx)) return false;
+    bool subscribed = false;
+    const auto started = clock::now();
+    auto last_heard = started;
+    bool ping_outstanding = false;
+    const auto beat = options.heartbeat_interval;
+
+    for (;;) {
+      // Replies already buffered first: poll() cannot see them.
+      for (;;) {
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) return subscribed;
+        if (raw == nullptr) break;
+        detail::Reply reply(static_cast<redisReply*>(raw));
+        last_heard = clock::now();
+        ping_outstanding = false;
+        if (!handle(reply.get(), subscribed)) return subscribed;
+      }
+      if (stop.load()) return subscribed;
+
+      const auto now = clock::now();
+      if (!subscribed && now - started > options.redis.command_timeout) return false;
+      if (ping_outstanding && now - last_heard > 2 * beat) return subscribed;  // silent: dead
+      if (subscribed && !ping_outstanding && now - last_heard >= beat) {
+        if (!connection.append({"PING"}) || !flush(ctx)) return subscribed;
+        ping_outstanding = true;
+      }
+
+      pollfd fds[2] = {{ctx->fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+      const int timeout_ms = static_cast<int>(std::max<long long>(
+          1, std::min<long long>(beat.count(), options.redis.command_timeout.count()) / 4));
+      const int ready = ::poll(fds, 2, timeout_ms);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        return subscribed;
+      }
+      if (fds[1].revents != 0) {
+        char buffer[16];
+        while (::read(wake[0], buffer, sizeof buffer) > 0) {
+        }
+      }
+      if (fds[0].revents != 0) {
+        if (redisBufferRead(ctx) != REDIS_OK) return subscribed;  // EOF, reset, killed
+      }
+    }
+  }
+
+  // Returns false when the reply says the session is unusable.
+  bool handle(const redisReply* reply, bool& subscribed) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+      return reply->type != REDIS_REPLY_ERROR;
+    }
+    const std::string_view type(reply->element[0]->str, reply->element[0]->len);
+    if (type == "subscribe") {
+      subscribed = true;
+      subscriptions.fetch_add(1, std::memory_order_relaxed);
+      set_connected(true);
+      // Whatever was published while we were not listening is lost: subscribers drop what
+      // they may have missed. Runs after SUBSCRIBE is confirmed, so nothing falls in between.
+      handlers.reset();
+      return true;
+    }
+    if (type == "message" && reply->elements == 3 &&
+        reply->element[2]->type == REDIS_REPLY_STRING) {
+      const std::string_view payload(reply->element[2]->str, reply->element[2]->len);
+      std::string from;
+      InvalidationMessage message;
+      if (!decode_message(payload, from, message)) {
+        malformed.fetch_add(1, std::memory_order_relaxed);
+      } else if (from == origin) {
+        ignored_own.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        received.fetch_add(1, std::memory_order_relaxed);
+        handlers.dispatch(message);
+      }
+    }
+    return true;  // "pong" and others: only proof of life
+  }
+};
+
+PubSubBus::PubSubBus(PubSubOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+PubSubBus::~PubSubBus() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stop.store(true);
+  }
+  impl_->changed.notify_all();
+  const char byte = 1;
+  (void)!::write(impl_->wake[1], &byte, 1);
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::string_view PubSubBus::name() const noexcept { return "redis-pubsub"; }
+
+void PubSubBus::publish(const InvalidationMessage& message) {
+  const std::string payload = encode_message(impl_->origin, message);
+  const detail::Op op{"PUBLISH", detail::Op::Kind::key, impl_->options.channel};
+  try {
+    auto lease = impl_->pool.acquire(op);
+    detail::Reply reply = lease->command({"PUBLISH", impl_->options.channel, payload});
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+      impl_->publish_failures.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    impl_->published.fetch_add(1, std::memory_order_relaxed);
+  } catch (const ttlcache::error&) {  // unreachable server, pool timeout: counted, not thrown
+    impl_->publish_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::uint64_t PubSubBus::subscribe(Handler on_message, ResetHandler on_reset) {
+  return impl_->handlers.add(std::move(on_message), std::move(on_reset));
+}
+
+void PubSubBus::unsubscribe(std::uint64_t id) { impl_->handlers.remove(id); }
+
+bool PubSubBus::healthy() const noexcept {
+  return impl_->connected.load(std::memory_order_acquire);
+}
+
+bool PubSubBus::wait_until_subscribed(std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, timeout, [this] { return impl_->connected.load(); });
+}
+
+PubSubStats PubSubBus::stats() const {
+  PubSubStats s;
+  s.published = impl_->published.load(std::memory_order_relaxed);
+  s.publish_failures = impl_->publish_failures.load(std::memory_order_relaxed);
+  s.received = impl_->received.load(std::memory_order_relaxed);
+  s.ignored_own = impl_->ignored_own.load(std::memory_order_relaxed);
+  s.malformed = impl_->malformed.load(std::memory_order_relaxed);
+  s.subscriptions = impl_->subscriptions.load(std::memory_order_relaxed);
+  s.connect_failures = impl_->connect_failures.load(std::memory_order_relaxed);
+  s.connected = impl_->connected.load(std::memory_order_acquire);
+  return s;
+}
+
+const std::string& PubSubBus::instance_id() const noexcept { return impl_->origin; }
+
+}  // namespace ttlcache::redis
