@@ -182,11 +182,15 @@ class Cache {
                 const Tags& tags) {
     auto& tagged = detail::tag_support(*backend_);
     const auto ms = detail::to_ttl(ttl);
-    if (auto hit = backend_->get(key)) return std::move(*hit);
+    if (auto hit = call("get", [&] { return backend_->get(key); })) {
+      if (stats_) record_read(true, nullptr);
+      return std::move(*hit);
+    }
+    if (stats_) record_read(false, nullptr);
     return flights_.run(key, [&]() -> V {
-      if (auto hit = backend_->get(key)) return std::move(*hit);
+      if (auto hit = call("get", [&] { return backend_->get(key); })) return std::move(*hit);
       auto stamps = tagged.stamps_for(tags, ms);
-      V value = invoke_loader(loader, key);
+      V value = run_loader(loader, key, nullptr, {});
       tagged.set_stamped(key, value, ms, std::move(stamps));
       return value;
     });
@@ -194,14 +198,20 @@ class Cache {
   /// Every entry carrying tag becomes a miss, on every instance sharing the backend. O(1).
   void invalidate_tag(std::string_view tag) {
     detail::tag_support(*backend_).invalidate_tags({std::string(tag)});
+    if (stats_) stats_->record_invalidation(InvalidationKind::tag, tag);
   }
   void invalidate_tags(const std::vector<std::string>& tags) {
     detail::tag_support(*backend_).invalidate_tags(tags);
+    if (stats_) {
+      for (const auto& tag : tags) stats_->record_invalidation(InvalidationKind::tag, tag);
+    }
   }
   /// Every entry written under the current version of entity_type becomes a miss; returns the
   /// new (opaque, random) version.
   std::uint64_t bump_version(std::string_view entity_type) {
-    return detail::tag_support(*backend_).bump_version(entity_type);
+    const std::uint64_t v = detail::tag_support(*backend_).bump_version(entity_type);
+    if (stats_) stats_->record_invalidation(InvalidationKind::version, entity_type);
+    return v;
   }
   /// The current version of entity_type (created when unknown).
   std::uint64_t version(std::string_view entity_type) {
@@ -211,7 +221,10 @@ class Cache {
   /// only themselves); returns how many were removed. For cases without a tag: it walks the
   /// keys (SCAN on Redis), unlike invalidate_tag.
   std::size_t invalidate_matching(std::string_view literal_prefix) {
-    return detail::tag_support(*backend_).invalidate_matching(literal_prefix);
+    const std::size_t n = detail::tag_support(*backend_).invalidate_matching(literal_prefix);
+    // One request, whatever it removed (the event carries the count).
+    if (stats_) stats_->record_invalidation(InvalidationKind::pattern, literal_prefix, n);
+    return n;
   }
 
   // ---- loading ----

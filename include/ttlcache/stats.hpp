@@ -445,11 +445,12 @@ class StatsRecorder {
     counters_.add(stale_served);
     if (ct) ct->counters_.add(ContentTypeCounters::stale_served);
   }
-  /// `count` entries were invalidated on purpose; raises on_invalidation. Called by Cache::erase
-  /// (kind key) and by the tag, version, pattern and remote invalidation paths.
+  /// One invalidation request (counted once, whatever `count` is); raises on_invalidation with
+  /// `count`, the entries affected when known. Called by Cache::erase (key), Cache's tag,
+  /// version and pattern calls, and the remote invalidation path.
   void record_invalidation(InvalidationKind kind, std::string_view target = {},
                            std::uint64_t count = 1) noexcept {
-    counters_.add(invalidation_base + static_cast<std::size_t>(kind), count);
+    counters_.add(invalidation_base + static_cast<std::size_t>(kind));
     if (listeners_.on_invalidation) {
       detail::notify(listeners_.on_invalidation, InvalidationEvent{name_, kind, target, count});
     }

@@ -303,9 +303,9 @@ TEST_CASE("invalidations by kind and the invalidation listener", "[stats]") {
 
   const CacheStats s = cache.stats();
   CHECK(s.invalidated(InvalidationKind::key) == 2);
-  CHECK(s.invalidated(InvalidationKind::tag) == 3);
+  CHECK(s.invalidated(InvalidationKind::tag) == 1);  // requests; the event has the count
   CHECK(s.invalidated(InvalidationKind::version) == 1);
-  CHECK(s.invalidated(InvalidationKind::pattern) == 10);
+  CHECK(s.invalidated(InvalidationKind::pattern) == 1);
   CHECK(s.invalidated(InvalidationKind::remote) == 1);
   CHECK(seen == std::vector<std::string>{"key:7:1", "key:8:1", "tag:user:42:3", "version:files:1",
                                          "pattern:files:*:10", "remote:files:1:1"});
@@ -587,4 +587,39 @@ TEST_CASE("JSON export", "[stats]") {
   CHECK(via_adl["cache"] == "files");
   // Round-trips through text.
   CHECK(nlohmann::json::parse(j.dump())["misses"] == 2);
+}
+
+TEST_CASE("tag, version and pattern invalidations through Cache are counted", "[stats][tags]") {
+  auto clock = std::make_shared<FakeClock>();
+  ttlcache::MemoryStampOptions so;
+  so.clock = clock;
+  auto stamps = std::make_shared<ttlcache::MemoryStampStore>(so);
+  MemoryOptions<std::string, ttlcache::Tagged<std::string>> memory;
+  memory.clock = clock;
+  auto backend = ttlcache::make_tagged_memory_backend<std::string, std::string>(memory, {}, stamps);
+  std::vector<std::string> seen;
+  CacheOptions options;
+  options.listeners.on_invalidation = [&](const ttlcache::InvalidationEvent& e) {
+    seen.push_back(std::string(ttlcache::to_string(e.kind)) + ":" + std::string(e.target) + ":" +
+                   std::to_string(e.count));
+  };
+  StringCache cache(backend, options);
+  cache.set("file:1", "a", 1h, {"user:42"});
+  cache.set("file:2", "b", 1h, {"user:7"});
+  CHECK(cache.get_or_load("file:3", [] { return std::string("c"); }, 1h, {"user:42"}) == "c");
+  CHECK(cache.get_or_load("file:3", [] { return std::string("x"); }, 1h, {"user:42"}) == "c");
+  cache.invalidate_tag("user:42");
+  cache.invalidate_tags({"user:7", "user:8"});
+  (void)cache.bump_version("file");
+  CHECK(cache.invalidate_matching("file:") == 3);
+
+  const CacheStats s = cache.stats();
+  CHECK(s.invalidated(InvalidationKind::tag) == 3);
+  CHECK(s.invalidated(InvalidationKind::version) == 1);
+  CHECK(s.invalidated(InvalidationKind::pattern) == 1);
+  CHECK(s.loads == 1);
+  CHECK(s.hits == 1);
+  CHECK(s.misses == 1);
+  CHECK(seen == std::vector<std::string>{"tag:user:42:1", "tag:user:7:1", "tag:user:8:1",
+                                         "version:file:1", "pattern:file::3"});
 }
