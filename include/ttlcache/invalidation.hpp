@@ -61,10 +61,11 @@ decltype(auto) invalidate_after(Cache<K, V>& cache, const Invalidation<K>& what,
 /// The cache must outlive the callable.
 template <class K, class V, class Write>
 auto invalidates(Cache<K, V>& cache, Invalidation<K> what, Write write) {
-  return [&cache, what = std::move(what),
-          write = std::move(write)](auto&&... args) mutable -> decltype(auto) {
-    return invalidate_after(cache, what, write, std::forward<decltype(args)>(args)...);
-  };
+  // Not mutable: the callable may be held const (and shared between threads if write allows).
+  return
+      [&cache, what = std::move(what), write = std::move(write)](auto&&... args) -> decltype(auto) {
+        return invalidate_after(cache, what, write, std::forward<decltype(args)>(args)...);
+      };
 }
 
 /// RAII form: the invalidation runs when the scope ends, only if commit() was called and no

@@ -1,0 +1,217 @@
+// Two services sharing one Redis: namespaces, tagged entries, event-driven invalidation,
+// write-through. SPDX-License-Identifier: MIT
+//
+// usage: microservice_layer [redis://127.0.0.1:6379/0]
+//
+// "files" and "stats" are two services, each with two instances (as two pods would be), all on
+// one Redis. Each service has its own namespace; each instance has an in-process L1 in front of
+// Redis, kept coherent by pub/sub. A file edit goes to the "database" first (write-through),
+// then the cache is updated, the user's file lists are invalidated by tag, every file list is
+// invalidated by an entity version bump, and the stats service reacts to the event by
+// invalidating the owner's statistics.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <ttlcache/invalidation.hpp>
+#include <ttlcache/redis.hpp>
+#include <ttlcache/ttlcache.hpp>
+
+using namespace std::chrono_literals;
+using StringCache = ttlcache::Cache<std::string, std::string>;
+
+namespace {
+
+/// The source of truth (a database stand-in), shared by both services.
+class Database {
+ public:
+  void save_file(const std::string& id, const std::string& owner, const std::string& content) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (content.empty()) throw std::runtime_error("refusing an empty file");
+    files_[id] = {owner, content};
+  }
+  std::string file(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++queries_;
+    return files_.at(id).content;
+  }
+  std::string list_of(const std::string& owner) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++queries_;
+    std::string out;
+    for (const auto& [id, f] : files_) {
+      if (f.owner == owner) out += (out.empty() ? "" : ",") + id;
+    }
+    return "[" + out + "]";
+  }
+  std::string bytes_of(const std::string& owner) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++queries_;
+    std::size_t n = 0;
+    for (const auto& [id, f] : files_) {
+      if (f.owner == owner) n += f.content.size();
+    }
+    return std::to_string(n);
+  }
+  int queries() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queries_;
+  }
+
+ private:
+  struct File {
+    std::string owner;
+    std::string content;
+  };
+  std::mutex mutex_;
+  std::map<std::string, File> files_;
+  int queries_ = 0;
+};
+
+/// One instance of a service: its Redis store (namespace), its bus, its L1 + Redis cache.
+struct Instance {
+  std::shared_ptr<ttlcache::redis::PubSubBus> bus;
+  ttlcache::TieredTagged<std::string, std::string> parts;
+  std::unique_ptr<StringCache> cache;
+
+  Instance(const std::string& url, const std::string& ns, const std::string& channel) {
+    auto options = ttlcache::redis::RedisOptions::from_url(url);
+    options.key_namespace = ns;  // keys become "<ns>:<key>"; tags "<ns>@stamp:..."
+    auto store = std::make_shared<ttlcache::redis::RedisStore>(options);
+    ttlcache::redis::PubSubOptions bus_options;
+    bus_options.redis = options;
+    bus_options.channel = channel;
+    bus = std::make_shared<ttlcache::redis::PubSubBus>(bus_options);
+    ttlcache::TieredOptions tiered;
+    tiered.l1_max_ttl = 10s;  // the staleness bound if invalidation messages are ever lost
+    parts = ttlcache::redis::make_tiered_backend<std::string, std::string>(store, bus, tiered);
+    cache = std::make_unique<StringCache>(parts.backend);
+    if (!bus->wait_until_subscribed(5s)) throw std::runtime_error("no pub/sub subscription");
+  }
+};
+
+/// Waits (briefly) until pred holds: invalidations reach the other instances asynchronously.
+template <class Pred>
+bool soon(Pred pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+int check(bool ok, const char* what) {
+  std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string url = argc > 1 ? argv[1] : "redis://127.0.0.1:6379/0";
+  const std::string run =
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  int failures = 0;
+  try {
+    Database db;
+    db.save_file("f1", "alice", "hello");
+    db.save_file("f2", "alice", "world!");
+    db.save_file("f3", "bob", "x");
+
+    // Two services, two instances each. One channel per service: each cares for its own keys.
+    Instance files_a(url, "files-" + run, "files-events-" + run);
+    Instance files_b(url, "files-" + run, "files-events-" + run);
+    Instance stats_a(url, "stats-" + run, "stats-events-" + run);
+    Instance stats_b(url, "stats-" + run, "stats-events-" + run);
+
+    // Readers: every cached value carries tags saying what it was computed from.
+    auto read_file = [&](Instance& i, const std::string& id) {
+      return i.cache->get_or_load("file:" + id, [&] { return db.file(id); }, 5min, {"file:" + id});
+    };
+    auto read_list = [&](Instance& i, const std::string& owner) {
+      return i.cache->get_or_load(
+          "list:" + owner, [&] { return db.list_of(owner); }, 5min,
+          ttlcache::Tags{"user:" + owner}.entity("file"));
+    };
+    auto read_bytes = [&](Instance& i, const std::string& owner) {
+      return i.cache->get_or_load("bytes:" + owner, [&] { return db.bytes_of(owner); }, 5min,
+                                  {"user:" + owner});
+    };
+
+    std::printf("warm-up: both instances of both services read through their caches\n");
+    for (Instance* i : {&files_a, &files_b}) {
+      read_file(*i, "f1");
+      read_list(*i, "alice");
+      read_list(*i, "bob");
+    }
+    for (Instance* i : {&stats_a, &stats_b}) read_bytes(*i, "alice");
+    const int warm_queries = db.queries();
+    for (Instance* i : {&files_a, &files_b}) read_list(*i, "alice");
+    read_bytes(stats_b, "alice");
+    failures += check(db.queries() == warm_queries, "repeat reads are served by the caches");
+    failures += check(files_b.parts.tiered->stats().l1_hits > 0, "...from the in-process L1");
+
+    // The stats service listens to the files service's change events (here: a callback; in
+    // production a queue or the files service's own bus) and invalidates by tag.
+    auto on_file_changed = [&](const std::string& owner) {
+      stats_a.cache->invalidate_tag("user:" + owner);  // reaches stats_b over pub/sub
+    };
+
+    std::printf("alice edits f1 on instance A of the files service (write-through)\n");
+    const auto edit = ttlcache::invalidates(
+        *files_a.cache, ttlcache::Invalidation<std::string>{{}, {"user:alice"}, {"file"}, {}},
+        [&](const std::string& id, const std::string& content) {
+          ttlcache::write_through(*files_a.cache, "file:" + id, content, 5min,
+                                  [&](const std::string& c) { db.save_file(id, "alice", c); },
+                                  {"file:" + id});
+          on_file_changed("alice");
+        });
+    edit("f1", "hello, edited");
+
+    failures += check(soon([&] { return read_file(files_b, "f1") == "hello, edited"; }),
+                      "instance B of files serves the new content (its L1 copy was evicted)");
+    failures += check(soon([&] { return !files_b.cache->get("list:alice"); }),
+                      "alice's file lists are stale on B (tag user:alice)");
+    failures += check(soon([&] { return !files_b.cache->get("list:bob"); }),
+                      "every file list is stale on B (entity version of \"file\" bumped)");
+    failures += check(soon([&] { return !stats_b.cache->get("bytes:alice"); }),
+                      "the stats service dropped alice's statistics on both instances");
+    failures += check(read_bytes(stats_b, "alice") == "19", "...and recomputes them (19 bytes)");
+
+    std::printf("a failing write changes nothing in the cache\n");
+    read_list(files_a, "bob");
+    bool threw = false;
+    try {
+      edit("f1", "");  // the database refuses it
+    } catch (const std::runtime_error&) {
+      threw = true;
+    }
+    failures += check(threw, "the write's exception reaches the caller");
+    failures += check(
+        read_file(files_a, "f1") == "hello, edited" && files_a.cache->get("list:bob").has_value(),
+        "nothing was updated or invalidated");
+
+    std::printf("namespaces keep the services apart\n");
+    files_a.cache->set("shared-name", "files' value", 1min);
+    stats_a.cache->set("shared-name", "stats' value", 1min);
+    failures +=
+        check(files_b.cache->get("shared-name") == std::optional<std::string>("files' value"),
+              "same key, different namespaces, different values");
+
+    const auto bus_stats = files_b.bus->stats();
+    std::printf("files B: %llu invalidation messages received, %llu of its own ignored\n",
+                static_cast<unsigned long long>(bus_stats.received),
+                static_cast<unsigned long long>(bus_stats.ignored_own));
+    for (Instance* i : {&files_a, &stats_a}) i->cache->clear();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "microservice_layer: %s\n", e.what());
+    return 1;
+  }
+  std::printf(failures == 0 ? "all checks passed\n" : "%d check(s) failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}
