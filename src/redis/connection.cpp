@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,30 @@ std::string_view reply_text(const redisReply* reply) {
 }
 
 constexpr std::size_t max_inline_args = 8;
+
+// argv/lens arrays for a short command, without allocating. A longer argument list is a bug in
+// the caller (they use Args): refuse it rather than send a truncated command.
+class InlineArgs {
+ public:
+  explicit InlineArgs(std::initializer_list<std::string_view> args) {
+    if (args.size() > max_inline_args) {
+      throw std::logic_error("ttlcache redis: inline command with too many arguments");
+    }
+    for (std::string_view arg : args) {
+      argv_[count_] = arg.data();
+      lens_[count_] = arg.size();
+      ++count_;
+    }
+  }
+  int count() const noexcept { return static_cast<int>(count_); }
+  const char** argv() const noexcept { return argv_.data(); }
+  const std::size_t* lens() const noexcept { return lens_.data(); }
+
+ private:
+  mutable std::array<const char*, max_inline_args> argv_{};
+  std::array<std::size_t, max_inline_args> lens_{};
+  std::size_t count_ = 0;
+};
 
 }  // namespace
 
@@ -205,17 +230,10 @@ void Connection::record_failure(int saved_errno) {
 
 Reply Connection::command(std::initializer_list<std::string_view> args) {
   if (broken()) return Reply{};
-  std::array<const char*, max_inline_args> argv{};
-  std::array<std::size_t, max_inline_args> lens{};
-  std::size_t n = 0;
-  for (std::string_view arg : args) {
-    if (n == max_inline_args) break;
-    argv[n] = arg.data();
-    lens[n] = arg.size();
-    ++n;
-  }
+  const InlineArgs inline_args(args);
   errno = 0;
-  void* raw = redisCommandArgv(context_, static_cast<int>(n), argv.data(), lens.data());
+  void* raw =
+      redisCommandArgv(context_, inline_args.count(), inline_args.argv(), inline_args.lens());
   if (raw == nullptr) {
     record_failure(errno);
     return Reply{};
@@ -246,16 +264,9 @@ bool Connection::append(Args& args) {
 
 bool Connection::append(std::initializer_list<std::string_view> args) {
   if (broken()) return false;
-  std::array<const char*, max_inline_args> argv{};
-  std::array<std::size_t, max_inline_args> lens{};
-  std::size_t n = 0;
-  for (std::string_view arg : args) {
-    if (n == max_inline_args) break;
-    argv[n] = arg.data();
-    lens[n] = arg.size();
-    ++n;
-  }
-  if (redisAppendCommandArgv(context_, static_cast<int>(n), argv.data(), lens.data()) != REDIS_OK) {
+  const InlineArgs inline_args(args);
+  if (redisAppendCommandArgv(context_, inline_args.count(), inline_args.argv(),
+                             inline_args.lens()) != REDIS_OK) {
     record_failure(errno);
     return false;
   }
