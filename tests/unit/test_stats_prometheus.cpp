@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -43,13 +42,32 @@ struct Parsed {
   throw std::runtime_error("line " + std::to_string(line_no) + ": " + why + ": " + line);
 }
 
+// Hand-written rather than std::regex: g++ 12's <regex> trips -Wmaybe-uninitialized under ASan.
+bool is_name(const std::string& s, bool colon_ok) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon_ok && c == ':');
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+bool is_metric_name(const std::string& s) { return is_name(s, true); }
+bool is_label_name(const std::string& s) { return is_name(s, false); }
+
 double parse_value(const std::string& text, std::size_t line_no, const std::string& line) {
   if (text == "+Inf") return HUGE_VAL;
   if (text == "-Inf") return -HUGE_VAL;
   if (text == "NaN") return std::nan("");
-  static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-  if (!std::regex_match(text, number)) fail(line_no, "bad value '" + text + "'", line);
-  return std::strtod(text.c_str(), nullptr);
+  // Plain decimal or exponent notation only (strtod alone would also take "inf", hex, ...).
+  const bool plain = !text.empty() &&
+                     text.find_first_not_of("0123456789.eE+-") == std::string::npos &&
+                     text.find_first_of("0123456789") != std::string::npos;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (!plain || end != text.c_str() + text.size()) fail(line_no, "bad value '" + text + "'", line);
+  return v;
 }
 
 // The family a sample belongs to: histogram samples carry a suffix.
@@ -68,8 +86,6 @@ std::string family_of(const std::string& name, const std::map<std::string, Famil
 // Parses exposition text and enforces the format's rules; throws std::runtime_error naming the
 // line and the rule broken.
 Parsed parse_exposition(const std::string& text) {
-  static const std::regex metric_name("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  static const std::regex label_name("[a-zA-Z_][a-zA-Z0-9_]*");
   static const std::set<std::string> types{"counter", "gauge", "histogram", "summary", "untyped"};
   if (!text.empty() && text.back() != '\n') throw std::runtime_error("no final newline");
 
@@ -95,7 +111,7 @@ Parsed parse_exposition(const std::string& text) {
       std::string hash, keyword, name;
       words >> hash >> keyword >> name;
       if (keyword != "HELP" && keyword != "TYPE") continue;  // other comments are allowed
-      if (!std::regex_match(name, metric_name)) fail(line_no, "bad metric name", line);
+      if (!is_metric_name(name)) fail(line_no, "bad metric name", line);
       enter(name);
       Family& f = out.families[name];
       if (keyword == "TYPE") {
@@ -127,14 +143,14 @@ Parsed parse_exposition(const std::string& text) {
     std::size_t pos = 0;
     while (pos < line.size() && line[pos] != '{' && line[pos] != ' ') ++pos;
     s.name = line.substr(0, pos);
-    if (!std::regex_match(s.name, metric_name)) fail(line_no, "bad metric name", line);
+    if (!is_metric_name(s.name)) fail(line_no, "bad metric name", line);
     if (pos < line.size() && line[pos] == '{') {
       ++pos;
       while (pos < line.size() && line[pos] != '}') {
         std::size_t eq = line.find('=', pos);
         if (eq == std::string::npos) fail(line_no, "label without '='", line);
         const std::string lname = line.substr(pos, eq - pos);
-        if (!std::regex_match(lname, label_name) || lname.rfind("__", 0) == 0) {
+        if (!is_label_name(lname) || lname.rfind("__", 0) == 0) {
           fail(line_no, "bad label name '" + lname + "'", line);
         }
         pos = eq + 1;
