@@ -64,6 +64,10 @@ class KeyBuilder {
   Options options_{};
 };
 
+/// 32 lowercase hex digits of SHA-256(bytes): a stable key part for content (model inputs,
+/// request bodies), the same in every process and on every platform.
+inline std::string digest_hex(std::string_view bytes) { return detail::key_digest(bytes); }
+
 /// make_key("files", user_id, page, sort) with the default KeyBuilder options.
 template <class... Parts>
 std::string make_key(const Parts&... parts) {

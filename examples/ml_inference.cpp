@@ -1,0 +1,91 @@
+// ML inference caching: batched predictions keyed by input hash, versioned model artifacts,
+// and a feature cache of (entity, feature group) records.
+// SPDX-License-Identifier: MIT
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <ttlcache/ttlcache.hpp>
+
+using namespace std::chrono_literals;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+int model_calls = 0;  // inputs the (simulated) model actually scored
+
+// The expensive part: scores a batch of inputs in one call.
+std::vector<double> run_model(const std::vector<std::string>& inputs) {
+  model_calls += static_cast<int>(inputs.size());
+  std::vector<double> out;
+  for (const auto& in : inputs) out.push_back(static_cast<double>(in.size() % 7) / 7.0);
+  return out;
+}
+}  // namespace
+
+int main() {
+  ttlcache::Cache<std::string, double> predictions;
+  const std::string model = "ranker-v3";
+
+  // Batch inference: one lookup for the whole batch, the model sees only the misses.
+  auto predict = [&](const std::vector<std::string>& inputs) {
+    std::vector<std::string> keys;
+    for (const auto& in : inputs)
+      keys.push_back(ttlcache::make_key("pred", model, ttlcache::digest_hex(in)));
+    auto cached = predictions.get_many(keys);
+    std::vector<std::string> missing;
+    std::vector<std::size_t> where;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (!cached[i]) {
+        missing.push_back(inputs[i]);
+        where.push_back(i);
+      }
+    }
+    if (!missing.empty()) {
+      const auto scores = run_model(missing);
+      std::vector<std::pair<std::string, double>> fresh;
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        cached[where[j]] = scores[j];
+        fresh.emplace_back(keys[where[j]], scores[j]);
+      }
+      predictions.set_many(std::move(fresh), 1h);
+    }
+    return cached;
+  };
+  predict({"query a", "query b", "query c"});
+  predict({"query b", "query c", "query d"});  // only "query d" reaches the model
+  std::printf("predictions: 6 requested, %d scored by the model\n", model_calls);
+
+  // Model artifacts: large binary values, the version in the key, so a new version never
+  // serves the old weights (and the old ones age out by TTL).
+  ttlcache::MemoryOptions<std::string, Bytes> artifact_memory;
+  artifact_memory.max_weight = 64 << 20;  // bound by bytes, not by count
+  artifact_memory.weigher = [](const std::string& k, const Bytes& v) {
+    return k.size() + v.size();
+  };
+  ttlcache::Cache<std::string, Bytes> artifacts(artifact_memory);
+  int downloads = 0;
+  auto weights = [&](const std::string& version) {
+    return artifacts.get_or_load(
+        ttlcache::make_key("model", model, version),
+        [&] {
+          ++downloads;
+          return Bytes(4 << 20, 0x42);  // 4 MiB of "weights"
+        },
+        24h);
+  };
+  weights("3.0.1");
+  weights("3.0.1");
+  weights("3.0.2");
+  std::printf("artifacts: 3 loads, %d downloads\n", downloads);
+
+  // Feature cache: (entity, feature group) records.
+  ttlcache::Cache<std::string, std::vector<double>> features;
+  const auto key = ttlcache::make_key("features", "user", 42, "engagement");
+  features.set(key, {0.3, 12.0, 4.5}, 15min);
+  const auto f = features.get(key);
+  std::printf("features: user 42 engagement has %zu values\n", f ? f->size() : 0);
+
+  return model_calls == 4 && downloads == 2 && f && f->size() == 3 ? 0 : 1;
+}
