@@ -125,13 +125,29 @@ class Database {
     return 0;
   }
 
-  // ---- writes: return what changed, for the caller to invalidate ----
+  // ---- writes: each returns the owner whose views changed, for the caller to invalidate ----
+  /// An edit changes the file, its owner's lists and stats, and what search would find.
   std::uint32_t edit_file(std::uint32_t file, std::chrono::seconds now) {
     ++queries_;
     ++file_version_[file];
     ++user_version_[owner_[file]];
     ++global_version_;
     modified_at_[file] = now;
+    return owner_[file];
+  }
+  /// A new file (of `owner`): changes the owner's lists and stats and the set of files.
+  std::uint32_t create_file(std::uint32_t owner) {
+    ++queries_;
+    ++user_version_[owner];
+    ++global_version_;
+    return owner;
+  }
+  /// A deleted file: its content is gone, its owner's views and the set of files change.
+  std::uint32_t delete_file(std::uint32_t file) {
+    ++queries_;
+    ++file_version_[file];
+    ++user_version_[owner_[file]];
+    ++global_version_;
     return owner_[file];
   }
 
@@ -167,13 +183,16 @@ class Database {
   std::uint64_t queries_ = 0;
 };
 
+/// What a write does to the data.
+enum class WriteKind { none, edit, create, remove };
+
 /// One request of the stream: what is read (or written), by whom, when.
 struct Request {
   std::chrono::seconds at;
   Kind kind;
-  std::uint32_t id;     ///< file id or user id, depending on kind (0 for global kinds)
-  std::uint32_t user;   ///< who asks
-  bool write = false;   ///< an edit of file `id`
+  std::uint32_t id;    ///< file id or user id, depending on kind (0 for global kinds)
+  std::uint32_t user;  ///< who asks (and, for a new file, its owner)
+  WriteKind write = WriteKind::none;
   std::uint32_t query;  ///< search query id
 };
 
@@ -195,7 +214,9 @@ inline std::vector<Request> make_requests(const Settings& s) {
     r.user = users(rng);
     r.query = queries(rng);
     if (std::uniform_real_distribution<double>(0, 1)(rng) < s.write_ratio) {
-      r.write = true;
+      // Writes: 70 % edits, 20 % new files, 10 % deletes.
+      const double w = std::uniform_real_distribution<double>(0, 1)(rng);
+      r.write = w < 0.7 ? WriteKind::edit : w < 0.9 ? WriteKind::create : WriteKind::remove;
       r.kind = Kind::file_content;
       r.id = files(rng);
     } else {

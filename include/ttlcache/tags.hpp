@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
 #include "ttlcache/codec.hpp"
 #include "ttlcache/detail/hash.hpp"
@@ -411,9 +412,16 @@ struct TaggedOptions {
 /// all shipped ones do). Exceptions: those of the inner backend and the stamp store, and
 /// argument_error for empty tags.
 template <class K, class V>
-class TaggedBackend final : public Backend<K, V>, public TagCapable<K, V> {
+class TaggedBackend final : public Backend<K, V>, public TagCapable<K, V>, public StatsSource {
  public:
   using inner_type = Backend<K, Tagged<V>>;
+
+  /// The wrapped backend's figures (size, weight, removals), as if Cache held it directly.
+  void collect_stats(BackendStats& out) const noexcept override {
+    if (const auto* source = dynamic_cast<const StatsSource*>(inner_.get())) {
+      source->collect_stats(out);
+    }
+  }
 
   TaggedBackend(std::shared_ptr<inner_type> inner, std::shared_ptr<StampStore> stamps,
                 TaggedOptions options = {})
@@ -655,13 +663,15 @@ IndexedMemory<K, V> make_indexed_memory(MemoryOptions<K, V> options) {
 
 /// A Backend over a MemoryBackend that records every written key in a KeyIndex.
 template <class K, class V>
-class IndexedMemoryBackend final : public Backend<K, V> {
+class IndexedMemoryBackend final : public Backend<K, V>, public StatsSource {
  public:
   explicit IndexedMemoryBackend(MemoryOptions<K, V> options) {
     auto parts = make_indexed_memory(std::move(options));
     memory_ = std::move(parts.backend);
     index_ = std::move(parts.index);
   }
+
+  void collect_stats(BackendStats& out) const noexcept override { memory_->collect_stats(out); }
   std::string_view name() const noexcept override { return memory_->name(); }
   std::optional<V> get(const K& key) override { return memory_->get(key); }
   void set(const K& key, V value, std::chrono::milliseconds ttl) override {

@@ -276,3 +276,16 @@ TEST_CASE("cache with DynamicTTL: content type, context and hour decide the TTL"
   clock->advance(91s);
   CHECK_FALSE(cache.get("night"));
 }
+
+TEST_CASE("a tag-aware in-process cache reports its entries and weight", "[cache][stats]") {
+  MemoryOptions<std::string, ttlcache::Tagged<std::string>> memory;
+  memory.weigher = [](const std::string& k, const ttlcache::Tagged<std::string>& t) {
+    return k.size() + t.value.size();
+  };
+  StringCache cache(ttlcache::make_tagged_memory_backend<std::string, std::string>(memory));
+  cache.set("a", "12345", 1min, ttlcache::Tags{"t"});
+  cache.set("bb", "1234567890", 1min, ttlcache::Tags{"t"});
+  const auto stats = cache.stats();
+  CHECK(stats.entries == std::optional<std::uint64_t>(2));
+  CHECK(stats.weight_bytes == std::optional<std::uint64_t>(1 + 5 + 2 + 10));
+}
