@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ttlcache/detail/index_list.hpp"
+
 namespace ttlcache {
 
 /// The strategy concept, as MemoryBackend uses it. A strategy owns per-node bookkeeping (its
@@ -42,7 +44,7 @@ class LruPolicy {
  public:
   static constexpr std::string_view name = "lru";
   static constexpr bool logs_reads = true;
-  static constexpr std::uint32_t nil = 0xffffffffU;
+  static constexpr std::uint32_t nil = detail::IndexList::nil;
 
   struct Links {
     std::uint32_t prev = nil;
@@ -51,51 +53,23 @@ class LruPolicy {
 
   template <class Nodes>
   void on_insert(Nodes& nodes, std::uint32_t node) {
-    push_front(nodes, node);
+    list_.push_front(nodes, node);
   }
   template <class Nodes>
   void on_access(Nodes& nodes, std::uint32_t node) {
-    if (head_ == node) return;
-    unlink(nodes, node);
-    push_front(nodes, node);
+    list_.move_to_front(nodes, node);
   }
   template <class Nodes>
   void on_remove(Nodes& nodes, std::uint32_t node) {
-    unlink(nodes, node);
+    list_.unlink(nodes, node);
   }
   template <class Nodes>
   std::uint32_t victim(Nodes& /*nodes*/) const {
-    return tail_;
+    return list_.tail;
   }
 
  private:
-  template <class Nodes>
-  void push_front(Nodes& nodes, std::uint32_t node) {
-    Links& l = nodes.links(node);
-    l.prev = nil;
-    l.next = head_;
-    if (head_ != nil) nodes.links(head_).prev = node;
-    head_ = node;
-    if (tail_ == nil) tail_ = node;
-  }
-  template <class Nodes>
-  void unlink(Nodes& nodes, std::uint32_t node) {
-    Links& l = nodes.links(node);
-    if (l.prev != nil) {
-      nodes.links(l.prev).next = l.next;
-    } else {
-      head_ = l.next;
-    }
-    if (l.next != nil) {
-      nodes.links(l.next).prev = l.prev;
-    } else {
-      tail_ = l.prev;
-    }
-    l.prev = l.next = nil;
-  }
-
-  std::uint32_t head_ = nil;
-  std::uint32_t tail_ = nil;
+  detail::IndexList list_;
 };
 
 }  // namespace ttlcache

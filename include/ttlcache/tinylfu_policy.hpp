@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "ttlcache/detail/frequency_sketch.hpp"
+#include "ttlcache/detail/index_list.hpp"
 
 namespace ttlcache {
 
@@ -135,44 +136,12 @@ class TinyLfuPolicy {
   // hash collisions forged by an attacker cannot pin a victim forever (Caffeine does the same).
   static constexpr std::uint32_t warm_candidate = 6;
 
-  struct List {
-    std::uint32_t head = nil;
-    std::uint32_t tail = nil;
-    std::size_t size = 0;
-
+  // A segment's list; the segment is recorded in each node so on_remove finds its list.
+  struct List : detail::IndexList {
     template <class Nodes>
     void push_front(Nodes& nodes, std::uint32_t node, std::uint8_t segment) {
-      Links& l = nodes.links(node);
-      l.segment = segment;
-      l.prev = nil;
-      l.next = head;
-      if (head != nil) nodes.links(head).prev = node;
-      head = node;
-      if (tail == nil) tail = node;
-      ++size;
-    }
-    template <class Nodes>
-    void unlink(Nodes& nodes, std::uint32_t node) {
-      Links& l = nodes.links(node);
-      if (l.prev != nil) {
-        nodes.links(l.prev).next = l.next;
-      } else {
-        head = l.next;
-      }
-      if (l.next != nil) {
-        nodes.links(l.next).prev = l.prev;
-      } else {
-        tail = l.prev;
-      }
-      l.prev = l.next = nil;
-      --size;
-    }
-    template <class Nodes>
-    void move_to_front(Nodes& nodes, std::uint32_t node) {
-      if (head == node) return;
-      const std::uint8_t segment = nodes.links(node).segment;
-      unlink(nodes, node);
-      push_front(nodes, node, segment);
+      nodes.links(node).segment = segment;
+      detail::IndexList::push_front(nodes, node);
     }
   };
 
