@@ -9,41 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "bench_keys.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tinylfu_policy.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::size_t key_count = 100'000;
-constexpr std::size_t trace_length = 1 << 20;
-
-// Same key shape and access order as bench_memory, so the figures are comparable.
-const std::vector<std::string>& keys() {
-  static const std::vector<std::string> k = [] {
-    std::vector<std::string> out;
-    out.reserve(key_count);
-    char buf[32];
-    for (std::size_t i = 0; i < key_count; ++i) {
-      std::snprintf(buf, sizeof buf, "user:%08zu:profile", i);
-      out.emplace_back(buf);
-    }
-    return out;
-  }();
-  return k;
-}
-
-const std::vector<std::uint32_t>& trace() {
-  static const std::vector<std::uint32_t> t = [] {
-    std::mt19937 rng(42);
-    std::uniform_int_distribution<std::uint32_t> dist(0, key_count - 1);
-    std::vector<std::uint32_t> out(trace_length);
-    for (auto& x : out) x = dist(rng);
-    return out;
-  }();
-  return t;
-}
+using ttlcache::bench::key_count;
+using ttlcache::bench::keys;
+using ttlcache::bench::trace;
+using ttlcache::bench::trace_length;
+using ttlcache::bench::value_for;
 
 // One full backend per strategy (every key fits: gets are hits, sets overwrite).
 template <class Policy>
@@ -54,7 +31,7 @@ ttlcache::MemoryBackend<std::string, std::string, Policy>& backend() {
     return o;
   }()};
   static const bool filled = [] {
-    for (std::size_t i = 0; i < key_count; ++i) b.set(keys()[i], "v" + std::to_string(i), 1h);
+    for (std::size_t i = 0; i < key_count; ++i) b.set(keys()[i], value_for(i), 1h);
     return true;
   }();
   (void)filled;

@@ -14,44 +14,17 @@
 #include <utility>
 #include <vector>
 
+#include "bench_keys.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::size_t key_count = 100'000;
-constexpr std::size_t trace_length = 1 << 20;
-
-// Keys like "user:00012345:profile" (heap-allocated strings, as real keys are); values short
-// enough for the small-string buffer, so a hit's copy costs no allocation in any contestant.
-const std::vector<std::string>& keys() {
-  static const std::vector<std::string> k = [] {
-    std::vector<std::string> out;
-    out.reserve(key_count);
-    char buf[32];
-    for (std::size_t i = 0; i < key_count; ++i) {
-      std::snprintf(buf, sizeof buf, "user:%08zu:profile", i);
-      out.emplace_back(buf);
-    }
-    return out;
-  }();
-  return k;
-}
-
-std::string value_for(std::size_t i) { return "v" + std::to_string(i); }
-
-// The same pseudo-random access order for every contestant.
-const std::vector<std::uint32_t>& trace() {
-  static const std::vector<std::uint32_t> t = [] {
-    std::mt19937 rng(42);
-    std::uniform_int_distribution<std::uint32_t> dist(0, key_count - 1);
-    std::vector<std::uint32_t> out(trace_length);
-    for (auto& x : out) x = dist(rng);
-    return out;
-  }();
-  return t;
-}
+using ttlcache::bench::key_count;
+using ttlcache::bench::keys;
+using ttlcache::bench::trace;
+using ttlcache::bench::trace_length;
+using ttlcache::bench::value_for;
 
 // Misses: keys that are never inserted, of the same shape.
 const std::vector<std::string>& missing_keys() {
