@@ -10,38 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "support/trace_replay.hpp"
 #include "trace_reader.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tinylfu_policy.hpp"
 
 namespace {
 
-bool traces_available(const std::string& file) {
-  if (std::ifstream(file).good()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true") {
-    FAIL("trace " << file << " is missing; CI must have ../shared/traces beside the clone");
-  }
-  WARN("trace " << file << " not found; skipped (clone ../shared beside the repository)");
-  return false;
-}
-
-template <class Policy>
-double hit_ratio(const std::vector<std::int64_t>& trace, std::size_t capacity) {
-  ttlcache::MemoryOptions<std::int64_t, std::int64_t> o;
-  o.max_entries = capacity;
-  o.shards = 1;
-  ttlcache::MemoryBackend<std::int64_t, std::int64_t, Policy> cache(o);
-  std::size_t hits = 0;
-  for (const std::int64_t key : trace) {
-    if (cache.get(key)) {
-      ++hits;
-    } else {
-      cache.set(key, key, std::chrono::hours(24));
-    }
-  }
-  return 100.0 * static_cast<double>(hits) / static_cast<double>(trace.size());
-}
+using ttlcache::testing::hit_ratio;
+using ttlcache::testing::traces_available;
 
 double tinylfu(const std::vector<std::int64_t>& trace, std::size_t capacity) {
   return hit_ratio<ttlcache::TinyLfuPolicy>(trace, capacity);
