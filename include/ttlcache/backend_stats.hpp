@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "ttlcache/removal.hpp"
 
@@ -29,6 +31,18 @@ struct BackendStats {
   std::optional<std::array<std::uint64_t, removal_cause_count>> removals;
   /// Values that could not be decoded and were served as misses.
   std::uint64_t corrupt_values = 0;
+
+  /// Read counters of one tier, as a tiered backend counts them ("l1", "l2").
+  struct Tier {
+    std::string name;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+  };
+  /// Filled by tiered backends; Cache::stats() adds them to CacheStats::tiers.
+  std::vector<Tier> tiers;
+  /// Invalidations received from other instances over an invalidation bus; Cache::stats()
+  /// reports them as InvalidationKind::remote.
+  std::optional<std::uint64_t> remote_invalidations;
 };
 
 /// Implemented by backends that report BackendStats. Cache finds it with a dynamic_cast once, at

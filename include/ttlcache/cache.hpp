@@ -281,6 +281,15 @@ class Cache {
       out.weight_bytes = b.weight;
       out.removals = b.removals;
       out.corrupt_values = b.corrupt_values;
+      for (const auto& tier : b.tiers) {
+        TierStats& t = out.tiers[tier.name];
+        t.hits += tier.hits;
+        t.misses += tier.misses;
+      }
+      if (b.remote_invalidations) {
+        out.invalidations[static_cast<std::size_t>(InvalidationKind::remote)] +=
+            *b.remote_invalidations;
+      }
     }
     return out;
   }

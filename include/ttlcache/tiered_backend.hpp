@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/invalidation_bus.hpp"
@@ -83,7 +84,7 @@ std::optional<std::chrono::milliseconds> embedded_remaining(const Tagged<V>& v,
 /// Thread-safety: every member may be called concurrently. Exceptions: those of L2 (L1 is
 /// in-process); bus failures never throw (counted by the bus).
 template <class K, class V>
-class TieredBackend final : public Backend<K, V> {
+class TieredBackend final : public Backend<K, V>, public StatsSource {
  public:
   TieredBackend(std::shared_ptr<Backend<K, V>> l1, std::shared_ptr<Backend<K, V>> l2,
                 std::shared_ptr<InvalidationBus> bus, TieredOptions options = {},
@@ -231,6 +232,22 @@ class TieredBackend final : public Backend<K, V> {
     s.resets = resets_.load(std::memory_order_relaxed);
     return s;
   }
+  /// For Cache::stats(): L1's size, weight and removals, per-tier hits and misses, and the
+  /// invalidations received from other instances.
+  void collect_stats(BackendStats& out) const noexcept override {
+    if (const auto* source = dynamic_cast<const StatsSource*>(l1_.get())) {
+      source->collect_stats(out);
+    }
+    out.in_process = false;  // misses go to L2, a remote store in the usual set-up
+    const TieredStats s = stats();
+    try {
+      out.tiers.push_back({"l1", s.l1_hits, s.l1_misses});
+      out.tiers.push_back({"l2", s.l2_hits, s.l1_misses - s.l2_hits});
+    } catch (...) {  // allocation failure: the snapshot goes without tiers
+    }
+    out.remote_invalidations = s.invalidations_received;
+  }
+
   Backend<K, V>& l1() noexcept { return *l1_; }
   Backend<K, V>& l2() noexcept { return *l2_; }
   const TieredOptions& options() const noexcept { return options_; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
 #include "ttlcache/byte_store.hpp"
 #include "ttlcache/cache.hpp"
 #include "ttlcache/clock.hpp"
@@ -12,8 +13,15 @@
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/eviction.hpp"
+#include "ttlcache/invalidation.hpp"
+#include "ttlcache/invalidation_bus.hpp"
 #include "ttlcache/key.hpp"
 #include "ttlcache/memory_backend.hpp"
+#include "ttlcache/metrics_export.hpp"
 #include "ttlcache/removal.hpp"
+#include "ttlcache/stats.hpp"
+#include "ttlcache/tags.hpp"
+#include "ttlcache/tiered_backend.hpp"
+#include "ttlcache/tinylfu_policy.hpp"
 #include "ttlcache/ttl_policy.hpp"
 #include "ttlcache/version.hpp"

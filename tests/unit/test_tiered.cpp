@@ -309,3 +309,32 @@ TEST_CASE("tiered: no stale value settles in L1 under concurrent writes and read
     CHECK(b.cache->get("k" + std::to_string(k)) == std::optional<std::string>("final"));
   }
 }
+
+TEST_CASE("tiered: Cache statistics show per-tier reads and remote invalidations",
+          "[tiered][stats]") {
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  auto l2 = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
+  auto make = [&] {
+    return std::make_shared<ttlcache::TieredBackend<std::string, std::string>>(
+        std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(), l2,
+        std::make_shared<ttlcache::InProcessBus>(hub));
+  };
+  ttlcache::Cache<std::string, std::string> a(make());
+  ttlcache::Cache<std::string, std::string> b(make());
+  a.set("k", "v1", 1min);                                 // a message to B
+  CHECK(b.get("k") == std::optional<std::string>("v1"));  // B: L1 miss, L2 hit, L1 filled
+  CHECK(b.get("k") == std::optional<std::string>("v1"));  // B: L1 hit
+  a.set("k", "v2", 1min);                                 // another message to B
+  const auto s = b.stats();
+  REQUIRE(s.tiers.count("l1") == 1);
+  REQUIRE(s.tiers.count("l2") == 1);
+  CHECK(s.tiers.at("l1").hits == 1);
+  CHECK(s.tiers.at("l1").misses == 1);
+  CHECK(s.tiers.at("l2").hits == 1);
+  CHECK(s.tiers.at("l2").misses == 0);
+  CHECK(s.invalidated(ttlcache::InvalidationKind::remote) == 2);
+  CHECK(s.entries == std::optional<std::uint64_t>(0));  // B's L1 lost "k" to the invalidation
+  const std::string text = ttlcache::to_prometheus({s});
+  CHECK(text.find("ttlcache_tier_hits_total{cache=\"default\",tier=\"l1\"} 1") !=
+        std::string::npos);
+}
