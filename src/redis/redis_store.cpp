@@ -100,8 +100,8 @@ struct RedisStore::Impl {
         pool(options, endpoint) {}
 
   const RedisOptions options;
-  const std::string prefix;     // "<namespace>:"
-  const std::string match_all;  // SCAN pattern for the whole namespace
+  const std::string prefix;        // "<namespace>:"
+  const std::string match_all;     // SCAN pattern for the whole namespace
   const std::string stamp_prefix;  // "<namespace>@stamp:": outside the data namespace
   const std::string endpoint;
   ConnectionPool pool;

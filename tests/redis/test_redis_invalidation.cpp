@@ -183,8 +183,8 @@ TEST_CASE("tag metadata in Redis: keys with TTLs, outside the data namespace, fa
   cache.set("k", "v2", 1h, {"t"});
   CHECK(cache.get("k"));
   raw.integer_reply({"DEL", tag_key});  // as an eviction under maxmemory would
-  CHECK_FALSE(cache.get("k"));        // cannot confirm its tags: a miss
-  cache.set("j", "w", 1h, {"t"});     // the tag is created again with a new random version
+  CHECK_FALSE(cache.get("k"));          // cannot confirm its tags: a miss
+  cache.set("j", "w", 1h, {"t"});       // the tag is created again with a new random version
   CHECK(cache.get("j"));
   CHECK_FALSE(cache.get("k"));
 
