@@ -19,6 +19,7 @@ int model_calls = 0;  // inputs the (simulated) model actually scored
 std::vector<double> run_model(const std::vector<std::string>& inputs) {
   model_calls += static_cast<int>(inputs.size());
   std::vector<double> out;
+  out.reserve(inputs.size());
   for (const auto& in : inputs) out.push_back(static_cast<double>(in.size() % 7) / 7.0);
   return out;
 }
@@ -31,6 +32,7 @@ int main() {
   // Batch inference: one lookup for the whole batch, the model sees only the misses.
   auto predict = [&](const std::vector<std::string>& inputs) {
     std::vector<std::string> keys;
+    keys.reserve(inputs.size());
     for (const auto& in : inputs)
       keys.push_back(ttlcache::make_key("pred", model, ttlcache::digest_hex(in)));
     auto cached = predictions.get_many(keys);

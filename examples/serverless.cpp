@@ -27,6 +27,7 @@ int main() {
   // Cold start: warm the keys every invocation needs, in one batch write.
   const std::vector<std::string> hot = {"flags", "limits", "routes"};
   std::vector<std::pair<std::string, std::string>> warmed;
+  warmed.reserve(hot.size());
   for (const auto& key : hot) warmed.emplace_back(key, fetch_config(key));
   for (auto& [key, value] : warmed) cache.set(key, value, 10min, ttlcache::Tags{"config"});
   std::printf("warmed %zu keys at cold start\n", warmed.size());

@@ -208,7 +208,7 @@ int main(int argc, char** argv) try {
   httplib::Server server;
   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(ttlcache::to_prometheus(cache.stats()),
-                    std::string(ttlcache::prometheus_content_type).c_str());
+                    std::string(ttlcache::prometheus_content_type));
   });
   server.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");

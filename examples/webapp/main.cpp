@@ -67,7 +67,8 @@ class Progress {
 
 void summarise(RunResult& r, std::vector<float>& latencies) {
   r.reads = latencies.size();
-  r.mean_ms = std::accumulate(latencies.begin(), latencies.end(), 0.0) / latencies.size();
+  r.mean_ms = std::accumulate(latencies.begin(), latencies.end(), 0.0) /
+              static_cast<double>(latencies.size());
   auto p99 = latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() * 99 / 100);
   std::nth_element(latencies.begin(), p99, latencies.end());
   r.p99_ms = *p99;
@@ -221,8 +222,9 @@ RunResult run_with_cache(const webapp::Settings& s, const std::vector<webapp::Re
   // docs/performance.md).
   const auto stats = cache.stats();
   r.cache_entries = stats.entries.value_or(0);
-  r.cache_mb =
-      (static_cast<double>(stats.weight_bytes.value_or(0)) + 100.0 * r.cache_entries) / 1e6;
+  r.cache_mb = (static_cast<double>(stats.weight_bytes.value_or(0)) +
+                100.0 * static_cast<double>(r.cache_entries)) /
+               1e6;
   summarise(r, latencies);
   return r;
 }
@@ -276,10 +278,11 @@ int main(int argc, char** argv) {
   const RunResult base = run_without_cache(s, reqs, !json);
   const RunResult cached = run_with_cache(s, reqs, !json);
 
-  const double hit_rate = static_cast<double>(cached.hits) / cached.reads;
+  const double hit_rate = static_cast<double>(cached.hits) / static_cast<double>(cached.reads);
   const double mean_cut = reduction(base.mean_ms, cached.mean_ms);
   const double p99_cut = reduction(base.p99_ms, cached.p99_ms);
-  const double query_cut = reduction(base.db_queries, cached.db_queries);
+  const double query_cut =
+      reduction(static_cast<double>(base.db_queries), static_cast<double>(cached.db_queries));
   const bool ok = hit_rate > 0.80 && mean_cut >= 0.70 && p99_cut >= 0.70 && query_cut >= 0.60 &&
                   cached.stale_beyond_bound == 0 && cached.cache_mb < 500;
 

@@ -347,7 +347,7 @@ class MemoryStampStore final : public StampStore {
 
   // Amortised O(1): one pass drops the expired names and, if that was not enough, an eighth
   // of the rest, so the next per_stripe_/8 inserts need no pass.
-  void make_room(Stripe& s, std::int64_t now) {
+  void make_room(Stripe& s, std::int64_t now) const {
     for (auto it = s.map.begin(); it != s.map.end();) {
       it = it->second.expires_ns <= now ? s.map.erase(it) : std::next(it);
     }
