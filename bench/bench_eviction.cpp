@@ -18,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using ttlcache::bench::key_count;
 using ttlcache::bench::keys;
+using ttlcache::bench::run_trace;
 using ttlcache::bench::trace;
 using ttlcache::bench::trace_length;
 using ttlcache::bench::value_for;
@@ -36,17 +37,6 @@ ttlcache::MemoryBackend<std::string, std::string, Policy>& backend() {
   }();
   (void)filled;
   return b;
-}
-
-template <class Fn>
-void run_trace(benchmark::State& state, Fn&& fn) {
-  const auto& t = trace();
-  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (trace_length / 8);
-  for (auto _ : state) {
-    fn(keys()[t[i & (trace_length - 1)]]);
-    ++i;
-  }
-  state.SetItemsProcessed(state.iterations());
 }
 
 template <class Policy>

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +44,18 @@ inline const std::vector<std::uint32_t>& trace() {
     return out;
   }();
   return t;
+}
+
+/// Runs fn(key) along trace() once per iteration; each thread starts at its own offset.
+template <class Fn>
+void run_trace(benchmark::State& state, Fn&& fn) {
+  const auto& t = trace();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (trace_length / 8);
+  for (auto _ : state) {
+    fn(keys()[t[i & (trace_length - 1)]]);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 }  // namespace ttlcache::bench

@@ -22,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using ttlcache::bench::key_count;
 using ttlcache::bench::keys;
+using ttlcache::bench::run_trace;
 using ttlcache::bench::trace;
 using ttlcache::bench::trace_length;
 using ttlcache::bench::value_for;
@@ -118,18 +119,6 @@ ttlcache::Cache<std::string, std::string>& cache() {
   }();
   (void)filled;
   return c;
-}
-
-// Each thread walks the shared trace from its own offset.
-template <class Fn>
-void run_trace(benchmark::State& state, Fn&& fn) {
-  const auto& t = trace();
-  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (trace_length / 8);
-  for (auto _ : state) {
-    fn(keys()[t[i & (trace_length - 1)]]);
-    ++i;
-  }
-  state.SetItemsProcessed(state.iterations());
 }
 
 // ---- get hit ----
