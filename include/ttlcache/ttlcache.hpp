@@ -16,6 +16,7 @@
 #include "ttlcache/invalidation.hpp"
 #include "ttlcache/invalidation_bus.hpp"
 #include "ttlcache/key.hpp"
+#include "ttlcache/lock.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/metrics_export.hpp"
 #include "ttlcache/removal.hpp"
