@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ttlcache/redis/invalidation.hpp"
+#include "ttlcache/redis/lock.hpp"
 #include "ttlcache/redis/options.hpp"
 #include "ttlcache/redis/pubsub_bus.hpp"
 #include "ttlcache/redis/redis_store.hpp"
