@@ -147,6 +147,31 @@ struct RedisStore::Impl {
                               fmt::format("unexpected reply of type {}", reply->type));
   }
 
+  // The reply to a multi-key stamp command (MGET, the acquire script): one element per name,
+  // each a version or not. Anything else is a reply error naming the operation.
+  std::vector<std::optional<std::uint64_t>> versions_of(const redisReply* reply, std::size_t count,
+                                                        const Op& op) const {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != count) reply_error(op, reply);
+    std::vector<std::optional<std::uint64_t>> out(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const redisReply* element = reply->element[i];
+      if (element->type == REDIS_REPLY_STRING) out[i] = parse_version(text_of(element));
+    }
+    return out;
+  }
+
+  // Reads count pipelined replies that should each be a status (+OK). The pipeline is drained
+  // even after an error reply, so the connection stays in step; the first error is thrown.
+  void drain_status(ConnectionPool::Lease& lease, std::size_t count, const Op& op) const {
+    Reply error;
+    for (std::size_t i = 0; i < count; ++i) {
+      Reply reply = lease->read_reply();
+      if (!reply) fail(lease, op);
+      if (reply->type != REDIS_REPLY_STATUS && !error) error = std::move(reply);
+    }
+    if (error) reply_error(op, error.get());
+  }
+
   // Bytes under our key that are not one of our values: a miss, counted, never an exception.
   std::optional<std::string> decode(const redisReply* reply) {
     std::optional<std::string_view> payload = detail::unwrap_value(text_of(reply));
@@ -347,7 +372,6 @@ void RedisStore::set_many(const std::vector<Write>& items) {
   auto lease = impl_->pool.acquire(op);
   std::string full;
   std::string wrapped;
-  Reply error;
   // One pipeline per chunk bounds the memory the output buffer holds at once.
   for (std::size_t start = 0; start < items.size(); start += chunk) {
     const std::size_t end = std::min(start + chunk, items.size());
@@ -358,13 +382,8 @@ void RedisStore::set_many(const std::vector<Write>& items) {
       // append() copies the arguments into hiredis's buffer, so the strings can be reused.
       if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) impl_->fail(lease, op);
     }
-    for (std::size_t i = start; i < end; ++i) {
-      Reply reply = lease->read_reply();
-      if (!reply) impl_->fail(lease, op);
-      if (reply->type != REDIS_REPLY_STATUS && !error) error = std::move(reply);
-    }
+    impl_->drain_status(lease, end - start, op);
   }
-  if (error) impl_->reply_error(op, error.get());
 }
 
 std::size_t RedisStore::erase_prefix(std::string_view literal_prefix) {
@@ -390,8 +409,7 @@ std::string RedisStore::stamp_key(std::string_view name) const {
 
 std::vector<std::optional<std::uint64_t>> RedisStore::read_stamps(
     const std::vector<std::string>& names) {
-  std::vector<std::optional<std::uint64_t>> out(names.size());
-  if (names.empty()) return out;
+  if (names.empty()) return {};
   for (const auto& name : names) impl_->check_key(name);
   std::vector<std::string> keys;
   keys.reserve(names.size());
@@ -404,14 +422,7 @@ std::vector<std::optional<std::uint64_t>> RedisStore::read_stamps(
   auto lease = impl_->pool.acquire(op);
   Reply reply = lease->command(args);
   if (!reply) impl_->fail(lease, op);
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != names.size()) {
-    impl_->reply_error(op, reply.get());
-  }
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const redisReply* element = reply->element[i];
-    if (element->type == REDIS_REPLY_STRING) out[i] = parse_version(text_of(element));
-  }
-  return out;
+  return impl_->versions_of(reply.get(), names.size(), op);
 }
 
 std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::string>& names,
@@ -442,16 +453,9 @@ std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::str
   auto lease = impl_->pool.acquire(op);
   Reply reply = lease->command(args);
   if (!reply) impl_->fail(lease, op);
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != names.size()) {
-    impl_->reply_error(op, reply.get());
-  }
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const redisReply* element = reply->element[i];
-    // 0 is never a valid version: an entry stamped with it is a miss (fail safe).
-    if (element->type == REDIS_REPLY_STRING) {
-      out[i] = parse_version(text_of(element)).value_or(0);
-    }
-  }
+  const auto versions = impl_->versions_of(reply.get(), names.size(), op);
+  // 0 is never a valid version: an entry stamped with it is a miss (fail safe).
+  for (std::size_t i = 0; i < names.size(); ++i) out[i] = versions[i].value_or(0);
   return out;
 }
 
@@ -470,13 +474,7 @@ std::vector<std::uint64_t> RedisStore::bump_stamps(const std::vector<std::string
     const std::string version = std::to_string(out[i]);
     if (!lease->append({"SET", key, version, "PX", keep.view()})) impl_->fail(lease, op);
   }
-  Reply error;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    Reply reply = lease->read_reply();
-    if (!reply) impl_->fail(lease, op);
-    if (reply->type != REDIS_REPLY_STATUS && !error) error = std::move(reply);
-  }
-  if (error) impl_->reply_error(op, error.get());
+  impl_->drain_status(lease, names.size(), op);
   return out;
 }
 
