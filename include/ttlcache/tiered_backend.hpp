@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,11 @@ struct TieredOptions {
   /// While the bus reports it is not listening (healthy() false), read through to L2 and do not
   /// fill L1: invalidations sent meanwhile would be missed.
   bool bypass_l1_when_bus_down = true;
+  /// When L2 fails (a backend_error, e.g. Redis down or its circuit breaker open): reads are
+  /// answered from L1 if it holds the key (even while L1 is bypassed: a value at most
+  /// l1_max_ttl old beats an error), and writes still update L1 (set) or evict from it (erase)
+  /// before the error is rethrown. false: reads rethrow, failed writes evict the key from L1.
+  bool serve_l1_when_l2_fails = true;
   /// Removes L2 entries by literal key prefix (invalidate_matching); e.g. RedisStore's
   /// erase_prefix. Without it erase_prefix() throws argument_error.
   std::function<std::size_t(std::string_view)> l2_erase_prefix;
@@ -52,7 +58,9 @@ struct TieredStats {
   std::uint64_t l1_fills = 0;       ///< L2 hits copied into L1
   std::uint64_t fills_dropped = 0;  ///< fills undone because an invalidation raced them
   std::uint64_t invalidations_received = 0;
-  std::uint64_t resets = 0;  ///< L1 cleared after a bus (re)subscription
+  std::uint64_t resets = 0;                ///< L1 cleared after a bus (re)subscription
+  std::uint64_t l2_failures = 0;           ///< L2 calls that threw a backend_error
+  std::uint64_t l1_served_on_failure = 0;  ///< reads answered by L1 because L2 failed
 };
 
 namespace detail {
@@ -81,8 +89,14 @@ std::optional<std::chrono::milliseconds> embedded_remaining(const Tagged<V>& v,
 /// Staleness bound: when messages are lost without the bus noticing, an L1 entry is still
 /// dropped after l1_max_ttl.
 ///
+/// L2 failures (TieredOptions::serve_l1_when_l2_fails): a read L2 cannot answer is answered by
+/// L1 when L1 holds the key; a write L2 refuses still updates (set) or evicts (erase) L1, and
+/// the error is then rethrown so that a layer above (ResilientBackend) can count it and repair
+/// the key in L2 later. Wrap L2 in a ResilientBackend (propagate, with a breaker) to stop
+/// calling a dead L2 at all.
+///
 /// Thread-safety: every member may be called concurrently. Exceptions: those of L2 (L1 is
-/// in-process); bus failures never throw (counted by the bus).
+/// in-process) when L1 cannot stand in; bus failures never throw (counted by the bus).
 template <class K, class V>
 class TieredBackend final : public Backend<K, V>, public StatsSource {
  public:
@@ -121,7 +135,20 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
     }
     l1_misses_.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t before = generation(key);
-    auto value = l2_->get(key);
+    std::optional<V> value;
+    try {
+      value = l2_->get(key);
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      l2_read_failures_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.serve_l1_when_l2_fails && !use_l1) {
+        if (auto hit = l1_->get(key)) {
+          l1_served_on_failure_.fetch_add(1, std::memory_order_relaxed);
+          return hit;
+        }
+      }
+      throw;
+    }
     if (value) {
       l2_hits_.fetch_add(1, std::memory_order_relaxed);
       if (use_l1) fill(key, *value, before);
@@ -130,32 +157,68 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
   }
 
   void set(const K& key, V value, std::chrono::milliseconds ttl) override {
+    std::exception_ptr failure;
     {
       std::lock_guard<std::mutex> lock(write_lock(key));
-      l2_->set(key, value, ttl);
+      try {
+        l2_->set(key, value, ttl);
+      } catch (const backend_error&) {
+        l2_failures_.fetch_add(1, std::memory_order_relaxed);
+        failure = std::current_exception();
+      }
       bump_generation(key);
-      l1_->set(key, std::move(value), std::min(ttl, options_.l1_max_ttl));
+      if (!failure || options_.serve_l1_when_l2_fails) {
+        l1_->set(key, std::move(value), std::min(ttl, options_.l1_max_ttl));
+      } else {
+        l1_->erase(key);
+      }
     }
+    // After a failure too: L2 may hold either value, so other instances drop their copy.
     publish(InvalidationMessage::Kind::key, BusKey<K>::encode(key));
+    if (failure) std::rethrow_exception(failure);
   }
 
   bool erase(const K& key) override {
     bool removed = false;
+    std::exception_ptr failure;
     {
       std::lock_guard<std::mutex> lock(write_lock(key));
-      removed = l2_->erase(key);
+      try {
+        removed = l2_->erase(key);
+      } catch (const backend_error&) {
+        l2_failures_.fetch_add(1, std::memory_order_relaxed);
+        failure = std::current_exception();
+      }
       bump_generation(key);
       l1_->erase(key);
     }
     publish(InvalidationMessage::Kind::key, BusKey<K>::encode(key));
+    if (failure) std::rethrow_exception(failure);
     return removed;
   }
 
   bool contains(const K& key) override {
-    if (l1_usable() && l1_->contains(key)) return true;
-    return l2_->contains(key);
+    const bool use_l1 = l1_usable();
+    if (use_l1 && l1_->contains(key)) return true;
+    try {
+      return l2_->contains(key);
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.serve_l1_when_l2_fails && !use_l1 && l1_->contains(key)) return true;
+      throw;
+    }
   }
-  std::optional<std::chrono::milliseconds> ttl(const K& key) override { return l2_->ttl(key); }
+  std::optional<std::chrono::milliseconds> ttl(const K& key) override {
+    try {
+      return l2_->ttl(key);
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.serve_l1_when_l2_fails) {
+        if (auto left = l1_->ttl(key)) return left;
+      }
+      throw;
+    }
+  }
 
   std::vector<std::optional<V>> get_many(const std::vector<K>& keys) override {
     const bool use_l1 = l1_usable();
@@ -175,7 +238,22 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
       before.push_back(generation(keys[i]));
     }
     if (missing.empty()) return out;
-    auto found = l2_->get_many(missing);
+    std::vector<std::optional<V>> found;
+    try {
+      found = l2_->get_many(missing);
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      l2_read_failures_.fetch_add(missing.size(), std::memory_order_relaxed);
+      // Only a complete answer stands in for L2: a partial one would turn errors into misses,
+      // which is the failure policy's decision, not this tier's.
+      if (!options_.serve_l1_when_l2_fails || use_l1) throw;
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        out[where[j]] = l1_->get(missing[j]);
+        if (!out[where[j]]) throw;
+      }
+      l1_served_on_failure_.fetch_add(missing.size(), std::memory_order_relaxed);
+      return out;
+    }
     for (std::size_t j = 0; j < found.size(); ++j) {
       if (!found[j]) continue;
       l2_hits_.fetch_add(1, std::memory_order_relaxed);
@@ -186,7 +264,24 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
   }
 
   void set_many(std::vector<Write<K, V>> items) override {
-    l2_->set_many(items);
+    try {
+      l2_->set_many(items);
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      for (auto& item : items) {
+        {
+          std::lock_guard<std::mutex> lock(write_lock(item.key));
+          bump_generation(item.key);
+          if (options_.serve_l1_when_l2_fails) {
+            l1_->set(item.key, std::move(item.value), std::min(item.ttl, options_.l1_max_ttl));
+          } else {
+            l1_->erase(item.key);
+          }
+        }
+        publish(InvalidationMessage::Kind::key, BusKey<K>::encode(item.key));
+      }
+      throw;
+    }
     for (auto& item : items) {
       {
         std::lock_guard<std::mutex> lock(write_lock(item.key));
@@ -200,7 +295,14 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
   }
 
   void clear() override {
-    l2_->clear();
+    try {
+      l2_->clear();
+    } catch (const backend_error&) {
+      l2_failures_.fetch_add(1, std::memory_order_relaxed);
+      clear_l1();
+      publish(InvalidationMessage::Kind::clear, {});
+      throw;
+    }
     clear_l1();
     publish(InvalidationMessage::Kind::clear, {});
   }
@@ -230,6 +332,8 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
     s.fills_dropped = fills_dropped_.load(std::memory_order_relaxed);
     s.invalidations_received = received_.load(std::memory_order_relaxed);
     s.resets = resets_.load(std::memory_order_relaxed);
+    s.l2_failures = l2_failures_.load(std::memory_order_relaxed);
+    s.l1_served_on_failure = l1_served_on_failure_.load(std::memory_order_relaxed);
     return s;
   }
   /// For Cache::stats(): L1's size, weight and removals, per-tier hits and misses, and the
@@ -240,9 +344,15 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
     }
     out.in_process = false;  // misses go to L2, a remote store in the usual set-up
     const TieredStats s = stats();
+    // A read L1 answered because L2 failed was first counted as an L1 miss: count it as an L1
+    // hit, and as neither hit nor miss of L2 (failed L2 reads are L2 errors).
+    const auto minus = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
     try {
-      out.tiers.push_back({"l1", s.l1_hits, s.l1_misses});
-      out.tiers.push_back({"l2", s.l2_hits, s.l1_misses - s.l2_hits});
+      out.tiers.push_back(
+          {"l1", s.l1_hits + s.l1_served_on_failure, minus(s.l1_misses, s.l1_served_on_failure)});
+      out.tiers.push_back(
+          {"l2", s.l2_hits,
+           minus(s.l1_misses, s.l2_hits + l2_read_failures_.load(std::memory_order_relaxed))});
     } catch (...) {  // allocation failure: the snapshot goes without tiers
     }
     out.remote_invalidations = s.invalidations_received;
@@ -346,7 +456,9 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
   std::array<std::atomic<std::uint64_t>, stripes> generations_{};
   std::array<std::mutex, stripes> write_locks_;
   std::atomic<std::uint64_t> l1_hits_{0}, l1_misses_{0}, l2_hits_{0}, l1_fills_{0},
-      fills_dropped_{0}, received_{0}, resets_{0};
+      fills_dropped_{0}, received_{0}, resets_{0}, l2_failures_{0}, l1_served_on_failure_{0};
+  // Reads (keys) L2 failed to answer: neither hits nor misses of the "l2" tier.
+  std::atomic<std::uint64_t> l2_read_failures_{0};
 };
 
 /// Tag and entity versions for a tiered cache: a local copy of the versions in front of the

@@ -1,0 +1,442 @@
+// ResilientBackend: a failure policy (propagate or degrade) and a circuit breaker around a backend.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
+#include "ttlcache/circuit_breaker.hpp"
+#include "ttlcache/clock.hpp"
+#include "ttlcache/errors.hpp"
+#include "ttlcache/stats.hpp"
+#include "ttlcache/tags.hpp"
+
+namespace ttlcache {
+
+/// What a ResilientBackend does with a backend_error.
+enum class FailurePolicy {
+  propagate,  ///< rethrow it (and, while the breaker is open, throw breaker_open_error)
+  degrade,    ///< reads become misses, writes are dropped and counted; nothing is thrown
+};
+
+/// Settings of a ResilientBackend.
+struct ResilientOptions {
+  FailurePolicy policy = FailurePolicy::degrade;
+  BreakerOptions breaker;
+  /// Remember the keys whose set/erase failed (or was refused by the breaker) and erase them
+  /// from the backend before it is trusted again, so that a value the source of truth has
+  /// since replaced does not come back after the outage. Turn off only in a layer above one
+  /// that does it (see docs/resilience-backend.md, tiered recipe).
+  bool repair_failed_writes = true;
+  /// At most this many remembered keys; one more and the repair clears the whole cache (its
+  /// namespace, on Redis) instead, as it does after a failed clear or tag invalidation.
+  std::size_t max_failed_keys = 10'000;
+  /// Statistics label of this breaker (a tier name such as "l2"; "" for the cache's own).
+  std::string tier;
+  /// Clock of the breaker's cool-down; null means the steady clock.
+  std::shared_ptr<const Clock> clock;
+  /// Called on every breaker transition (after the statistics are told).
+  std::function<void(BreakerState, BreakerState)> on_breaker_change;
+};
+
+/// Counters of a ResilientBackend. Monotonic, except pending_keys, pending_clear and breaker.
+struct ResilientStats {
+  std::uint64_t failures = 0;       ///< backend_errors thrown by the wrapped backend
+  std::uint64_t rejected = 0;       ///< calls not made because the breaker was open
+  std::uint64_t degraded = 0;       ///< errors turned into a miss or a dropped write
+  std::uint64_t failed_writes = 0;  ///< set/erase/clear/invalidations that failed or were refused
+  std::uint64_t repairs = 0;        ///< successful repair passes
+  std::uint64_t repaired_keys = 0;  ///< keys erased by repair passes
+  std::uint64_t repair_clears = 0;  ///< repair passes that cleared the whole cache
+  std::size_t pending_keys = 0;     ///< keys waiting for the next repair
+  bool pending_clear = false;       ///< the next repair clears the whole cache
+  BreakerState breaker = BreakerState::closed;
+};
+
+namespace detail {
+// Kept out of the templates' hot path: builds and throws the fail-fast error.
+[[noreturn]] inline void throw_breaker_open(std::string_view backend, std::string_view operation,
+                                            std::string_view key, std::uint32_t threshold,
+                                            std::chrono::milliseconds retry_in) {
+  std::string message = "ttlcache ";
+  message.append(backend).append(" backend: ").append(operation);
+  if (!key.empty()) message.append(" of key ").append(printable_key(key));
+  message.append(" not attempted: circuit breaker open after ")
+      .append(std::to_string(threshold))
+      .append(" consecutive failures; ")
+      .append(retry_in.count() > 0 ? "next probe in " + std::to_string(retry_in.count()) + " ms"
+                                   : std::string("a probe is under way"));
+  throw breaker_open_error(std::string(backend), message);
+}
+}  // namespace detail
+
+/// A Backend<K,V> over any backend, adding a failure policy and a circuit breaker.
+///
+/// - Failures are backend_errors (connection_error, timeout_error, error replies). Bad input
+///   (argument_error, limit_error, codec_error) and everything else pass through untouched and
+///   say nothing about the backend's health.
+/// - Breaker: see CircuitBreaker. While it is open, calls are not made: propagate throws
+///   breaker_open_error (a connection_error naming the backend), degrade answers as for a
+///   failure.
+/// - degrade: get -> nullopt, get_many -> all nullopt, contains -> false, ttl -> nullopt,
+///   size -> 0, erase -> false; set/set_many/clear and the tag invalidations are dropped.
+///   Each is counted (ResilientStats::degraded) and, with a recorder attached, reported as a
+///   backend error (CacheStats::backend_errors, on_backend_error). Under propagate, Cache
+///   counts the errors that reach it, so they are not reported here twice.
+/// - Repair (both policies): a failed or refused set/erase leaves the backend holding a value
+///   the caller meant to replace. Those keys are remembered and, before the next call is made
+///   (normally the breaker's probe), erased from the backend; while that fails, the call fails
+///   too. Over max_failed_keys, after a failed clear() and after a failed tag invalidation the
+///   repair clears the whole cache instead. This protects this process's reads only: other
+///   processes sharing the backend may read such a value until this one repairs it.
+/// - Statistics: attach_stats() connects a Cache's StatsRecorder: breaker transitions go to
+///   record_breaker_state(tier), failures and refusals to record_tier_error(tier) when a tier
+///   is named, degraded errors to record_backend_error.
+/// - Tags: TagCapable is forwarded to the wrapped backend (argument_error if it has none).
+///   stamps_for degrades to stamps that never validate (the entry then reads as a miss),
+///   set_stamped as set, invalidations as dropped writes with a clearing repair;
+///   version() always propagates (it must return a real version).
+///
+/// Thread-safety: every member may be called concurrently. A repair holds a mutex; calls that
+/// arrive during it wait for it (or fail at once if it fails meanwhile).
+template <class K, class V>
+class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, public StatsSource {
+ public:
+  /// Throws argument_error for a null backend or bad breaker options.
+  explicit ResilientBackend(std::shared_ptr<Backend<K, V>> inner, ResilientOptions options = {})
+      : inner_(std::move(inner)), options_(std::move(options)) {
+    if (!inner_) throw argument_error("ttlcache: ResilientBackend needs a backend");
+    if (options_.breaker.enabled) {
+      breaker_ = std::make_unique<CircuitBreaker>(
+          options_.breaker, options_.clock,
+          [this](BreakerState from, BreakerState to) { on_breaker_change(from, to); });
+    }
+  }
+  ResilientBackend(const ResilientBackend&) = delete;
+  ResilientBackend& operator=(const ResilientBackend&) = delete;
+
+  /// The wrapped backend's name ("redis", "tiered"...), so messages and metrics stay familiar.
+  std::string_view name() const noexcept override { return inner_->name(); }
+
+  /// Connects statistics (e.g. `cache.shared_stats_recorder()`) and records the breaker's
+  /// current state. May be called again; the last recorder wins.
+  void attach_stats(std::shared_ptr<StatsRecorder> recorder) {
+    if (!recorder) return;
+    {
+      std::lock_guard<std::mutex> lock(recorders_mutex_);
+      recorders_.push_back(recorder);  // kept alive: another thread may still be using it
+    }
+    recorder_.store(recorder.get(), std::memory_order_release);
+    if (breaker_) recorder->record_breaker_state(options_.tier, breaker_->state());
+  }
+
+  // ---- Backend ----
+
+  std::optional<V> get(const K& key) override {
+    return guarded<std::optional<V>>(
+        "get", &key, [&] { return inner_->get(key); }, [] {}, [] { return std::optional<V>(); });
+  }
+  void set(const K& key, V value, std::chrono::milliseconds ttl) override {
+    guarded<void>(
+        "set", &key, [&] { inner_->set(key, std::move(value), ttl); }, [&] { remember(key); },
+        [] {});
+  }
+  bool erase(const K& key) override {
+    return guarded<bool>(
+        "erase", &key, [&] { return inner_->erase(key); }, [&] { remember(key); },
+        [] { return false; });
+  }
+  bool contains(const K& key) override {
+    return guarded<bool>(
+        "contains", &key, [&] { return inner_->contains(key); }, [] {}, [] { return false; });
+  }
+  std::optional<std::chrono::milliseconds> ttl(const K& key) override {
+    using R = std::optional<std::chrono::milliseconds>;
+    return guarded<R>(
+        "ttl", &key, [&] { return inner_->ttl(key); }, [] {}, [] { return R(); });
+  }
+  std::vector<std::optional<V>> get_many(const std::vector<K>& keys) override {
+    using R = std::vector<std::optional<V>>;
+    return guarded<R>(
+        "get_many", nullptr, [&] { return inner_->get_many(keys); }, [] {},
+        [&] { return R(keys.size()); });
+  }
+  void set_many(std::vector<Write<K, V>> items) override {
+    std::vector<K> keys;
+    if (options_.repair_failed_writes) {
+      keys.reserve(items.size());
+      for (const auto& item : items) keys.push_back(item.key);
+    }
+    guarded<void>(
+        "set_many", nullptr, [&] { inner_->set_many(std::move(items)); },
+        [&] {
+          for (const auto& key : keys) remember(key);
+        },
+        [] {});
+  }
+  void clear() override {
+    guarded<void>(
+        "clear", nullptr, [&] { inner_->clear(); }, [&] { remember_all(); }, [] {});
+  }
+  std::size_t size() override {
+    return guarded<std::size_t>(
+        "size", nullptr, [&] { return inner_->size(); }, [] {}, [] { return std::size_t{0}; });
+  }
+
+  // ---- TagCapable ----
+
+  std::vector<Stamp> stamps_for(const Tags& tags, std::chrono::milliseconds ttl) override {
+    return guarded<std::vector<Stamp>>(
+        "stamps_for", nullptr, [&] { return detail::tag_support(*inner_).stamps_for(tags, ttl); },
+        [] {},
+        [&] {
+          // Version 0 is never handed out for a live tag, so the entry reads as a miss.
+          std::vector<Stamp> out;
+          for (auto& name : tags.stamp_names()) out.push_back(Stamp{std::move(name), 0});
+          return out;
+        });
+  }
+  void set_stamped(const K& key, V value, std::chrono::milliseconds ttl,
+                   std::vector<Stamp> stamps) override {
+    guarded<void>(
+        "set", &key,
+        [&] {
+          detail::tag_support(*inner_).set_stamped(key, std::move(value), ttl, std::move(stamps));
+        },
+        [&] { remember(key); }, [] {});
+  }
+  void invalidate_tags(const std::vector<std::string>& tags) override {
+    guarded<void>(
+        "invalidate_tags", nullptr, [&] { detail::tag_support(*inner_).invalidate_tags(tags); },
+        [&] { remember_all(); }, [] {});
+  }
+  std::uint64_t bump_version(std::string_view entity_type) override {
+    return guarded<std::uint64_t>(
+        "bump_version", nullptr,
+        [&] { return detail::tag_support(*inner_).bump_version(entity_type); },
+        [&] { remember_all(); }, [] { return std::uint64_t{0}; });
+  }
+  std::uint64_t version(std::string_view entity_type) override {
+    return guarded<std::uint64_t, false>(
+        "version", nullptr, [&] { return detail::tag_support(*inner_).version(entity_type); },
+        [] {}, [] { return std::uint64_t{0}; });
+  }
+  std::size_t invalidate_matching(std::string_view literal_prefix) override {
+    return guarded<std::size_t>(
+        "invalidate_matching", nullptr,
+        [&] { return detail::tag_support(*inner_).invalidate_matching(literal_prefix); },
+        [&] { remember_all(); }, [] { return std::size_t{0}; });
+  }
+
+  // ---- StatsSource ----
+
+  /// The wrapped backend's figures, as if Cache held it directly.
+  void collect_stats(BackendStats& out) const noexcept override {
+    if (const auto* source = dynamic_cast<const StatsSource*>(inner_.get())) {
+      source->collect_stats(out);
+    }
+  }
+
+  // ---- introspection ----
+
+  ResilientStats stats() const {
+    ResilientStats s;
+    s.failures = failures_.load(std::memory_order_relaxed);
+    s.rejected = rejected_.load(std::memory_order_relaxed);
+    s.degraded = degraded_.load(std::memory_order_relaxed);
+    s.failed_writes = failed_writes_.load(std::memory_order_relaxed);
+    s.repairs = repairs_.load(std::memory_order_relaxed);
+    s.repaired_keys = repaired_keys_.load(std::memory_order_relaxed);
+    s.repair_clears = repair_clears_.load(std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      s.pending_keys = pending_.size();
+      s.pending_clear = clear_pending_;
+    }
+    s.breaker = breaker_ ? breaker_->state() : BreakerState::closed;
+    return s;
+  }
+  /// Null when ResilientOptions::breaker.enabled is false.
+  const CircuitBreaker* breaker() const noexcept { return breaker_.get(); }
+  Backend<K, V>& inner() noexcept { return *inner_; }
+  const ResilientOptions& options() const noexcept { return options_; }
+
+ private:
+  // Runs call through the breaker and the pending repair. On a backend_error (or a refusal):
+  // on_failure() records what the failed call leaves behind, then propagate (or a call that
+  // may not degrade) rethrows and degrade returns fallback().
+  template <class R, bool MayDegrade = true, class Call, class OnFailure, class Fallback>
+  R guarded(std::string_view operation, const K* key, Call&& call, OnFailure&& on_failure,
+            Fallback&& fallback) {
+    CircuitBreaker::Permit permit = breaker_ ? breaker_->acquire() : CircuitBreaker::Permit();
+    if (!permit) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      try {
+        const std::string text = key ? detail::key_text(*key) : std::string();
+        detail::throw_breaker_open(inner_->name(), operation, text,
+                                   options_.breaker.failure_threshold, breaker_->retry_in());
+      } catch (const breaker_open_error&) {
+        return failed<R, MayDegrade>(operation, on_failure, fallback);
+      }
+    }
+    try {
+      if (repair_needed_.load(std::memory_order_acquire)) repair();
+      if constexpr (std::is_void_v<R>) {
+        call();
+        permit.succeeded();
+      } else {
+        R result = call();
+        permit.succeeded();
+        return result;
+      }
+    } catch (const backend_error&) {
+      permit.failed();
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      return failed<R, MayDegrade>(operation, on_failure, fallback);
+    }
+  }
+
+  // Called inside a catch block: `throw;` rethrows the error being handled.
+  template <class R, bool MayDegrade, class OnFailure, class Fallback>
+  R failed(std::string_view operation, OnFailure& on_failure, Fallback& fallback) {
+    on_failure();
+    StatsRecorder* recorder = recorder_.load(std::memory_order_acquire);
+    if (recorder && !options_.tier.empty()) {
+      try {
+        recorder->record_tier_error(options_.tier);
+      } catch (...) {  // statistics must not change the outcome of the call
+      }
+    }
+    if (!MayDegrade || options_.policy == FailurePolicy::propagate) throw;
+    degraded_.fetch_add(1, std::memory_order_relaxed);
+    if (recorder)
+      recorder->record_backend_error(inner_->name(), operation, std::current_exception());
+    return fallback();
+  }
+
+  void remember(const K& key) {
+    failed_writes_.fetch_add(1, std::memory_order_relaxed);
+    if (!options_.repair_failed_writes) return;
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    if (clear_pending_) {
+      // A clear that is already running may have passed this key: clear once more.
+      ++clear_generation_;
+    } else if (pending_.size() >= options_.max_failed_keys && pending_.count(key) == 0) {
+      pending_.clear();
+      clear_pending_ = true;
+      ++clear_generation_;
+    } else {
+      pending_[key] = ++sequence_;
+    }
+    repair_needed_.store(true, std::memory_order_release);
+  }
+  void remember_all() {
+    failed_writes_.fetch_add(1, std::memory_order_relaxed);
+    if (!options_.repair_failed_writes) return;
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    pending_.clear();
+    clear_pending_ = true;
+    ++clear_generation_;
+    repair_needed_.store(true, std::memory_order_release);
+  }
+
+  // Erases the remembered keys (or clears everything) before the backend is used again.
+  // Throws the backend's error when that fails; the caller's call then counts as failed.
+  void repair() {
+    const std::uint64_t attempts_seen = repair_attempts_.load(std::memory_order_acquire);
+    std::unique_lock<std::mutex> repairing(repair_mutex_);
+    if (!repair_needed_.load(std::memory_order_acquire)) return;
+    if (repair_attempts_.load(std::memory_order_acquire) != attempts_seen) {
+      // Another caller's repair failed while we waited: do not hammer the backend in a row.
+      throw connection_error(std::string(inner_->name()),
+                             "ttlcache " + std::string(inner_->name()) +
+                                 " backend: not used until the keys of failed writes are "
+                                 "erased, and erasing them just failed");
+    }
+    std::vector<K> keys;
+    std::uint64_t upto = 0;
+    bool wipe = false;
+    std::uint64_t clear_generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      wipe = clear_pending_;
+      clear_generation = clear_generation_;
+      upto = sequence_;
+      if (!wipe) {
+        keys.reserve(pending_.size());
+        for (const auto& entry : pending_) keys.push_back(entry.first);
+      }
+    }
+    try {
+      if (wipe) {
+        inner_->clear();
+      } else {
+        for (const auto& key : keys) inner_->erase(key);
+      }
+    } catch (...) {
+      repair_attempts_.fetch_add(1, std::memory_order_acq_rel);
+      throw;
+    }
+    repair_attempts_.fetch_add(1, std::memory_order_acq_rel);
+    repairs_.fetch_add(1, std::memory_order_relaxed);
+    if (wipe) {
+      repair_clears_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      repaired_keys_.fetch_add(keys.size(), std::memory_order_relaxed);
+    }
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    // Keys that failed again after the snapshot keep their (newer) entry.
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      it = it->second <= upto ? pending_.erase(it) : std::next(it);
+    }
+    if (wipe && clear_generation_ == clear_generation) clear_pending_ = false;
+    repair_needed_.store(!pending_.empty() || clear_pending_, std::memory_order_release);
+  }
+
+  void on_breaker_change(BreakerState from, BreakerState to) {
+    if (StatsRecorder* recorder = recorder_.load(std::memory_order_acquire)) {
+      try {
+        recorder->record_breaker_state(options_.tier, to);
+      } catch (...) {  // a failed allocation of the tier's counters loses one event
+      }
+    }
+    if (options_.on_breaker_change) options_.on_breaker_change(from, to);
+  }
+
+  std::shared_ptr<Backend<K, V>> inner_;
+  const ResilientOptions options_;
+  std::unique_ptr<CircuitBreaker> breaker_;
+
+  std::atomic<StatsRecorder*> recorder_{nullptr};
+  std::mutex recorders_mutex_;
+  std::vector<std::shared_ptr<StatsRecorder>> recorders_;
+
+  std::atomic<bool> repair_needed_{false};
+  std::mutex repair_mutex_;
+  std::atomic<std::uint64_t> repair_attempts_{0};
+  mutable std::mutex pending_mutex_;
+  std::unordered_map<K, std::uint64_t> pending_;  // key -> sequence of its last failure
+  std::uint64_t sequence_ = 0;
+  bool clear_pending_ = false;
+  std::uint64_t clear_generation_ = 0;
+
+  std::atomic<std::uint64_t> failures_{0}, rejected_{0}, degraded_{0}, failed_writes_{0},
+      repairs_{0}, repaired_keys_{0}, repair_clears_{0};
+};
+
+}  // namespace ttlcache

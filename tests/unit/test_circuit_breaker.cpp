@@ -1,0 +1,251 @@
+// Tests for CircuitBreaker: the state machine on a fake clock, and many threads through it.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ttlcache/circuit_breaker.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::BreakerOptions;
+using ttlcache::BreakerState;
+using ttlcache::CircuitBreaker;
+using ttlcache::FakeClock;
+
+namespace {
+
+struct Recorder {
+  std::mutex mutex;
+  std::vector<std::string> changes;
+  CircuitBreaker::Listener listener() {
+    return [this](BreakerState from, BreakerState to) {
+      std::lock_guard<std::mutex> lock(mutex);
+      changes.push_back(std::string(ttlcache::to_string(from)) + "->" +
+                        std::string(ttlcache::to_string(to)));
+    };
+  }
+};
+
+BreakerOptions options(std::uint32_t threshold, std::chrono::milliseconds open_for) {
+  BreakerOptions o;
+  o.failure_threshold = threshold;
+  o.open_for = open_for;
+  return o;
+}
+
+void fail_once(CircuitBreaker& breaker) {
+  auto permit = breaker.acquire();
+  REQUIRE(permit);
+  permit.failed();
+}
+
+}  // namespace
+
+TEST_CASE("the breaker opens after N consecutive failures; a success resets the count",
+          "[breaker]") {
+  auto clock = std::make_shared<FakeClock>();
+  Recorder events;
+  CircuitBreaker breaker(options(3, 1s), clock, events.listener());
+
+  fail_once(breaker);
+  fail_once(breaker);
+  CHECK(breaker.consecutive_failures() == 2);
+  {
+    auto ok = breaker.acquire();
+    REQUIRE(ok);
+    CHECK_FALSE(ok.probe());
+    ok.succeeded();
+  }
+  CHECK(breaker.consecutive_failures() == 0);  // not consecutive any more
+  fail_once(breaker);
+  fail_once(breaker);
+  CHECK(breaker.state() == BreakerState::closed);
+  fail_once(breaker);
+  CHECK(breaker.state() == BreakerState::open);
+  CHECK(events.changes == std::vector<std::string>{"closed->open"});
+  CHECK(breaker.counters().opened == 1);
+}
+
+TEST_CASE("an open breaker fails fast, then lets exactly one probe through; success closes it",
+          "[breaker]") {
+  auto clock = std::make_shared<FakeClock>();
+  Recorder events;
+  CircuitBreaker breaker(options(2, 500ms), clock, events.listener());
+  fail_once(breaker);
+  fail_once(breaker);
+  REQUIRE(breaker.state() == BreakerState::open);
+
+  // Fail fast during the cool-down.
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(breaker.acquire());
+  CHECK(breaker.retry_in() == 500ms);
+  clock->advance(499ms);
+  CHECK_FALSE(breaker.acquire());
+  CHECK(breaker.retry_in() == 1ms);
+  CHECK(breaker.counters().rejected == 6);
+
+  clock->advance(1ms);
+  auto probe = breaker.acquire();
+  REQUIRE(probe);
+  CHECK(probe.probe());
+  CHECK(breaker.state() == BreakerState::half_open);
+  // While the probe is out, everyone else still fails fast, whatever the time.
+  clock->advance(10s);
+  CHECK_FALSE(breaker.acquire());
+  CHECK_FALSE(breaker.acquire());
+
+  probe.succeeded();
+  CHECK(breaker.state() == BreakerState::closed);
+  auto normal = breaker.acquire();
+  CHECK(normal);
+  CHECK_FALSE(normal.probe());
+  normal.succeeded();
+  CHECK(events.changes ==
+        std::vector<std::string>{"closed->open", "open->half_open", "half_open->closed"});
+  CHECK(breaker.counters().probes == 1);
+}
+
+TEST_CASE("a failed probe re-opens the breaker for another cool-down", "[breaker]") {
+  auto clock = std::make_shared<FakeClock>();
+  Recorder events;
+  CircuitBreaker breaker(options(1, 1s), clock, events.listener());
+  fail_once(breaker);
+  clock->advance(1s);
+  {
+    auto probe = breaker.acquire();
+    REQUIRE(probe.probe());
+    probe.failed();
+  }
+  CHECK(breaker.state() == BreakerState::open);
+  CHECK(breaker.retry_in() == 1s);  // counted from the failed probe, not the first opening
+  clock->advance(999ms);
+  CHECK_FALSE(breaker.acquire());
+  clock->advance(1ms);
+  auto probe = breaker.acquire();
+  REQUIRE(probe.probe());
+  probe.succeeded();
+  CHECK(breaker.state() == BreakerState::closed);
+  CHECK(events.changes == std::vector<std::string>{"closed->open", "open->half_open",
+                                                   "half_open->open", "open->half_open",
+                                                   "half_open->closed"});
+  CHECK(breaker.counters().opened == 2);
+}
+
+TEST_CASE("a probe dropped without a verdict hands the probe to the next caller at once",
+          "[breaker]") {
+  auto clock = std::make_shared<FakeClock>();
+  CircuitBreaker breaker(options(1, 1s), clock);
+  fail_once(breaker);
+  clock->advance(1s);
+  { auto probe = breaker.acquire(); }  // e.g. the call threw argument_error
+  CHECK(breaker.state() == BreakerState::open);
+  auto next = breaker.acquire();
+  CHECK(next.probe());
+}
+
+TEST_CASE("late results of calls admitted while closed do not move an open breaker", "[breaker]") {
+  auto clock = std::make_shared<FakeClock>();
+  CircuitBreaker breaker(options(1, 1s), clock);
+  auto slow_ok = breaker.acquire();
+  auto slow_bad = breaker.acquire();
+  fail_once(breaker);
+  REQUIRE(breaker.state() == BreakerState::open);
+  slow_ok.succeeded();  // not a probe: says nothing about recovery
+  CHECK(breaker.state() == BreakerState::open);
+  slow_bad.failed();
+  CHECK(breaker.state() == BreakerState::open);
+  CHECK(breaker.counters().opened == 1);
+}
+
+TEST_CASE("breaker options are checked; a throwing listener is contained", "[breaker]") {
+  CHECK_THROWS_AS(CircuitBreaker(options(0, 1s)), ttlcache::argument_error);
+  CHECK_THROWS_AS(CircuitBreaker(options(1, 0ms)), ttlcache::argument_error);
+  CircuitBreaker breaker(options(1, 1s), nullptr, [](BreakerState, BreakerState) { throw 1; });
+  fail_once(breaker);
+  CHECK(breaker.state() == BreakerState::open);
+}
+
+TEST_CASE("many threads through the breaker: one probe at a time, consistent transitions",
+          "[breaker][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  Recorder events;
+  CircuitBreaker breaker(options(5, 100ms), clock, events.listener());
+  std::atomic<bool> failing{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> probes_out{0};
+  std::atomic<int> max_probes_out{0};
+  std::atomic<long> calls{0}, rejected{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        auto permit = breaker.acquire();
+        if (!permit) {
+          rejected.fetch_add(1);
+          std::this_thread::yield();
+          continue;
+        }
+        calls.fetch_add(1);
+        if (permit.probe()) {
+          const int out = probes_out.fetch_add(1) + 1;
+          int seen = max_probes_out.load();
+          while (out > seen && !max_probes_out.compare_exchange_weak(seen, out)) {
+          }
+          std::this_thread::yield();  // hold the probe a moment, so overlaps would show
+          probes_out.fetch_sub(1);
+        }
+        failing.load() ? permit.failed() : permit.succeeded();
+      }
+    });
+  }
+  // Phases: healthy, failing (opens), cool-downs with failed probes, healthy again (closes).
+  const auto wait_for = [&](auto condition) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!condition() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    return condition();
+  };
+  std::this_thread::sleep_for(20ms);
+  for (int round = 0; round < 3; ++round) {
+    failing = true;
+    CHECK(wait_for([&] { return breaker.state() == BreakerState::open; }));
+    for (int i = 0; i < 5; ++i) {
+      clock->advance(100ms);  // a probe goes out and fails
+      std::this_thread::sleep_for(2ms);
+    }
+    failing = false;
+    clock->advance(100ms);
+    CHECK(wait_for([&] {
+      clock->advance(100ms);
+      return breaker.state() == BreakerState::closed;
+    }));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  CHECK(max_probes_out.load() == 1);
+  CHECK(breaker.state() == BreakerState::closed);
+  CHECK(breaker.counters().opened >= 3);
+  CHECK(rejected.load() > 0);
+  // Every transition is reported once. (Their order across threads is not checked: a thread
+  // may be preempted between making a transition and reporting it.)
+  std::lock_guard<std::mutex> lock(events.mutex);
+  const auto count = [&](const char* change) {
+    return static_cast<std::uint64_t>(
+        std::count(events.changes.begin(), events.changes.end(), std::string(change)));
+  };
+  const auto c = breaker.counters();
+  CHECK(count("closed->open") + count("half_open->open") == c.opened);
+  CHECK(count("open->half_open") == c.probes);
+  CHECK(count("half_open->closed") >= 3);
+  CHECK(count("closed->open") == count("half_open->closed"));  // every opening was recovered
+  INFO("calls " << calls.load());
+}

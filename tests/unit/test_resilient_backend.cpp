@@ -1,0 +1,401 @@
+// Tests for ResilientBackend (failure policy, breaker, repair of failed writes) and for the
+// tiered backend serving L1 while L2 fails, over in-process backends that fail on demand.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conformance/backend_conformance.hpp"
+#include "ttlcache/resilient_backend.hpp"
+#include "ttlcache/ttlcache.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::BreakerState;
+using ttlcache::FailurePolicy;
+using ttlcache::FakeClock;
+using ttlcache::ResilientBackend;
+using ttlcache::ResilientOptions;
+
+namespace {
+
+using StringBackend = ttlcache::Backend<std::string, std::string>;
+using StringCache = ttlcache::Cache<std::string, std::string>;
+using Resilient = ResilientBackend<std::string, std::string>;
+
+/// A remote-looking store whose calls fail while `down` (as Redis does when unreachable), and
+/// that counts the calls that reached it.
+class FlakyStore final : public StringBackend, public ttlcache::StatsSource {
+ public:
+  explicit FlakyStore(std::shared_ptr<const ttlcache::Clock> clock) : data_(memory(clock)) {}
+
+  std::atomic<bool> down{false};
+  std::atomic<int> calls{0};
+
+  std::string_view name() const noexcept override { return "flaky"; }
+  std::optional<std::string> get(const std::string& key) override {
+    check("GET", key);
+    return data_.get(key);
+  }
+  void set(const std::string& key, std::string value, std::chrono::milliseconds ttl) override {
+    if (ttl.count() <= 0) ttlcache::detail::throw_bad_ttl("flaky", ttl.count());
+    check("SET", key);
+    data_.set(key, std::move(value), ttl);
+  }
+  bool erase(const std::string& key) override {
+    check("UNLINK", key);
+    return data_.erase(key);
+  }
+  bool contains(const std::string& key) override {
+    check("EXISTS", key);
+    return data_.contains(key);
+  }
+  std::optional<std::chrono::milliseconds> ttl(const std::string& key) override {
+    check("PTTL", key);
+    return data_.ttl(key);
+  }
+  void clear() override {
+    check("SCAN+UNLINK", "*");
+    data_.clear();
+  }
+  std::size_t size() override {
+    check("DBSIZE", "");
+    return data_.size();
+  }
+  void collect_stats(ttlcache::BackendStats& out) const noexcept override {
+    out.entries = 42;  // a marker: forwarded through the wrapper
+  }
+
+  /// Behind the wrapper's back (what Redis holds).
+  ttlcache::MemoryBackend<std::string, std::string>& raw() { return data_; }
+
+ private:
+  static ttlcache::MemoryOptions<std::string, std::string> memory(
+      std::shared_ptr<const ttlcache::Clock> clock) {
+    ttlcache::MemoryOptions<std::string, std::string> m;
+    m.clock = std::move(clock);
+    return m;
+  }
+  void check(const char* command, const std::string& key) {
+    calls.fetch_add(1);
+    if (down)
+      throw ttlcache::connection_error("flaky",
+                                       std::string(command) + " " + key + ": connection refused");
+  }
+  ttlcache::MemoryBackend<std::string, std::string> data_;
+};
+
+ResilientOptions resilient_options(FailurePolicy policy, std::shared_ptr<FakeClock> clock,
+                                   std::uint32_t threshold = 3) {
+  ResilientOptions o;
+  o.policy = policy;
+  o.breaker.failure_threshold = threshold;
+  o.breaker.open_for = 1s;
+  o.clock = std::move(clock);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a healthy resilient backend keeps the Backend contract", "[resilient][conformance]") {
+  auto clock = std::make_shared<FakeClock>();
+  ttlcache::testing::ConformanceFixture fixture;
+  fixture.make_backend = [clock]() -> std::shared_ptr<StringBackend> {
+    return std::make_shared<Resilient>(std::make_shared<FlakyStore>(clock),
+                                       resilient_options(FailurePolicy::propagate, clock));
+  };
+  fixture.let_time_pass = [clock](std::chrono::milliseconds d) { clock->advance(d); };
+  ttlcache::testing::run_backend_conformance(fixture);
+}
+
+TEST_CASE("degrade: a failing backend reads as misses and drops writes, never throws",
+          "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto backend = std::make_shared<Resilient>(
+      store, resilient_options(FailurePolicy::degrade, clock, /*threshold=*/100));
+  backend->set("a", "1", 1min);
+  store->down = true;
+
+  CHECK(backend->get("a") == std::nullopt);
+  CHECK(backend->get_many({"a", "b"}) == std::vector<std::optional<std::string>>(2));
+  CHECK_FALSE(backend->contains("a"));
+  CHECK(backend->ttl("a") == std::nullopt);
+  CHECK(backend->size() == 0);
+  // Bad input is not a backend failure: it still throws.
+  CHECK_THROWS_AS(backend->set("a", "3", 0ms), ttlcache::argument_error);
+  CHECK_NOTHROW(backend->set("a", "2", 1min));
+  CHECK_NOTHROW(backend->set_many({{"b", "x", 1min}}));
+  CHECK_FALSE(backend->erase("a"));
+  CHECK_NOTHROW(backend->clear());
+
+  const auto s = backend->stats();
+  CHECK(s.failures == 9);
+  CHECK(s.degraded == 9);
+  CHECK(s.failed_writes == 4);
+  CHECK(s.rejected == 0);
+  CHECK(s.breaker == BreakerState::closed);
+}
+
+TEST_CASE("propagate: errors pass through; an open breaker fails fast without calling",
+          "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  std::vector<std::string> changes;
+  auto options = resilient_options(FailurePolicy::propagate, clock, 3);
+  options.on_breaker_change = [&](BreakerState from, BreakerState to) {
+    changes.push_back(std::string(ttlcache::to_string(from)) + "->" +
+                      std::string(ttlcache::to_string(to)));
+  };
+  auto backend = std::make_shared<Resilient>(store, options);
+  CHECK(backend->name() == "flaky");
+  store->down = true;
+  for (int i = 0; i < 3; ++i) {
+    CHECK_THROWS_WITH(backend->get("k"), Catch::Contains("connection refused"));
+  }
+  REQUIRE(backend->stats().breaker == BreakerState::open);
+  const int calls_before = store->calls.load();
+  try {
+    backend->get("user:1");
+    FAIL("no exception while the breaker is open");
+  } catch (const ttlcache::breaker_open_error& e) {
+    CHECK(e.backend() == "flaky");
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("ttlcache flaky backend: get of key"));
+    CHECK_THAT(what, Catch::Contains("user:1"));
+    CHECK_THAT(what, Catch::Contains("circuit breaker open after 3 consecutive failures"));
+    CHECK_THAT(what, Catch::Contains("next probe in 1000 ms"));
+  }
+  // A breaker_open_error is a connection_error, so existing handlers catch it.
+  CHECK_THROWS_AS(backend->set("k", "v", 1min), ttlcache::connection_error);
+  CHECK(store->calls.load() == calls_before);  // fail fast: the store was not called
+
+  // After the cool-down one probe goes through; the store is back, so the breaker closes.
+  store->down = false;
+  clock->advance(1s);
+  CHECK(backend->get("k") == std::nullopt);
+  CHECK(backend->stats().breaker == BreakerState::closed);
+  backend->set("k", "v", 1min);
+  CHECK(backend->get("k") == std::optional<std::string>("v"));
+  CHECK(changes ==
+        std::vector<std::string>{"closed->open", "open->half_open", "half_open->closed"});
+  CHECK(backend->stats().rejected == 2);
+}
+
+TEST_CASE("a write that failed during an outage never lets the old value come back",
+          "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  const auto policy = GENERATE(FailurePolicy::degrade, FailurePolicy::propagate);
+  auto backend = std::make_shared<Resilient>(store, resilient_options(policy, clock, 2));
+  backend->set("updated", "old", 1h);
+  backend->set("deleted", "old", 1h);
+  backend->set("untouched", "same", 1h);
+
+  store->down = true;
+  // The source of truth changed both keys; the store did not hear of it.
+  try {
+    backend->set("updated", "new", 1h);
+  } catch (const ttlcache::connection_error&) {
+  }
+  try {
+    backend->erase("deleted");
+  } catch (const ttlcache::connection_error&) {
+  }
+  // Refused by the open breaker: remembered just the same.
+  try {
+    backend->set_many({{"batch", "new", 1h}});
+  } catch (const ttlcache::connection_error&) {
+  }
+  CHECK(backend->stats().pending_keys == 3);
+  CHECK(store->raw().get("updated") == std::optional<std::string>("old"));
+  store->raw().set("batch", "old", 1h);
+
+  store->down = false;
+  clock->advance(1s);
+  // The first call after recovery erases the remembered keys before it is made.
+  CHECK(backend->get("updated") == std::nullopt);
+  CHECK(backend->get("deleted") == std::nullopt);
+  CHECK(backend->get("batch") == std::nullopt);
+  CHECK(backend->get("untouched") == std::optional<std::string>("same"));
+  const auto s = backend->stats();
+  CHECK(s.pending_keys == 0);
+  CHECK(s.repairs == 1);
+  CHECK(s.repaired_keys == 3);
+  CHECK(s.breaker == BreakerState::closed);
+}
+
+TEST_CASE("while the repair fails the backend is not trusted; too many keys clear it instead",
+          "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto options = resilient_options(FailurePolicy::degrade, clock, 100);
+  options.max_failed_keys = 2;
+  auto backend = std::make_shared<Resilient>(store, options);
+  backend->set("a", "old", 1h);
+  backend->set("other", "x", 1h);
+
+  store->down = true;
+  backend->set("a", "new", 1h);
+  CHECK(backend->stats().pending_keys == 1);
+
+  // Every call first tries to erase "a"; while that fails, the call is not made (a miss here,
+  // under degrade), even for a key that was never written during the outage.
+  CHECK(backend->get("other") == std::nullopt);
+  CHECK(backend->stats().pending_keys == 1);
+  store->down = false;
+  CHECK(backend->get("other") == std::optional<std::string>("x"));
+  CHECK(backend->get("a") == std::nullopt);
+
+  // Overflow: three failed keys with room for two -> the repair clears everything.
+  store->down = true;
+  backend->set("k1", "v", 1h);
+  backend->set("k2", "v", 1h);
+  backend->set("k3", "v", 1h);
+  auto s = backend->stats();
+  CHECK(s.pending_keys == 0);
+  CHECK(s.pending_clear);
+  store->down = false;
+  CHECK(backend->get("other") == std::nullopt);  // cleared with the rest
+  s = backend->stats();
+  CHECK_FALSE(s.pending_clear);
+  CHECK(s.repair_clears == 1);
+  CHECK(store->raw().size() == 0);
+}
+
+TEST_CASE("a failed clear or tag invalidation makes the repair clear everything", "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  ttlcache::MemoryOptions<std::string, ttlcache::Tagged<std::string>> memory;
+  memory.clock = clock;
+  auto tagged = ttlcache::make_tagged_memory_backend<std::string, std::string>(memory);
+  auto backend =
+      std::make_shared<Resilient>(tagged, resilient_options(FailurePolicy::degrade, clock, 100));
+  StringCache cache(backend);
+  // Tags work through the wrapper.
+  cache.set("f1", "v", 1h, ttlcache::Tags{"user:1"});
+  cache.set("f2", "v", 1h, ttlcache::Tags{"user:2"});
+  cache.invalidate_tag("user:1");
+  CHECK(cache.get("f1") == std::nullopt);
+  CHECK(cache.get("f2") == std::optional<std::string>("v"));
+  CHECK(backend->stats().pending_clear == false);
+  // And a backend without tags says so (argument_error, not degraded).
+  Resilient plain(std::make_shared<FlakyStore>(clock));
+  auto& tags = ttlcache::detail::tag_support<std::string, std::string>(plain);
+  CHECK_THROWS_AS(tags.invalidate_tags({std::string("x")}), ttlcache::argument_error);
+}
+
+TEST_CASE("the resilient backend reports to the cache's statistics and listeners",
+          "[resilient][stats]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto options = resilient_options(FailurePolicy::degrade, clock, 2);
+  options.tier = "redis";
+  auto backend = std::make_shared<Resilient>(store, options);
+  std::vector<std::string> events;
+  ttlcache::CacheOptions cache_options;
+  cache_options.stats.clock = clock;
+  cache_options.listeners.on_breaker_change = [&](const ttlcache::BreakerStateEvent& e) {
+    events.push_back(std::string(e.tier) + ":" + std::string(ttlcache::to_string(e.to)));
+  };
+  cache_options.listeners.on_backend_error = [&](const ttlcache::BackendErrorEvent& e) {
+    events.push_back(std::string(e.backend) + " " + std::string(e.operation));
+  };
+  StringCache cache(backend, cache_options);
+  backend->attach_stats(cache.shared_stats_recorder());
+  CHECK(cache.stats().tiers.at("redis").breaker == BreakerState::closed);
+  CHECK(cache.stats().entries == 42u);  // StatsSource forwarded
+
+  store->down = true;
+  CHECK(cache.get_or_load("k", [] { return std::string("db"); }) == "db");
+  CHECK(cache.get("k") == std::nullopt);
+  auto s = cache.stats();
+  CHECK(s.backend_errors == 4);  // get, the leader's second get, set (refused), get (refused)
+  CHECK(s.tiers.at("redis").breaker == BreakerState::open);
+  CHECK(s.tiers.at("redis").errors == 4);
+  CHECK(s.tiers.at("redis").breaker_transitions == 1);
+
+  store->down = false;
+  clock->advance(1s);
+  CHECK(cache.get("k") == std::nullopt);
+  s = cache.stats();
+  CHECK(s.tiers.at("redis").breaker == BreakerState::closed);
+  CHECK(s.tiers.at("redis").breaker_transitions == 3);
+  CHECK(events == std::vector<std::string>{"flaky get", "redis:open", "flaky get", "flaky set",
+                                           "flaky get", "redis:half_open", "redis:closed"});
+}
+
+TEST_CASE("tiered over a failing L2: L1 keeps serving, writes update or evict L1 locally",
+          "[resilient][tiered]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  auto bus = std::make_shared<ttlcache::InProcessBus>(hub);
+  auto store = std::make_shared<FlakyStore>(clock);
+  ttlcache::MemoryOptions<std::string, std::string> memory;
+  memory.clock = clock;
+  auto l1 = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(memory);
+  auto l2 =
+      std::make_shared<Resilient>(store, resilient_options(FailurePolicy::propagate, clock, 2));
+  ttlcache::TieredOptions tiered_options;
+  tiered_options.l1_max_ttl = 10s;
+  auto tiered = std::make_shared<ttlcache::TieredBackend<std::string, std::string>>(
+      l1, l2, bus, tiered_options, clock);
+  ResilientOptions outer_options;
+  outer_options.policy = FailurePolicy::degrade;
+  outer_options.breaker.enabled = false;       // the breaker sits at L2, below L1
+  outer_options.repair_failed_writes = false;  // and so does the repair
+  StringCache cache(std::make_shared<Resilient>(tiered, outer_options));
+
+  cache.set("a", "1", 1h);
+  cache.set("b", "1", 1h);
+  cache.set("c", "1", 1h);
+  REQUIRE(cache.get("a") == std::optional<std::string>("1"));
+
+  // Redis goes away, and with it the bus: L1 is bypassed for reads, yet serves when L2 fails.
+  store->down = true;
+  bus->set_connected(false);
+  CHECK(cache.get("a") == std::optional<std::string>("1"));
+  CHECK(cache.get("a") == std::optional<std::string>("1"));  // L2's breaker is open by now
+  CHECK(l2->stats().breaker == BreakerState::open);
+  cache.set("b", "2", 1h);  // L2 refuses; L1 takes the new value
+  CHECK(cache.get("b") == std::optional<std::string>("2"));
+  cache.erase("c");  // L2 refuses; L1 drops it
+  CHECK(cache.get("c") == std::nullopt);
+  CHECK(cache.get("never") == std::nullopt);  // neither tier knows: a (degraded) miss
+  const auto t = tiered->stats();
+  CHECK(t.l1_served_on_failure >= 3);
+  CHECK(t.l2_failures >= 4);
+  const auto s = cache.stats();
+  CHECK(s.tiers.at("l1").hits >= 3);
+
+  // Redis and the bus come back; the L2 layer repairs b and c before trusting L2 again.
+  store->down = false;
+  bus->set_connected(true);  // resets L1
+  clock->advance(1s);
+  CHECK(cache.get("b") == std::nullopt);  // the stale "1" did not come back from L2
+  CHECK(cache.get("c") == std::nullopt);
+  CHECK(cache.get("a") == std::optional<std::string>("1"));
+  CHECK(store->raw().get("b") == std::nullopt);
+  CHECK(l2->stats().breaker == BreakerState::closed);
+  CHECK(l2->stats().repaired_keys == 2);
+}
+
+TEST_CASE("tiered without serve_l1_when_l2_fails: a failed set evicts the key from L1",
+          "[resilient][tiered]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  ttlcache::MemoryOptions<std::string, std::string> memory;
+  memory.clock = clock;
+  auto l1 = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(memory);
+  ttlcache::TieredOptions tiered_options;
+  tiered_options.serve_l1_when_l2_fails = false;
+  ttlcache::TieredBackend<std::string, std::string> tiered(l1, store, nullptr, tiered_options,
+                                                           clock);
+  tiered.set("k", "old", 1h);
+  store->down = true;
+  CHECK_THROWS_AS(tiered.set("k", "new", 1h), ttlcache::connection_error);
+  CHECK_FALSE(l1->contains("k"));  // neither the old value nor the unconfirmed new one
+  CHECK_THROWS_AS(tiered.get("k"), ttlcache::connection_error);
+}
