@@ -2,9 +2,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "ttlcache/detail/frequency_sketch.hpp"
 #include "ttlcache/detail/index_list.hpp"
@@ -21,16 +23,22 @@ namespace ttlcache {
 /// (a scan) only churns the window and never displaces the frequently used set, while the
 /// window still gives new keys a chance to build up a count.
 ///
-/// The window starts at 1% of the shard and is resized by hill climbing (as Caffeine does):
-/// after every sample of accesses, the window moves one step in the direction that last raised
-/// the hit ratio; the step shrinks while the hit ratio is stable and restarts when it shifts.
-/// Recency-heavy workloads thus grow the window towards LRU, frequency-heavy ones shrink it.
+/// The window starts at 1% of the shard and is resized two ways. Per miss, ARC-style ghosts
+/// (Megiddo & Modha, FAST'03): the hashes of recently rejected candidates and of recently
+/// evicted probation entries are remembered, and a miss on a rejected candidate grows the window
+/// by half an entry (a larger window would have kept it), a miss on an evicted main entry shrinks
+/// it. Per sample of accesses, Caffeine's hill climbing: the window moves one step in the
+/// direction that last raised the hit ratio; the step shrinks while the hit ratio is stable and
+/// restarts when it shifts. Recency-heavy workloads thus grow the window towards LRU,
+/// frequency-heavy ones shrink it; the ghosts react within a few thousand requests, where the
+/// climber's samples are too noisy at small sizes to settle.
 ///
 /// Reads are logged and replayed by the next writer (logs_reads = true), exactly like
 /// LruPolicy, so a get hit costs the same as with LRU; the extra work (a sketch increment and
 /// a list move) is paid by writers. Segment sizes are counted in entries: the shard's entry
 /// count when it first has to evict is taken as its capacity, so the policy also works with a
-/// weight bound. 12 bytes of Links per entry plus 8 bytes of sketch per entry of capacity.
+/// weight bound. 12 bytes of Links per entry, 8 bytes of sketch and 1 byte of ghosts per entry
+/// of capacity.
 ///
 /// Thread-safety: none of its own; MemoryShard calls it only under the exclusive side.
 class TinyLfuPolicy {
@@ -49,8 +57,10 @@ class TinyLfuPolicy {
   void on_insert(Nodes& nodes, std::uint32_t node) {
     ++count_;
     if (count_ > sketch_.width()) sketch_.resize(count_);
-    sketch_.increment(nodes.key_hash(node));
+    const std::uint32_t hash = nodes.key_hash(node);
+    sketch_.increment(hash);
     ++sample_misses_;
+    if (capacity_ != 0) adapt_to_ghost(hash);
     lists_[window].push_front(nodes, node, window);
     climb();
   }
@@ -90,6 +100,7 @@ class TinyLfuPolicy {
       capacity_ = count_;
       window_max_ = static_cast<double>(capacity_) * initial_window_percent / 100.0;
       step_ = -static_cast<double>(capacity_) * step_percent;
+      ghosts_.assign(std::max<std::size_t>(16, capacity_ / ghosts_per_entry), 0);
       resize_targets();
     }
     // Whatever is over the window's size moves to probation; the oldest mover is the candidate.
@@ -107,7 +118,14 @@ class TinyLfuPolicy {
       return evict != nil ? evict : lists_[window].tail;
     }
     if (evict == nil) return candidate;
-    return admit(nodes.key_hash(candidate), nodes.key_hash(evict)) ? evict : candidate;
+    const std::uint32_t candidate_hash = nodes.key_hash(candidate);
+    const std::uint32_t evict_hash = nodes.key_hash(evict);
+    if (admit(candidate_hash, evict_hash)) {
+      remember(evict_hash, from_main);
+      return evict;
+    }
+    remember(candidate_hash, from_window);
+    return candidate;
   }
 
   // Introspection for tests and tuning.
@@ -126,10 +144,14 @@ class TinyLfuPolicy {
   static constexpr double step_percent = 0.0625;
   static constexpr double step_decay = 0.98;
   static constexpr double restart_threshold = 0.05;
-  // Hill-climbing sample: this many accesses per entry of capacity. Caffeine uses 10; 3 adapts
-  // faster and measured best of 1, 3 and 10 on the reference traces (by 0.1-0.2 points on
-  // average, tuned on the same traces: see docs/eviction.md).
-  static constexpr std::size_t sample_per_entry = 3;
+  // Hill-climbing sample: this many accesses per entry of capacity (Caffeine's value).
+  static constexpr std::size_t sample_per_entry = 10;
+  // Ghosts: one 4-byte slot per this many entries of capacity, and the window's move per ghost
+  // hit, in entries. Picked from a sweep on the reference traces (docs/eviction.md): every
+  // setting of 0.25-1 entries and 0.25-1 x capacity with a sample of 3 or 10 beat LRU on all 8
+  // rows; this one is near the middle of that range.
+  static constexpr std::size_t ghosts_per_entry = 4;
+  static constexpr double ghost_step = 0.5;
   // The window may grow to this share of the shard, leaving main space for the frequent set.
   static constexpr double max_window_share = 0.9;
   // A candidate at least this warm is admitted now and then even if it loses its duel, so that
@@ -144,6 +166,31 @@ class TinyLfuPolicy {
       detail::IndexList::push_front(nodes, node);
     }
   };
+
+  // Ghost slot tags: the key hash with its low bit replaced by the side it left from.
+  static constexpr std::uint32_t from_main = 0;
+  static constexpr std::uint32_t from_window = 1;
+
+  // A direct-mapped table of tags: a newer ghost overwrites an older one in its slot, which
+  // approximates "the last capacity / 4 departures" in 1 byte per entry, without lists.
+  std::uint32_t& ghost_slot(std::uint32_t hash) noexcept {
+    const std::uint64_t mixed = std::uint64_t{hash * 0x9e3779b1U} * ghosts_.size();
+    return ghosts_[static_cast<std::size_t>(mixed >> 32)];
+  }
+
+  void remember(std::uint32_t hash, std::uint32_t side) noexcept {
+    std::uint32_t tag = (hash & ~1U) | side;
+    if (tag == 0) tag = 2;  // 0 marks an empty slot
+    ghost_slot(hash) = tag;
+  }
+
+  void adapt_to_ghost(std::uint32_t hash) noexcept {
+    std::uint32_t& slot = ghost_slot(hash);
+    if (slot == 0 || (slot | 1U) != (hash | 1U)) return;
+    window_max_ += (slot & 1U) == from_window ? ghost_step : -ghost_step;
+    slot = 0;
+    resize_targets();
+  }
 
   bool admit(std::uint32_t candidate_hash, std::uint32_t victim_hash) noexcept {
     const std::uint32_t candidate = sketch_.frequency(candidate_hash);
@@ -195,6 +242,7 @@ class TinyLfuPolicy {
 
   List lists_[3];
   detail::FrequencySketch sketch_;
+  std::vector<std::uint32_t> ghosts_;
   std::size_t count_ = 0;
   std::size_t capacity_ = 0;
   double window_max_ = 0;
