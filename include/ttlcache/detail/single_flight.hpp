@@ -51,6 +51,32 @@ class SingleFlight {
     return std::move(*result);
   }
 
+  /// Runs fn() for key only if no call for key is running; otherwise returns nullopt at once
+  /// (early refresh: one caller refreshes, the others go on with the value they have).
+  /// Callers of run() arriving meanwhile wait for this call as for any other.
+  template <class Fn>
+  std::optional<V> try_run(const K& key, Fn&& fn) {
+    Stripe& stripe = stripes_[mix_hash(static_cast<std::uint64_t>(Hash{}(key))) % stripe_count];
+    std::shared_ptr<Call> call;
+    {
+      std::lock_guard<std::mutex> lock(stripe.mutex);
+      auto [it, inserted] = stripe.calls.try_emplace(key);
+      if (!inserted) return std::nullopt;
+      it->second = std::make_shared<Call>();
+      call = it->second;
+    }
+    std::optional<V> result;
+    std::exception_ptr error;
+    try {
+      result.emplace(std::forward<Fn>(fn)());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finish(stripe, key, *call, result, error);
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
+
   /// Number of keys with a call in flight (for tests and metrics).
   std::size_t in_flight() const {
     std::size_t n = 0;

@@ -1,0 +1,646 @@
+// Loading: stampedes, early refresh (XFetch), refresh-ahead, fail-safe, soft/hard timeouts,
+// distributed single-flight (in-process lock service), get_many_or_load and warm.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ttlcache/ttlcache.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::Cache;
+using ttlcache::CacheOptions;
+using ttlcache::FailSafeOptions;
+using ttlcache::FakeClock;
+using ttlcache::MemoryOptions;
+using ttlcache::Timed;
+
+namespace {
+
+using StringCache = Cache<std::string, std::string>;
+
+std::shared_ptr<ttlcache::FailSafeBackend<std::string, std::string>> fail_safe_backend(
+    const std::shared_ptr<FakeClock>& clock, std::chrono::milliseconds max_stale = 1h) {
+  MemoryOptions<std::string, Timed<std::string>> memory;
+  memory.clock = clock;
+  FailSafeOptions fs;
+  fs.max_stale = max_stale;
+  return ttlcache::make_fail_safe_memory_backend<std::string, std::string>(memory, fs);
+}
+
+CacheOptions with_clock(const std::shared_ptr<FakeClock>& clock) {
+  CacheOptions options;
+  options.stats.clock = clock;
+  return options;
+}
+
+// Releases blocked loaders when the test says so.
+class Latch {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+// An executor that keeps tasks until the test runs them: background work made deterministic.
+struct ManualExecutor {
+  std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+  std::shared_ptr<std::deque<std::function<void()>>> tasks =
+      std::make_shared<std::deque<std::function<void()>>>();
+  ttlcache::Executor executor() const {
+    return [m = mutex, q = tasks](std::function<void()> task) {
+      std::lock_guard<std::mutex> lock(*m);
+      q->push_back(std::move(task));
+    };
+  }
+  std::size_t pending() const {
+    std::lock_guard<std::mutex> lock(*mutex);
+    return tasks->size();
+  }
+  void run_all() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::lock_guard<std::mutex> lock(*mutex);
+        if (tasks->empty()) return;
+        task = std::move(tasks->front());
+        tasks->pop_front();
+      }
+      task();
+    }
+  }
+};
+
+// Counts the batch calls that reach a backend.
+class CountingBackend final : public ttlcache::Backend<std::string, std::string> {
+ public:
+  std::shared_ptr<ttlcache::MemoryBackend<std::string, std::string>> inner =
+      std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
+  std::atomic<int> get_many_calls{0}, set_many_calls{0}, single_gets{0};
+
+  std::string_view name() const noexcept override { return "counting"; }
+  std::optional<std::string> get(const std::string& key) override {
+    ++single_gets;
+    return inner->get(key);
+  }
+  void set(const std::string& key, std::string value, std::chrono::milliseconds ttl) override {
+    inner->set(key, std::move(value), ttl);
+  }
+  bool erase(const std::string& key) override { return inner->erase(key); }
+  bool contains(const std::string& key) override { return inner->contains(key); }
+  std::optional<std::chrono::milliseconds> ttl(const std::string& key) override {
+    return inner->ttl(key);
+  }
+  std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) override {
+    ++get_many_calls;
+    return inner->get_many(keys);
+  }
+  void set_many(std::vector<ttlcache::Write<std::string, std::string>> items) override {
+    ++set_many_calls;
+    inner->set_many(std::move(items));
+  }
+  void clear() override { inner->clear(); }
+  std::size_t size() override { return inner->size(); }
+};
+
+}  // namespace
+
+TEST_CASE("200 threads on one expired hot key cause one load", "[loading][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  MemoryOptions<std::string, std::string> memory;
+  memory.clock = clock;
+  StringCache cache(memory, with_clock(clock));
+  cache.set("hot", "old", 10s);
+  clock->advance(11s);  // expired
+  REQUIRE_FALSE(cache.get("hot"));
+
+  std::atomic<int> loads{0};
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::string> got(200);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 200; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (!go.load()) std::this_thread::yield();
+      got[static_cast<std::size_t>(i)] = cache.get_or_load(
+          "hot",
+          [&] {
+            ++loads;
+            std::this_thread::sleep_for(50ms);  // a slow database query
+            return std::string("new");
+          },
+          10s);
+    });
+  }
+  while (ready.load() < 200) std::this_thread::yield();
+  go = true;
+  for (auto& t : threads) t.join();
+  CHECK(loads.load() == 1);
+  for (const auto& v : got) CHECK(v == "new");
+}
+
+TEST_CASE("early refresh (XFetch) refreshes with probability exp(-t_left / (beta * delta))",
+          "[loading][xfetch]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  const double beta = GENERATE(1.0, 2.0);
+  CacheOptions options = with_clock(clock);
+  options.loading.early_refresh = true;
+  options.loading.early_refresh_beta = beta;
+  auto rng = std::make_shared<std::mt19937_64>(12345);
+  options.loading.random = [rng] {
+    return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
+  };
+  StringCache cache(backend, options);
+
+  const auto ttl = 60s;
+  const std::uint32_t delta_us = 200'000;                  // the entry's load took 200 ms
+  for (const double ratio : {0.25, 0.5, 1.0, 2.0, 4.0}) {  // t_left as a multiple of delta
+    const int trials = 4000;
+    int refreshed = 0;
+    for (int i = 0; i < trials; ++i) {
+      backend->set_timed("k", backend->make_entry("v", ttl, delta_us));
+      const auto t_left = std::chrono::microseconds(static_cast<long long>(ratio * delta_us));
+      clock->advance(std::chrono::duration_cast<std::chrono::nanoseconds>(ttl) - t_left);
+      bool ran = false;
+      cache.get_or_load(
+          "k",
+          [&] {
+            ran = true;
+            return std::string("v2");
+          },
+          ttl);
+      refreshed += ran ? 1 : 0;
+      clock->advance(1h);  // past the stale window: the next trial starts clean
+    }
+    const double expected = std::exp(-ratio / beta);
+    const double measured = static_cast<double>(refreshed) / trials;
+    INFO("beta " << beta << ", t_left/delta " << ratio << ": expected " << expected << ", measured "
+                 << measured);
+    CHECK(std::abs(measured - expected) < 0.03);
+  }
+}
+
+TEST_CASE("early refresh: one caller refreshes, the others keep the current value",
+          "[loading][xfetch][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.early_refresh = true;
+  options.loading.random = [] { return 1e-12; };  // always decides to refresh
+  StringCache cache(backend, options);
+  backend->set_timed("k", backend->make_entry("v1", 60s, 3'000'000'000));
+
+  Latch release;
+  std::atomic<bool> started{false};
+  std::atomic<int> loads{0};
+  auto loader = [&] {
+    ++loads;
+    started = true;
+    release.wait();
+    return std::string("v2");
+  };
+  std::string first;
+  std::thread refresher([&] { first = cache.get_or_load("k", loader, 60s); });
+  REQUIRE(eventually([&] { return started.load(); }));
+  // While the refresh runs, others are not blocked and get the current value.
+  for (int i = 0; i < 5; ++i) CHECK(cache.get_or_load("k", loader, 60s) == "v1");
+  release.open();
+  refresher.join();
+  CHECK(first == "v2");
+  CHECK(loads.load() == 1);
+  CHECK(cache.get("k") == std::optional<std::string>("v2"));
+}
+
+TEST_CASE("early refresh that fails keeps serving the current value", "[loading][xfetch]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.early_refresh = true;
+  options.loading.random = [] { return 1e-12; };
+  StringCache cache(backend, options);
+  backend->set_timed("k", backend->make_entry("v1", 60s, 3'000'000'000));
+  const auto r = cache.get_or_load_result(
+      "k", []() -> std::string { throw std::runtime_error("db down"); }, 60s);
+  CHECK(r.value == "v1");
+  CHECK_FALSE(r.stale);
+}
+
+TEST_CASE("fail-safe serves a stale value within max_stale, never after it",
+          "[loading][fail_safe]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock, 10min);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  options.loading.fail_safe_ttl = 30s;
+  StringCache cache(backend, options);
+  int calls = 0;
+  auto failing = [&]() -> std::string {
+    ++calls;
+    throw std::runtime_error("database unavailable");
+  };
+
+  cache.set("k", "good", 60s);
+  clock->advance(61s);          // expired, stale copy kept
+  CHECK_FALSE(cache.get("k"));  // plain reads never see stale values
+
+  auto r = cache.get_or_load_result("k", failing, 60s);
+  CHECK(r.value == "good");
+  CHECK(r.stale);
+  CHECK(calls == 1);
+  CHECK(cache.stats().stale_served == 1);
+
+  // Kept as a fail-safe copy for fail_safe_ttl: the source is not hammered meanwhile.
+  clock->advance(10s);
+  r = cache.get_or_load_result("k", failing, 60s);
+  CHECK(r.value == "good");
+  CHECK(r.stale);
+  CHECK(calls == 1);
+  // After fail_safe_ttl the source is tried again; still failing, still served stale.
+  clock->advance(25s);
+  r = cache.get_or_load_result("k", failing, 60s);
+  CHECK(r.stale);
+  CHECK(calls == 2);
+
+  // Past the stale window (expiry + max_stale) the error reaches the caller.
+  clock->advance(10min);
+  CHECK_THROWS_WITH(cache.get_or_load("k", failing, 60s), "database unavailable");
+
+  // Recovery: a working loader replaces the value, which is fresh again.
+  CHECK(cache.get_or_load(
+            "k", [] { return std::string("fresh"); }, 60s) == "fresh");
+  CHECK_FALSE(cache.get_or_load_result("k", failing, 60s).stale);
+}
+
+TEST_CASE("without fail-safe a failing load throws even when a stale copy exists",
+          "[loading][fail_safe]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  StringCache cache(backend, with_clock(clock));
+  cache.set("k", "good", 60s);
+  clock->advance(61s);
+  CHECK_THROWS_AS(cache.get_or_load("k", []() -> std::string { throw std::runtime_error("x"); }),
+                  std::runtime_error);
+}
+
+TEST_CASE("an erased entry is never served as fail-safe", "[loading][fail_safe]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  StringCache cache(backend, options);
+  cache.set("k", "old", 60s);
+  cache.erase("k");
+  CHECK_THROWS(cache.get_or_load("k", []() -> std::string { throw std::runtime_error("x"); }));
+}
+
+TEST_CASE("soft timeout: a slow load serves stale at once and is cached when it ends",
+          "[loading][timeouts][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  options.loading.soft_timeout = 50ms;
+  options.loading.hard_timeout = 10s;
+  StringCache cache(backend, options);
+  cache.set("k", "old", 60s);
+  clock->advance(61s);
+
+  Latch release;
+  std::atomic<bool> finished{false};
+  auto slow = [&] {
+    release.wait();
+    finished = true;
+    return std::string("new");
+  };
+  const auto r = cache.get_or_load_result("k", slow, 60s);
+  CHECK(r.value == "old");
+  CHECK(r.stale);
+  CHECK_FALSE(finished.load());  // served before the load ended
+  // A second caller joins the running load instead of starting another.
+  CHECK(cache.get_or_load_result("k", slow, 60s).stale);
+  release.open();
+  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("new"); }));
+}
+
+TEST_CASE("hard timeout without a stale value throws timeout_error; the load still lands",
+          "[loading][timeouts][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  options.loading.soft_timeout = 20ms;
+  options.loading.hard_timeout = 100ms;
+  StringCache cache(backend, options);
+  Latch release;
+  auto stuck = [&] {
+    release.wait();
+    return std::string("late");
+  };
+  try {
+    cache.get_or_load("k", stuck, 60s);
+    FAIL("expected timeout_error");
+  } catch (const ttlcache::timeout_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("hard_timeout") && Catch::Contains("k"));
+  }
+  release.open();
+  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("late"); }));
+}
+
+TEST_CASE("hard timeout with a stale value serves it; a throwing slow load also falls back",
+          "[loading][timeouts][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  options.loading.hard_timeout = 50ms;
+  StringCache cache(backend, options);
+  cache.set("k", "old", 60s);
+  clock->advance(61s);
+  Latch release;
+  auto r = cache.get_or_load_result(
+      "k",
+      [&] {
+        release.wait();
+        return std::string("new");
+      },
+      60s);
+  CHECK(r.stale);
+  CHECK(r.value == "old");
+  release.open();
+  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("new"); }));
+
+  clock->advance(61s);
+  r = cache.get_or_load_result(
+      "k", []() -> std::string { throw std::runtime_error("boom"); }, 60s);
+  CHECK(r.stale);
+  CHECK(r.value == "new");
+}
+
+TEST_CASE("refresh-ahead reloads a key read late in its TTL, so it never misses",
+          "[loading][refresh_ahead]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.refresh_ahead_at = 0.8;
+  options.loading.executor = executor.executor();
+  StringCache cache(backend, options);
+  int loads = 0;
+  auto loader = [&] { return "v" + std::to_string(++loads); };
+
+  CHECK(cache.get_or_load("k", loader, 10s) == "v1");
+  clock->advance(5s);  // half-way: no refresh
+  CHECK(cache.get_or_load("k", loader, 10s) == "v1");
+  CHECK(executor.pending() == 0);
+  clock->advance(4s);  // 90 % of the TTL: a refresh starts, the caller keeps v1
+  CHECK(cache.get_or_load("k", loader, 10s) == "v1");
+  CHECK(cache.get_or_load("k", loader, 10s) == "v1");
+  CHECK(executor.pending() == 1);  // one refresh per key, however many reads
+  executor.run_all();
+  CHECK(loads == 2);
+  clock->advance(3s);  // past the first TTL: still a hit, on the refreshed value
+  const auto r = cache.get_or_load_result("k", loader, 10s);
+  CHECK(r.hit);
+  CHECK(r.value == "v2");
+  CHECK(loads == 2);
+}
+
+TEST_CASE("loading options that need entry times are rejected over a plain backend",
+          "[loading][errors]") {
+  CacheOptions options;
+  options.loading.fail_safe = true;
+  CHECK_THROWS_AS(StringCache(MemoryOptions<std::string, std::string>{}, options),
+                  ttlcache::argument_error);
+  CacheOptions bad;
+  bad.loading.soft_timeout = 100ms;
+  bad.loading.hard_timeout = 50ms;
+  CHECK_THROWS_WITH(StringCache(MemoryOptions<std::string, std::string>{}, bad),
+                    Catch::Contains("hard_timeout must be longer"));
+}
+
+TEST_CASE("distributed single-flight: two instances sharing a lock service load once",
+          "[loading][distributed][concurrency]") {
+  auto shared = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
+  auto locks = std::make_shared<ttlcache::MemoryLockService>();
+  CacheOptions options;
+  options.name = "users";
+  options.loading.lock_service = locks;
+  options.loading.lock_wait = 5s;
+  options.loading.lock_poll = 5ms;
+  // Two Cache objects stand for two processes: their in-process single-flight is separate.
+  StringCache a(shared, options);
+  StringCache b(shared, options);
+  std::atomic<int> loads{0};
+  auto loader = [&] {
+    ++loads;
+    std::this_thread::sleep_for(100ms);
+    return std::string("value");
+  };
+  std::vector<std::thread> threads;
+  std::vector<std::string> got(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto& cache = i % 2 == 0 ? a : b;
+      got[static_cast<std::size_t>(i)] = cache.get_or_load("user:1", loader, 60s);
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(loads.load() == 1);
+  for (const auto& v : got) CHECK(v == "value");
+}
+
+TEST_CASE(
+    "distributed single-flight: a holder that never stores lets the others load after "
+    "lock_wait",
+    "[loading][distributed]") {
+  auto shared = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
+  auto locks = std::make_shared<ttlcache::MemoryLockService>();
+  auto held = locks->try_lock("users:load:user:2", 10s);  // a crashed peer's lock
+  REQUIRE(held);
+  CacheOptions options;
+  options.name = "users";
+  options.loading.lock_service = locks;
+  options.loading.lock_wait = 50ms;
+  StringCache cache(shared, options);
+  CHECK(cache.get_or_load(
+            "user:2", [] { return std::string("mine"); }, 60s) == "mine");
+}
+
+TEST_CASE("get_many_or_load: one lookup, one loader call with the missing keys, one write",
+          "[loading][batch]") {
+  auto backend = std::make_shared<CountingBackend>();
+  StringCache cache(backend);
+  cache.set("a", "cached-a", 60s);
+  std::vector<std::vector<std::string>> asked;
+  auto batch = [&](const std::vector<std::string>& keys) {
+    asked.push_back(keys);
+    std::vector<std::optional<std::string>> out;
+    for (const auto& k : keys) {
+      if (k == "missing") {
+        out.emplace_back();  // the source has no such key
+      } else {
+        out.emplace_back("db-" + k);
+      }
+    }
+    return out;
+  };
+  const std::vector<std::string> keys{"a", "b", "c", "b", "missing"};
+  const auto got = cache.get_many_or_load(keys, batch, 60s);
+  REQUIRE(got.size() == keys.size());
+  CHECK(got[0] == std::optional<std::string>("cached-a"));
+  CHECK(got[1] == std::optional<std::string>("db-b"));
+  CHECK(got[2] == std::optional<std::string>("db-c"));
+  CHECK(got[3] == std::optional<std::string>("db-b"));
+  CHECK_FALSE(got[4]);
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0] == std::vector<std::string>{"b", "c", "missing"});
+  CHECK(backend->get_many_calls.load() == 1);
+  CHECK(backend->set_many_calls.load() == 1);
+  CHECK(backend->single_gets.load() == 0);
+
+  // Everything the source had is cached now: no loader call.
+  asked.clear();
+  const auto again = cache.get_many_or_load(std::vector<std::string>{"a", "b", "c"}, batch, 60s);
+  CHECK(asked.empty());
+  CHECK(again[2] == std::optional<std::string>("db-c"));
+
+  // A loader answering with the wrong number of values is a clear error.
+  CHECK_THROWS_WITH(
+      cache.get_many_or_load(
+          std::vector<std::string>{"x", "y"},
+          [](const std::vector<std::string>&) { return std::vector<std::string>{"1"}; }, 60s),
+      Catch::Contains("returned 1 values for 2 keys"));
+  // A map answer: absent keys are misses.
+  const auto mapped = cache.get_many_or_load(
+      std::vector<std::string>{"m1", "m2"},
+      [](const std::vector<std::string>&) {
+        return std::map<std::string, std::string>{{"m2", "two"}};
+      },
+      60s);
+  CHECK_FALSE(mapped[0]);
+  CHECK(mapped[1] == std::optional<std::string>("two"));
+}
+
+TEST_CASE("get_many_or_load with fail-safe answers a failing batch from stale copies",
+          "[loading][batch][fail_safe]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto backend = fail_safe_backend(clock);
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  StringCache cache(backend, options);
+  cache.set("a", "A", 10s);
+  cache.set("b", "B", 10s);
+  clock->advance(11s);
+  auto failing = [](const std::vector<std::string>&) -> std::vector<std::string> {
+    throw std::runtime_error("db down");
+  };
+  const auto got = cache.get_many_or_load(std::vector<std::string>{"a", "b"}, failing, 10s);
+  CHECK(got[0] == std::optional<std::string>("A"));
+  CHECK(got[1] == std::optional<std::string>("B"));
+  CHECK(cache.stats().stale_served == 2);
+  // One key without a stale copy: the error reaches the caller.
+  CHECK_THROWS(cache.get_many_or_load(std::vector<std::string>{"a", "zzz"}, failing, 10s));
+}
+
+TEST_CASE("warm loads in batches with bounded concurrency and reports progress",
+          "[loading][warm][concurrency]") {
+  auto backend = std::make_shared<CountingBackend>();
+  StringCache cache(backend);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back("k" + std::to_string(i));
+  cache.set("k5", "already", 60s);
+
+  std::atomic<int> running{0}, peak{0}, calls{0};
+  auto loader = [&](const std::string& key) {
+    const int now = ++running;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    ++calls;
+    --running;
+    if (key == "k13" || key == "k777") throw std::runtime_error("bad row");
+    return "v-" + key;
+  };
+  std::mutex m;
+  std::vector<ttlcache::WarmProgress> seen;
+  ttlcache::WarmOptions wo;
+  wo.batch_size = 100;
+  wo.concurrency = 3;
+  wo.on_progress = [&](const ttlcache::WarmProgress& p) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.push_back(p);
+  };
+  const auto result = cache.warm(keys, loader, 60s, wo);
+  CHECK(result.total == 1000);
+  CHECK(result.done == 1000);
+  CHECK(result.failed == 2);
+  CHECK(calls.load() == 999);  // k5 was already cached
+  CHECK(peak.load() <= 3);
+  CHECK(backend->set_many_calls.load() == 10);  // one write per batch
+  REQUIRE(seen.size() == 10);
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].done > seen[i - 1].done);
+  CHECK(seen.back().done == 1000);
+  CHECK(cache.get("k5") == std::optional<std::string>("already"));
+  CHECK(cache.get("k999") == std::optional<std::string>("v-k999"));
+  CHECK_FALSE(cache.get("k13"));
+}
+
+TEST_CASE("warm with a batch loader calls it once per batch", "[loading][warm]") {
+  StringCache cache;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 250; ++i) keys.push_back(std::to_string(i));
+  std::atomic<int> batches{0};
+  ttlcache::WarmOptions wo;
+  wo.batch_size = 100;
+  wo.concurrency = 2;
+  const auto result = cache.warm(
+      keys,
+      [&](const std::vector<std::string>& batch) {
+        ++batches;
+        std::vector<std::string> out;
+        for (const auto& k : batch) out.push_back("x" + k);
+        return out;
+      },
+      60s, wo);
+  CHECK(result.done == 250);
+  CHECK(result.failed == 0);
+  CHECK(batches.load() == 3);
+  CHECK(cache.get("249") == std::optional<std::string>("x249"));
+}
