@@ -118,11 +118,91 @@ void parse_redis_url(std::string_view rest, RedisOptions& out) {
   out.host = std::string(host);
   out.port = port.empty() ? 6379 : static_cast<int>(parse_number(port, 1, 65535, "port"));
   out.unix_socket.clear();
+  out.topology = Topology::standalone;
+  out.nodes.clear();
+  out.sentinel_master.clear();
 
   if (path.size() > 1) {
     out.db = static_cast<int>(parse_number(path.substr(1), 0, 1 << 30, "database number"));
   } else {
     out.db = 0;
+  }
+}
+
+// "host[:port]" or "[ipv6][:port]".
+RedisEndpoint parse_host_port(std::string_view authority, int default_port) {
+  std::string_view host;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) url_error("unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') url_error("unexpected text after the IPv6 address");
+      port = after.substr(1);
+      if (port.empty()) url_error("empty port");
+    }
+  } else {
+    const auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) url_error("empty port");
+    }
+  }
+  if (host.empty()) url_error("the host is missing");
+  RedisEndpoint out;
+  out.host = std::string(host);
+  out.port = port.empty() ? default_port : static_cast<int>(parse_number(port, 1, 65535, "port"));
+  return out;
+}
+
+// redis+cluster:// and redis+sentinel://: [userinfo@]host:port,host:port[/path].
+void parse_multi_url(std::string_view rest, Topology topology, RedisOptions& out) {
+  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
+    url_error("redis+cluster:// and redis+sentinel:// URLs take no query or fragment");
+  }
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    parse_userinfo(authority.substr(0, at), out);
+    authority = authority.substr(at + 1);
+  } else {
+    out.user.clear();
+    out.password.clear();
+  }
+  const int default_port = topology == Topology::sentinel ? 26379 : 6379;
+  out.nodes.clear();
+  while (!authority.empty()) {
+    const auto comma = authority.find(',');
+    out.nodes.push_back(parse_host_port(authority.substr(0, comma), default_port));
+    if (comma == std::string_view::npos) break;
+    authority = authority.substr(comma + 1);
+    if (authority.empty()) url_error("empty host after ','");
+  }
+  if (out.nodes.empty()) url_error("at least one host:port is needed");
+  out.topology = topology;
+  out.unix_socket.clear();
+  out.host = out.nodes.front().host;
+  out.port = out.nodes.front().port;
+  out.db = 0;
+  out.sentinel_master.clear();
+  if (topology == Topology::cluster) {
+    if (!path.empty()) url_error("redis+cluster:// URLs take no path (a cluster has only db 0)");
+    return;
+  }
+  const auto db_slash = path.find('/');
+  out.sentinel_master = percent_decode(path.substr(0, db_slash), "master name");
+  if (out.sentinel_master.empty()) {
+    url_error("redis+sentinel:// URLs need the master name: redis+sentinel://s1:26379/mymaster");
+  }
+  if (db_slash != std::string_view::npos && db_slash + 1 < path.size()) {
+    out.db =
+        static_cast<int>(parse_number(path.substr(db_slash + 1), 0, 1 << 30, "database number"));
   }
 }
 
@@ -145,6 +225,9 @@ void parse_unix_url(std::string_view rest, RedisOptions& out) {
     url_error("unix:// URLs need an absolute socket path (unix:///path/to/redis.sock)");
   }
   out.unix_socket = percent_decode(rest, "socket path");
+  out.topology = Topology::standalone;
+  out.nodes.clear();
+  out.sentinel_master.clear();
   out.db = 0;
   parse_db_query(query, out);
 }
@@ -169,7 +252,9 @@ RedisOptions& RedisOptions::apply_url(std::string_view url) {
   RedisOptions parsed = *this;
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    url_error("expected redis://host:port/db or unix:///path?db=N");
+    url_error(
+        "expected redis://host:port/db, unix:///path?db=N, redis+cluster://host:port,host:port "
+        "or redis+sentinel://host:port,host:port/master-name");
   }
   std::string scheme(url.substr(0, scheme_end));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -178,10 +263,14 @@ RedisOptions& RedisOptions::apply_url(std::string_view url) {
     parse_redis_url(rest, parsed);
   } else if (scheme == "unix") {
     parse_unix_url(rest, parsed);
+  } else if (scheme == "redis+cluster") {
+    parse_multi_url(rest, Topology::cluster, parsed);
+  } else if (scheme == "redis+sentinel") {
+    parse_multi_url(rest, Topology::sentinel, parsed);
   } else if (scheme == "rediss") {
     url_error("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS");
   } else {
-    url_error("unknown scheme (expected redis:// or unix://)");
+    url_error("unknown scheme (expected redis://, unix://, redis+cluster:// or redis+sentinel://)");
   }
   *this = std::move(parsed);
   return *this;
@@ -195,7 +284,18 @@ std::string RedisOptions::describe() const {
     auth = ":***@";
   }
   std::string where;
-  if (!unix_socket.empty()) {
+  if (topology != Topology::standalone) {
+    std::string hosts;
+    for (const auto& node : nodes) {
+      if (!hosts.empty()) hosts += ',';
+      hosts += node.host.find(':') != std::string::npos
+                   ? fmt::format("[{}]:{}", node.host, node.port)
+                   : fmt::format("{}:{}", node.host, node.port);
+    }
+    where = topology == Topology::cluster
+                ? fmt::format("redis+cluster://{}{}", auth, hosts)
+                : fmt::format("redis+sentinel://{}{}/{}/{}", auth, hosts, sentinel_master, db);
+  } else if (!unix_socket.empty()) {
     where = fmt::format("unix://{}{}?db={}", auth, unix_socket, db);
   } else if (host.find(':') != std::string::npos) {
     where = fmt::format("redis://{}[{}]:{}/{}", auth, host, port, db);
@@ -210,9 +310,33 @@ void RedisOptions::validate() const {
   auto fail = [](const char* field, const std::string& reason) {
     throw config_error(field, reason);
   };
-  if (unix_socket.empty()) {
-    if (host.empty()) fail("host", "must not be empty (or set unix_socket)");
-    if (port < 1 || port > 65535) fail("port", fmt::format("{} is not a TCP port", port));
+  if (topology == Topology::standalone) {
+    if (unix_socket.empty()) {
+      if (host.empty()) fail("host", "must not be empty (or set unix_socket)");
+      if (port < 1 || port > 65535) fail("port", fmt::format("{} is not a TCP port", port));
+    }
+  } else {
+    if (nodes.empty()) {
+      fail("nodes", topology == Topology::cluster ? "a cluster needs at least one seed node"
+                                                  : "sentinel needs at least one Sentinel");
+    }
+    for (const auto& node : nodes) {
+      if (node.host.empty()) fail("nodes", "a node's host is empty");
+      if (node.port < 1 || node.port > 65535) {
+        fail("nodes", fmt::format("{} is not a TCP port", node.port));
+      }
+    }
+    if (!unix_socket.empty()) fail("unix_socket", "is only for the standalone topology");
+    if (topology == Topology::cluster && db != 0) {
+      fail("db", "a Redis Cluster has only database 0");
+    }
+    if (topology == Topology::sentinel && sentinel_master.empty()) {
+      fail("sentinel_master", "must name the master the Sentinels monitor");
+    }
+  }
+  if (max_redirects < 0 || max_redirects > 100) fail("max_redirects", "must be from 0 to 100");
+  if (topology_refresh_interval.count() < 0) {
+    fail("topology_refresh_interval", "must not be negative");
   }
   if (db < 0) fail("db", fmt::format("{} is negative", db));
   if (!valid_client_name(client_name)) {

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster.hpp"
 #include "connection.hpp"
 #include "pool.hpp"
 #include "ttlcache/errors.hpp"
@@ -85,15 +86,10 @@ bool decode_message(std::string_view payload, std::string& origin, InvalidationM
 
 struct PubSubBus::Impl {
   explicit Impl(PubSubOptions opts)
-      : options(validated(std::move(opts))),
-        endpoint(detail::endpoint_of(options.redis)),
-        pool(options.redis, endpoint),
-        origin(random_origin()) {
-    subscriber_options = options.redis;
-    subscriber_options.client_name =
-        (options.redis.client_name.empty() ? std::string("ttlcache-bus")
-                                           : options.redis.client_name) +
-        "-sub";
+      : options(validated(std::move(opts))), router(options.redis), origin(random_origin()) {
+    subscriber_name = (options.redis.client_name.empty() ? std::string("ttlcache-bus")
+                                                         : options.redis.client_name) +
+                      "-sub";
     if (::pipe(wake) != 0) {
       throw backend_error("redis",
                           fmt::format("cannot create the bus wake-up pipe (errno {})", errno));
@@ -116,9 +112,12 @@ struct PubSubBus::Impl {
   }
 
   const PubSubOptions options;
-  RedisOptions subscriber_options;
-  const std::string endpoint;
-  detail::ConnectionPool pool;
+  std::string subscriber_name;
+  // Standalone: the one server. Cluster: a PUBLISH on any node reaches the subscribers of
+  // every node, so both sides use whichever node answers (seeds first, then the masters).
+  // Sentinel: the current master (PUBLISH is replicated, but a master is where writes go).
+  detail::Router router;
+  std::atomic<std::size_t> preferred{0};  // index of the candidate that last worked
   const std::string origin;
   ttlcache::detail::HandlerRegistry handlers;
   int wake[2] = {-1, -1};
@@ -146,16 +145,52 @@ struct PubSubBus::Impl {
     changed.wait_for(lock, d, [this] { return stop.load(); });
   }
 
+  // The nodes to try, in order. Never throws: a topology that cannot be learned just leaves
+  // fewer candidates (possibly none).
+  std::vector<std::shared_ptr<detail::Node>> candidates() {
+    std::vector<std::shared_ptr<detail::Node>> out;
+    try {
+      if (options.redis.topology == Topology::cluster) {
+        for (const auto& seed : options.redis.nodes)
+          out.push_back(router.node_at(seed.host, seed.port));
+        for (auto& node : router.masters()) {
+          if (std::find(out.begin(), out.end(), node) == out.end()) out.push_back(std::move(node));
+        }
+      } else {
+        out.push_back(router.node_for_key({}));
+      }
+    } catch (const ttlcache::error&) {
+    }
+    return out;
+  }
+
+  // After a failure: Sentinel may name a new master, a cluster may have a new map.
+  void relearn() {
+    if (options.redis.topology == Topology::standalone) return;
+    try {
+      router.refresh(false);
+    } catch (const ttlcache::error&) {
+    }
+  }
+
   void run() {
     auto backoff = options.redis.reconnect_backoff_initial;
+    std::size_t attempt = 0;
     while (!stop.load()) {
       detail::Connection::OpenResult opened;
       try {
-        opened = detail::Connection::open(subscriber_options);
+        const auto nodes = candidates();
+        if (!nodes.empty()) {
+          RedisOptions subscriber_options = nodes[attempt % nodes.size()]->options;
+          subscriber_options.client_name = subscriber_name;
+          opened = detail::Connection::open(subscriber_options);
+        }
       } catch (...) {  // bad_alloc: try again later rather than end the thread
       }
       if (!opened.connection) {
         connect_failures.fetch_add(1, std::memory_order_relaxed);
+        ++attempt;  // a cluster's next node
+        relearn();
         pause(backoff);
         backoff = std::min(backoff * 2, options.redis.reconnect_backoff_max);
         continue;
@@ -163,6 +198,10 @@ struct PubSubBus::Impl {
       const bool was_subscribed = session(*opened.connection);
       set_connected(false);
       opened.connection.reset();
+      if (!stop.load()) {
+        ++attempt;
+        relearn();
+      }
       if (was_subscribed) backoff = options.redis.reconnect_backoff_initial;
       if (!stop.load()) pause(was_subscribed ? std::chrono::milliseconds(0) : backoff);
     }
@@ -282,17 +321,29 @@ std::string_view PubSubBus::name() const noexcept { return "redis-pubsub"; }
 void PubSubBus::publish(const InvalidationMessage& message) {
   const std::string payload = encode_message(impl_->origin, message);
   const detail::Op op{"PUBLISH", detail::Op::Kind::key, impl_->options.channel};
-  try {
-    auto lease = impl_->pool.acquire(op);
-    detail::Reply reply = lease->command({"PUBLISH", impl_->options.channel, payload});
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-      impl_->publish_failures.fetch_add(1, std::memory_order_relaxed);
-      return;
+  // Each candidate once, starting with the one that worked last; a failure moves on (cluster)
+  // or learns the master again (Sentinel) before giving up.
+  for (int round = 0; round < 2; ++round) {
+    const auto nodes = impl_->candidates();
+    const std::size_t first = impl_->preferred.load(std::memory_order_relaxed);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      const std::size_t index = (first + k) % nodes.size();
+      try {
+        auto lease = nodes[index]->pool.acquire(op);
+        detail::Reply reply = lease->command({"PUBLISH", impl_->options.channel, payload});
+        if (reply && reply->type == REDIS_REPLY_INTEGER) {
+          impl_->published.fetch_add(1, std::memory_order_relaxed);
+          impl_->preferred.store(index, std::memory_order_relaxed);
+          return;
+        }
+      } catch (const ttlcache::error&) {  // unreachable, in backoff, pool timeout: next one
+      }
     }
-    impl_->published.fetch_add(1, std::memory_order_relaxed);
-  } catch (const ttlcache::error&) {  // unreachable server, pool timeout: counted, not thrown
-    impl_->publish_failures.fetch_add(1, std::memory_order_relaxed);
+    if (impl_->options.redis.topology == Topology::standalone) break;
+    impl_->relearn();
   }
+  // Counted, not thrown: the write this message follows has succeeded.
+  impl_->publish_failures.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::uint64_t PubSubBus::subscribe(Handler on_message, ResetHandler on_reset) {

@@ -7,12 +7,17 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <exception>
 #include <functional>
+#include <iterator>
+#include <optional>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "cluster.hpp"
 #include "connection.hpp"
 #include "pool.hpp"
 #include "ttlcache/errors.hpp"
@@ -32,8 +37,12 @@ std::string glob_escape(std::string_view text) {
 
 using detail::Args;
 using detail::ConnectionPool;
+using detail::Node;
 using detail::Op;
 using detail::Reply;
+using detail::Router;
+// A short command for run_key (a braced list cannot be deduced through a template).
+using Cmd = std::initializer_list<std::string_view>;
 
 namespace {
 
@@ -96,16 +105,23 @@ struct RedisStore::Impl {
         prefix(options.key_namespace + ":"),
         match_all(glob_escape(prefix) + "*"),
         stamp_prefix(options.key_namespace + "@stamp:"),
-        endpoint(detail::endpoint_of(options)),
-        pool(options, endpoint) {}
+        router(options) {}
 
   const RedisOptions options;
   const std::string prefix;        // "<namespace>:"
   const std::string match_all;     // SCAN pattern for the whole namespace
   const std::string stamp_prefix;  // "<namespace>@stamp:": outside the data namespace
-  const std::string endpoint;
-  ConnectionPool pool;
+  Router router;
   std::atomic<std::uint64_t> corrupt{0};
+  std::atomic<std::uint64_t> redirections{0};
+
+  // A reply and the node that sent it (for messages).
+  struct Answer {
+    Reply reply;
+    std::shared_ptr<Node> node;
+  };
+
+  bool sharded() const noexcept { return options.topology == Topology::cluster; }
 
   std::string full_key(std::string_view key) const {
     std::string full;
@@ -135,23 +151,31 @@ struct RedisStore::Impl {
     if (ttl.count() <= 0) ttlcache::detail::throw_bad_ttl(backend_name, ttl.count());
   }
 
-  [[noreturn]] void fail(const ConnectionPool::Lease& lease, const Op& op) const {
-    detail::throw_failure(lease->failure(), op, endpoint, lease->failure_text());
+  [[noreturn]] static void fail(const Node& node, const ConnectionPool::Lease& lease,
+                                const Op& op) {
+    detail::throw_failure(lease->failure(), op, node.endpoint, lease->failure_text());
   }
 
-  [[noreturn]] void reply_error(const Op& op, const redisReply* reply) const {
+  [[noreturn]] static void reply_error(const Node& node, const Op& op, const redisReply* reply) {
     if (reply->type == REDIS_REPLY_ERROR) {
-      detail::throw_reply_error(op, endpoint, fmt::format("the server replied {}", text_of(reply)));
+      detail::throw_reply_error(op, node.endpoint,
+                                fmt::format("the server replied {}", text_of(reply)));
     }
-    detail::throw_reply_error(op, endpoint,
+    detail::throw_reply_error(op, node.endpoint,
                               fmt::format("unexpected reply of type {}", reply->type));
+  }
+  [[noreturn]] static void reply_error(const Answer& answer, const Op& op) {
+    reply_error(*answer.node, op, answer.reply.get());
   }
 
   // The reply to a multi-key stamp command (MGET, the acquire script): one element per name,
   // each a version or not. Anything else is a reply error naming the operation.
-  std::vector<std::optional<std::uint64_t>> versions_of(const redisReply* reply, std::size_t count,
-                                                        const Op& op) const {
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != count) reply_error(op, reply);
+  static std::vector<std::optional<std::uint64_t>> versions_of(const Node& node,
+                                                               const redisReply* reply,
+                                                               std::size_t count, const Op& op) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != count) {
+      reply_error(node, op, reply);
+    }
     std::vector<std::optional<std::uint64_t>> out(count);
     for (std::size_t i = 0; i < count; ++i) {
       const redisReply* element = reply->element[i];
@@ -162,14 +186,15 @@ struct RedisStore::Impl {
 
   // Reads count pipelined replies that should each be a status (+OK). The pipeline is drained
   // even after an error reply, so the connection stays in step; the first error is thrown.
-  void drain_status(ConnectionPool::Lease& lease, std::size_t count, const Op& op) const {
+  static void drain_status(const Node& node, ConnectionPool::Lease& lease, std::size_t count,
+                           const Op& op) {
     Reply error;
     for (std::size_t i = 0; i < count; ++i) {
       Reply reply = lease->read_reply();
-      if (!reply) fail(lease, op);
+      if (!reply) fail(node, lease, op);
       if (reply->type != REDIS_REPLY_STATUS && !error) error = std::move(reply);
     }
-    if (error) reply_error(op, error.get());
+    if (error) reply_error(node, op, error.get());
   }
 
   // Bytes under our key that are not one of our values: a miss, counted, never an exception.
@@ -182,70 +207,302 @@ struct RedisStore::Impl {
     return std::string(*payload);
   }
 
+  // A GET reply: nil is a miss, foreign bytes or a foreign type a counted miss.
+  std::optional<std::string> value_of(const Answer& answer, const Op& op) {
+    const redisReply* reply = answer.reply.get();
+    switch (reply->type) {
+      case REDIS_REPLY_NIL:
+        return std::nullopt;
+      case REDIS_REPLY_STRING:
+        return decode(reply);
+      case REDIS_REPLY_ERROR:
+        // A list or hash someone else put under our key is foreign data like any other.
+        if (starts_with(text_of(reply), "WRONGTYPE")) {
+          corrupt.fetch_add(1, std::memory_order_relaxed);
+          return std::nullopt;
+        }
+        [[fallthrough]];
+      default:
+        reply_error(answer, op);
+    }
+  }
+
+  // Errors after which the topology is worth learning again: a replica answering (a failover
+  // happened), a cluster between states.
+  static bool topology_error(std::string_view text) {
+    return starts_with(text, "READONLY") || starts_with(text, "CLUSTERDOWN") ||
+           starts_with(text, "TRYAGAIN") || starts_with(text, "MASTERDOWN") ||
+           starts_with(text, "LOADING");
+  }
+
+  // Sends one single-key command to the node owning full (never a null reply). Follows MOVED
+  // (the slot map learns the new owner) and ASK (ASKING, once, on the named node); after a
+  // connection failure or a topology error learns the topology again and retries when the key
+  // now lives elsewhere. max_redirects bounds the retries; then the last error is thrown.
+  template <class A>
+  Answer run_key(std::string_view full, const Op& op, A&& args) {
+    std::shared_ptr<Node> ask_node;
+    for (int attempt = 0;; ++attempt) {
+      const bool may_retry = attempt < options.max_redirects;
+      const bool asking = ask_node != nullptr;
+      std::shared_ptr<Node> node = asking ? std::move(ask_node) : router.node_for_key(full);
+      ask_node.reset();
+      std::optional<ConnectionPool::Lease> lease;
+      try {
+        lease.emplace(node->pool.acquire(op));
+      } catch (const backend_error&) {
+        if (may_retry && router.changed_after_failure(*node, full)) continue;
+        throw;
+      }
+      Reply reply;
+      if (asking) {
+        if ((*lease)->append({"ASKING"}) && (*lease)->append(args)) {
+          if (Reply asked = (*lease)->read_reply()) reply = (*lease)->read_reply();
+        }
+      } else {
+        reply = (*lease)->command(args);
+      }
+      if (!reply) {
+        if (may_retry && router.changed_after_failure(*node, full)) continue;
+        fail(*node, *lease, op);
+      }
+      if (reply->type == REDIS_REPLY_ERROR && options.topology != Topology::standalone) {
+        const std::string_view text = text_of(reply.get());
+        const detail::Redirect redirect = detail::parse_redirect(text);
+        if (redirect.kind != detail::Redirect::Kind::none) {
+          if (!may_retry) {
+            detail::throw_reply_error(
+                op, node->endpoint,
+                fmt::format("still redirected after {} redirections (last: {})",
+                            options.max_redirects, text));
+          }
+          redirections.fetch_add(1, std::memory_order_relaxed);
+          if (redirect.kind == detail::Redirect::Kind::moved) {
+            router.moved(redirect.slot, redirect.host, redirect.port);
+          } else {
+            ask_node = router.node_at(redirect.host, redirect.port);
+          }
+          continue;
+        }
+        if (topology_error(text) && may_retry && router.changed_after_failure(*node, full)) {
+          continue;
+        }
+      }
+      return Answer{std::move(reply), std::move(node)};
+    }
+  }
+
+  // Runs f(node) on the one master (standalone, sentinel); after a failure, when the
+  // Sentinels name another master, runs it again there (our batches are idempotent).
+  template <class F>
+  auto on_master(F&& f) {
+    for (int attempt = 0;; ++attempt) {
+      std::shared_ptr<Node> node = router.node_for_key({});
+      try {
+        return f(node);
+      } catch (const backend_error&) {
+        if (attempt < options.max_redirects && router.changed_after_failure(*node, {})) continue;
+        throw;
+      }
+    }
+  }
+
+  // Cluster batches: one single-key command per item (build(i, args) fills its arguments),
+  // grouped by the node owning the key; one pipeline per node, the nodes in parallel; replies
+  // in the caller's order. Items redirected, refused during a failover, or on a node whose
+  // connection failed are then sent one by one through run_key, which follows the cluster.
+  std::vector<Answer> run_batch(const std::vector<std::string_view>& fulls, std::size_t user_prefix,
+                                const Op& op,
+                                const std::function<void(std::size_t, Args&)>& build) {
+    std::vector<Answer> out(fulls.size());
+    std::vector<char> retry(fulls.size(), 0);
+    std::vector<std::pair<std::shared_ptr<Node>, std::vector<std::size_t>>> groups;
+    for (std::size_t i = 0; i < fulls.size(); ++i) {
+      std::shared_ptr<Node> node = router.node_for_key(fulls[i]);
+      auto group = std::find_if(groups.begin(), groups.end(),
+                                [&](const auto& g) { return g.first == node; });
+      if (group == groups.end()) {
+        groups.emplace_back(std::move(node), std::vector<std::size_t>{});
+        group = std::prev(groups.end());
+      }
+      group->second.push_back(i);
+    }
+    std::vector<std::exception_ptr> errors(groups.size());
+    auto run_group = [&](std::size_t g) {
+      const std::shared_ptr<Node>& node = groups[g].first;
+      const std::vector<std::size_t>& items = groups[g].second;
+      std::size_t done = 0;  // items answered or marked for retry
+      try {
+        auto lease = node->pool.acquire(op);
+        Args args;
+        for (std::size_t start = 0; start < items.size(); start += options.batch_chunk) {
+          const std::size_t end = std::min(start + options.batch_chunk, items.size());
+          for (std::size_t k = start; k < end; ++k) {
+            args.clear();
+            build(items[k], args);
+            if (!lease->append(args)) break;
+          }
+          for (; done < end; ++done) {
+            Reply reply = lease->read_reply();
+            if (!reply) break;
+            const std::size_t i = items[done];
+            if (reply->type == REDIS_REPLY_ERROR &&
+                (detail::parse_redirect(text_of(reply.get())).kind !=
+                     detail::Redirect::Kind::none ||
+                 topology_error(text_of(reply.get())))) {
+              retry[i] = 1;
+            } else {
+              out[i] = Answer{std::move(reply), node};
+            }
+          }
+          if (lease->broken()) break;
+        }
+      } catch (const backend_error&) {
+        // Could not get a connection: every item goes the one-by-one way below.
+      } catch (...) {
+        errors[g] = std::current_exception();
+      }
+      for (; done < items.size(); ++done) retry[items[done]] = 1;
+    };
+    if (groups.size() > 1) {
+      std::vector<std::thread> threads;
+      threads.reserve(groups.size() - 1);
+      try {
+        for (std::size_t g = 1; g < groups.size(); ++g) threads.emplace_back(run_group, g);
+      } catch (...) {
+        for (auto& t : threads) t.join();
+        throw;
+      }
+      run_group(0);
+      for (auto& t : threads) t.join();
+    } else if (!groups.empty()) {
+      run_group(0);
+    }
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    Args args;
+    for (std::size_t i = 0; i < fulls.size(); ++i) {
+      if (!retry[i]) continue;
+      args.clear();
+      build(i, args);
+      const Op key_op{op.command, Op::Kind::key, fulls[i].substr(user_prefix)};
+      out[i] = run_key(fulls[i], key_op, args);
+    }
+    return out;
+  }
+
   long long integer_command(std::string_view command, std::string_view key) {
     const std::string full = full_key(key);
     const Op op{command, Op::Kind::key, key};
-    auto lease = pool.acquire(op);
-    Reply reply = lease->command({command, full});
-    if (!reply) fail(lease, op);
-    if (reply->type != REDIS_REPLY_INTEGER) reply_error(op, reply.get());
-    return reply->integer;
+    Answer answer = run_key(full, op, Cmd{command, full});
+    if (answer.reply->type != REDIS_REPLY_INTEGER) reply_error(answer, op);
+    return answer.reply->integer;
   }
 
-  // SCAN MATCH pattern over the whole keyspace; each batch found is UNLINKed (unlink) or
-  // counted. A fresh lease per batch lets other callers use the connection in between.
-  std::size_t scan(const std::string& pattern, const Op& op, bool unlink) {
+  // SCAN MATCH pattern over one node's keyspace; each batch found is UNLINKed (unlink) or
+  // counted into seen. A fresh lease per batch lets other callers use the connection in
+  // between. On a cluster node the keys of one batch lie in many slots, so they are unlinked
+  // one per command (pipelined) rather than in one multi-key UNLINK.
+  std::size_t scan(Node& node, const std::string& pattern, const Op& op, bool unlink,
+                   std::unordered_set<std::size_t>& seen) const {
     const std::string count = std::to_string(options.scan_count);
     std::string cursor = "0";
     std::size_t removed = 0;
-    // SCAN may return a key twice (while the server rehashes), so counting dedupes by hash:
-    // 8 bytes per key rather than the key itself.
-    std::unordered_set<std::size_t> seen;
     Args args;
     do {
-      auto lease = pool.acquire(op);
+      auto lease = node.pool.acquire(op);
       Reply reply = lease->command({"SCAN", cursor, "MATCH", pattern, "COUNT", count});
-      if (!reply) fail(lease, op);
+      if (!reply) fail(node, lease, op);
       if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
           reply->element[0]->type != REDIS_REPLY_STRING ||
           reply->element[1]->type != REDIS_REPLY_ARRAY) {
-        reply_error(op, reply.get());
+        reply_error(node, op, reply.get());
       }
       cursor.assign(text_of(reply->element[0]));
       const redisReply* keys = reply->element[1];
       if (keys->elements == 0) continue;
-      if (unlink) {
+      if (!unlink) {
+        // SCAN may return a key twice (while the server rehashes), so counting dedupes by
+        // hash: 8 bytes per key rather than the key itself.
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+          seen.insert(std::hash<std::string_view>{}(text_of(keys->element[i])));
+        }
+      } else if (sharded()) {
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+          if (!lease->append({"UNLINK", text_of(keys->element[i])})) fail(node, lease, op);
+        }
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+          Reply unlinked = lease->read_reply();
+          if (!unlinked) fail(node, lease, op);
+          // A key migrating away meanwhile (MOVED/ASK) is the other node's to remove.
+          if (unlinked->type == REDIS_REPLY_INTEGER) {
+            removed += static_cast<std::size_t>(unlinked->integer);
+          } else if (detail::parse_redirect(text_of(unlinked.get())).kind ==
+                     detail::Redirect::Kind::none) {
+            reply_error(node, op, unlinked.get());
+          }
+        }
+      } else {
         args.clear();
         args.reserve(keys->elements + 1);
         args.add("UNLINK");
         for (std::size_t i = 0; i < keys->elements; ++i) args.add(text_of(keys->element[i]));
         Reply unlinked = lease->command(args);
-        if (!unlinked) fail(lease, op);
-        if (unlinked->type != REDIS_REPLY_INTEGER) reply_error(op, unlinked.get());
+        if (!unlinked) fail(node, lease, op);
+        if (unlinked->type != REDIS_REPLY_INTEGER) reply_error(node, op, unlinked.get());
         removed += static_cast<std::size_t>(unlinked->integer);
-      } else {
-        for (std::size_t i = 0; i < keys->elements; ++i) {
-          seen.insert(std::hash<std::string_view>{}(text_of(keys->element[i])));
-        }
       }
     } while (cursor != "0");
+    return removed;
+  }
+
+  // Every master (a cluster's all of them), one after the other.
+  std::size_t scan_all(const std::string& pattern, const Op& op, bool unlink) {
+    std::unordered_set<std::size_t> seen;
+    std::size_t removed = 0;
+    if (sharded()) {
+      for (const auto& node : router.masters()) removed += scan(*node, pattern, op, unlink, seen);
+    } else {
+      removed = on_master([&](const std::shared_ptr<Node>& node) {
+        seen.clear();
+        return scan(*node, pattern, op, unlink, seen);
+      });
+    }
     return unlink ? removed : seen.size();
   }
 
-  Reply server_command(std::initializer_list<std::string_view> args, std::string_view what) {
+  // A command for every master (PING, INFO); the replies in the masters' order.
+  std::vector<Answer> on_every_master(std::initializer_list<std::string_view> args,
+                                      std::string_view what) {
     const Op op{what, Op::Kind::server};
-    auto lease = pool.acquire(op);
-    Reply reply = lease->command(args);
-    if (!reply) fail(lease, op);
-    if (reply->type == REDIS_REPLY_ERROR) reply_error(op, reply.get());
-    return reply;
+    std::vector<Answer> out;
+    auto send = [&](Node& node, std::shared_ptr<Node> keep) {
+      auto lease = node.pool.acquire(op);
+      Reply reply = lease->command(args);
+      if (!reply) fail(node, lease, op);
+      if (reply->type == REDIS_REPLY_ERROR) reply_error(node, op, reply.get());
+      out.push_back(Answer{std::move(reply), std::move(keep)});
+    };
+    if (sharded()) {
+      for (const auto& node : router.masters()) send(*node, node);
+    } else {
+      on_master([&](const std::shared_ptr<Node>& node) {
+        out.clear();
+        send(*node, node);
+        return 0;
+      });
+    }
+    return out;
   }
 };
 
 RedisStore::RedisStore(RedisOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   if (impl_->options.connect_on_start) {
-    // The first lease opens a connection and keeps it in the pool for the first call.
-    auto lease = impl_->pool.acquire(Op{"connect", Op::Kind::server});
+    // Learns the topology, then opens one connection per master; they stay in the pools for
+    // the first calls.
+    const Op op{"connect", Op::Kind::server};
+    for (const auto& node : impl_->router.masters()) auto lease = node->pool.acquire(op);
   }
 }
 
@@ -264,24 +521,7 @@ std::optional<std::string> RedisStore::get(std::string_view key) {
   impl_->check_key(key);
   const std::string full = impl_->full_key(key);
   const Op op{"GET", Op::Kind::key, key};
-  auto lease = impl_->pool.acquire(op);
-  Reply reply = lease->command({"GET", full});
-  if (!reply) impl_->fail(lease, op);
-  switch (reply->type) {
-    case REDIS_REPLY_NIL:
-      return std::nullopt;
-    case REDIS_REPLY_STRING:
-      return impl_->decode(reply.get());
-    case REDIS_REPLY_ERROR:
-      // A list or hash someone else put under our key is foreign data like any other.
-      if (starts_with(text_of(reply.get()), "WRONGTYPE")) {
-        impl_->corrupt.fetch_add(1, std::memory_order_relaxed);
-        return std::nullopt;
-      }
-      [[fallthrough]];
-    default:
-      impl_->reply_error(op, reply.get());
-  }
+  return impl_->value_of(impl_->run_key(full, op, Cmd{"GET", full}), op);
 }
 
 void RedisStore::set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
@@ -291,10 +531,8 @@ void RedisStore::set(std::string_view key, std::string_view value, std::chrono::
   detail::wrap_value(wrapped, value, impl_->options.checksum);
   const TtlText ttl_text(ttl);
   const Op op{"SET", Op::Kind::key, key};
-  auto lease = impl_->pool.acquire(op);
-  Reply reply = lease->command({"SET", full, wrapped, "PX", ttl_text.view()});
-  if (!reply) impl_->fail(lease, op);
-  if (reply->type != REDIS_REPLY_STATUS) impl_->reply_error(op, reply.get());
+  auto answer = impl_->run_key(full, op, Cmd{"SET", full, wrapped, "PX", ttl_text.view()});
+  if (answer.reply->type != REDIS_REPLY_STATUS) Impl::reply_error(answer, op);
 }
 
 bool RedisStore::erase(std::string_view key) {
@@ -326,41 +564,64 @@ std::vector<std::optional<std::string>> RedisStore::get_many(const std::vector<s
   std::string full;
   full.reserve(total);
   for (const auto& key : keys) full.append(impl_->prefix).append(key);
-
   const Op op{"MGET", Op::Kind::batch, keys.front(), keys.size()};
-  const std::size_t chunk = impl_->options.batch_chunk;
-  auto lease = impl_->pool.acquire(op);
-  // Every chunk is queued first, so the whole batch costs one round trip.
-  Args args;
-  args.reserve(std::min(chunk, keys.size()) + 1);
-  std::size_t offset = 0;
-  for (std::size_t start = 0; start < keys.size(); start += chunk) {
-    args.clear();
-    args.add("MGET");
-    const std::size_t end = std::min(start + chunk, keys.size());
-    for (std::size_t i = start; i < end; ++i) {
-      const std::size_t length = impl_->prefix.size() + keys[i].size();
-      args.add(std::string_view(full).substr(offset, length));
+
+  if (impl_->sharded()) {
+    // MGET needs every key in one slot; a cluster batch is single-key GETs, pipelined per node.
+    std::vector<std::string_view> fulls;
+    fulls.reserve(keys.size());
+    std::size_t offset = 0;
+    for (const auto& key : keys) {
+      const std::size_t length = impl_->prefix.size() + key.size();
+      fulls.push_back(std::string_view(full).substr(offset, length));
       offset += length;
     }
-    if (!lease->append(args)) impl_->fail(lease, op);
+    const Op get_op{"GET", Op::Kind::batch, keys.front(), keys.size()};
+    auto answers =
+        impl_->run_batch(fulls, impl_->prefix.size(), get_op, [&](std::size_t i, Args& args) {
+          args.add("GET");
+          args.add(fulls[i]);
+        });
+    for (std::size_t i = 0; i < keys.size(); ++i) out[i] = impl_->value_of(answers[i], get_op);
+    return out;
   }
-  Reply error;
-  for (std::size_t start = 0; start < keys.size(); start += chunk) {
-    Reply reply = lease->read_reply();
-    if (!reply) impl_->fail(lease, op);
-    const std::size_t end = std::min(start + chunk, keys.size());
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != end - start) {
-      if (!error) error = std::move(reply);  // keep reading: the pipeline must be drained
-      continue;
+
+  const std::size_t chunk = impl_->options.batch_chunk;
+  return impl_->on_master([&](const std::shared_ptr<Node>& node) {
+    std::vector<std::optional<std::string>> result(keys.size());
+    auto lease = node->pool.acquire(op);
+    // Every chunk is queued first, so the whole batch costs one round trip.
+    Args args;
+    args.reserve(std::min(chunk, keys.size()) + 1);
+    std::size_t offset = 0;
+    for (std::size_t start = 0; start < keys.size(); start += chunk) {
+      args.clear();
+      args.add("MGET");
+      const std::size_t end = std::min(start + chunk, keys.size());
+      for (std::size_t i = start; i < end; ++i) {
+        const std::size_t length = impl_->prefix.size() + keys[i].size();
+        args.add(std::string_view(full).substr(offset, length));
+        offset += length;
+      }
+      if (!lease->append(args)) Impl::fail(*node, lease, op);
     }
-    for (std::size_t i = start; i < end; ++i) {
-      const redisReply* element = reply->element[i - start];
-      if (element->type == REDIS_REPLY_STRING) out[i] = impl_->decode(element);
+    Reply error;
+    for (std::size_t start = 0; start < keys.size(); start += chunk) {
+      Reply reply = lease->read_reply();
+      if (!reply) Impl::fail(*node, lease, op);
+      const std::size_t end = std::min(start + chunk, keys.size());
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != end - start) {
+        if (!error) error = std::move(reply);  // keep reading: the pipeline must be drained
+        continue;
+      }
+      for (std::size_t i = start; i < end; ++i) {
+        const redisReply* element = reply->element[i - start];
+        if (element->type == REDIS_REPLY_STRING) result[i] = impl_->decode(element);
+      }
     }
-  }
-  if (error) impl_->reply_error(op, error.get());
-  return out;
+    if (error) Impl::reply_error(*node, op, error.get());
+    return result;
+  });
 }
 
 void RedisStore::set_many(const std::vector<Write>& items) {
@@ -368,37 +629,68 @@ void RedisStore::set_many(const std::vector<Write>& items) {
   for (const auto& item : items) impl_->check_write(item.key, item.value, item.ttl);
 
   const Op op{"SET", Op::Kind::batch, items.front().key, items.size()};
-  const std::size_t chunk = impl_->options.batch_chunk;
-  auto lease = impl_->pool.acquire(op);
-  std::string full;
-  std::string wrapped;
-  // One pipeline per chunk bounds the memory the output buffer holds at once.
-  for (std::size_t start = 0; start < items.size(); start += chunk) {
-    const std::size_t end = std::min(start + chunk, items.size());
-    for (std::size_t i = start; i < end; ++i) {
-      full.assign(impl_->prefix).append(items[i].key);
-      detail::wrap_value(wrapped, items[i].value, impl_->options.checksum);
-      const TtlText ttl_text(items[i].ttl);
-      // append() copies the arguments into hiredis's buffer, so the strings can be reused.
-      if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) impl_->fail(lease, op);
+  if (impl_->sharded()) {
+    std::vector<std::string> fulls;
+    std::vector<std::string> wrapped(items.size());
+    std::vector<TtlText> ttls;
+    fulls.reserve(items.size());
+    ttls.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      fulls.push_back(impl_->full_key(items[i].key));
+      detail::wrap_value(wrapped[i], items[i].value, impl_->options.checksum);
+      ttls.emplace_back(items[i].ttl);
     }
-    impl_->drain_status(lease, end - start, op);
+    const std::vector<std::string_view> views(fulls.begin(), fulls.end());
+    auto answers =
+        impl_->run_batch(views, impl_->prefix.size(), op, [&](std::size_t i, Args& args) {
+          args.add("SET");
+          args.add(views[i]);
+          args.add(wrapped[i]);
+          args.add("PX");
+          args.add(ttls[i].view());
+        });
+    for (const auto& answer : answers) {
+      if (answer.reply->type != REDIS_REPLY_STATUS) Impl::reply_error(answer, op);
+    }
+    return;
   }
+
+  const std::size_t chunk = impl_->options.batch_chunk;
+  impl_->on_master([&](const std::shared_ptr<Node>& node) {
+    auto lease = node->pool.acquire(op);
+    std::string full;
+    std::string wrapped;
+    // One pipeline per chunk bounds the memory the output buffer holds at once.
+    for (std::size_t start = 0; start < items.size(); start += chunk) {
+      const std::size_t end = std::min(start + chunk, items.size());
+      for (std::size_t i = start; i < end; ++i) {
+        full.assign(impl_->prefix).append(items[i].key);
+        detail::wrap_value(wrapped, items[i].value, impl_->options.checksum);
+        const TtlText ttl_text(items[i].ttl);
+        // append() copies the arguments into hiredis's buffer, so the strings can be reused.
+        if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) {
+          Impl::fail(*node, lease, op);
+        }
+      }
+      Impl::drain_status(*node, lease, end - start, op);
+    }
+    return 0;
+  });
 }
 
 std::size_t RedisStore::erase_prefix(std::string_view literal_prefix) {
   impl_->check_key(literal_prefix);
   const std::string pattern =
       impl_->match_all.substr(0, impl_->match_all.size() - 1) + glob_escape(literal_prefix) + "*";
-  return impl_->scan(pattern, Op{"SCAN+UNLINK", Op::Kind::prefix, literal_prefix}, true);
+  return impl_->scan_all(pattern, Op{"SCAN+UNLINK", Op::Kind::prefix, literal_prefix}, true);
 }
 
 void RedisStore::clear() {
-  impl_->scan(impl_->match_all, Op{"SCAN+UNLINK", Op::Kind::space}, true);
+  impl_->scan_all(impl_->match_all, Op{"SCAN+UNLINK", Op::Kind::space}, true);
 }
 
 std::size_t RedisStore::size() {
-  return impl_->scan(impl_->match_all, Op{"SCAN", Op::Kind::space}, false);
+  return impl_->scan_all(impl_->match_all, Op{"SCAN", Op::Kind::space}, false);
 }
 
 std::string RedisStore::stamp_key(std::string_view name) const {
@@ -415,14 +707,36 @@ std::vector<std::optional<std::uint64_t>> RedisStore::read_stamps(
   keys.reserve(names.size());
   for (const auto& name : names) keys.push_back(stamp_key(name));
   const Op op{"MGET stamps", Op::Kind::batch, names.front(), names.size()};
+  if (impl_->sharded()) {
+    // Stamps spread over the slots like data; a read is one GET per name, pipelined per node.
+    const std::vector<std::string_view> views(keys.begin(), keys.end());
+    const Op get_op{"GET stamps", Op::Kind::batch, names.front(), names.size()};
+    auto answers =
+        impl_->run_batch(views, impl_->stamp_prefix.size(), get_op, [&](std::size_t i, Args& args) {
+          args.add("GET");
+          args.add(views[i]);
+        });
+    std::vector<std::optional<std::uint64_t>> out(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const redisReply* reply = answers[i].reply.get();
+      if (reply->type == REDIS_REPLY_STRING) {
+        out[i] = parse_version(text_of(reply));
+      } else if (reply->type != REDIS_REPLY_NIL) {
+        Impl::reply_error(answers[i], get_op);
+      }
+    }
+    return out;
+  }
   Args args;
   args.reserve(keys.size() + 1);
   args.add("MGET");
   for (const auto& key : keys) args.add(key);
-  auto lease = impl_->pool.acquire(op);
-  Reply reply = lease->command(args);
-  if (!reply) impl_->fail(lease, op);
-  return impl_->versions_of(reply.get(), names.size(), op);
+  return impl_->on_master([&](const std::shared_ptr<Node>& node) {
+    auto lease = node->pool.acquire(op);
+    Reply reply = lease->command(args);
+    if (!reply) Impl::fail(*node, lease, op);
+    return Impl::versions_of(*node, reply.get(), names.size(), op);
+  });
 }
 
 std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::string>& names,
@@ -439,8 +753,28 @@ std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::str
     keys.push_back(stamp_key(name));
     fresh.push_back(std::to_string(ttlcache::detail::random_version()));
   }
-  const std::string count = std::to_string(names.size());
   const TtlText keep(keep_alive);
+  const Op op{"EVAL acquire stamps", Op::Kind::batch, names.front(), names.size()};
+  if (impl_->sharded()) {
+    // The script may only touch keys of one slot: one EVAL per name (atomic per name, which is
+    // what create-if-missing needs), pipelined per node.
+    const std::vector<std::string_view> views(keys.begin(), keys.end());
+    auto answers =
+        impl_->run_batch(views, impl_->stamp_prefix.size(), op, [&](std::size_t i, Args& args) {
+          args.add("EVAL");
+          args.add(acquire_script);
+          args.add("1");
+          args.add(views[i]);
+          args.add(keep.view());
+          args.add(fresh[i]);
+        });
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto versions = Impl::versions_of(*answers[i].node, answers[i].reply.get(), 1, op);
+      out[i] = versions[0].value_or(0);
+    }
+    return out;
+  }
+  const std::string count = std::to_string(names.size());
   Args args;
   args.reserve(2 * names.size() + 4);
   args.add("EVAL");
@@ -449,11 +783,12 @@ std::vector<std::uint64_t> RedisStore::acquire_stamps(const std::vector<std::str
   for (const auto& key : keys) args.add(key);
   args.add(keep.view());
   for (const auto& v : fresh) args.add(v);
-  const Op op{"EVAL acquire stamps", Op::Kind::batch, names.front(), names.size()};
-  auto lease = impl_->pool.acquire(op);
-  Reply reply = lease->command(args);
-  if (!reply) impl_->fail(lease, op);
-  const auto versions = impl_->versions_of(reply.get(), names.size(), op);
+  const auto versions = impl_->on_master([&](const std::shared_ptr<Node>& node) {
+    auto lease = node->pool.acquire(op);
+    Reply reply = lease->command(args);
+    if (!reply) Impl::fail(*node, lease, op);
+    return Impl::versions_of(*node, reply.get(), names.size(), op);
+  });
   // 0 is never a valid version: an entry stamped with it is a miss (fail safe).
   for (std::size_t i = 0; i < names.size(); ++i) out[i] = versions[i].value_or(0);
   return out;
@@ -467,46 +802,73 @@ std::vector<std::uint64_t> RedisStore::bump_stamps(const std::vector<std::string
   for (const auto& name : names) impl_->check_key(name);
   const TtlText keep(keep_alive);
   const Op op{"SET stamps", Op::Kind::batch, names.front(), names.size()};
-  auto lease = impl_->pool.acquire(op);
+  std::vector<std::string> keys;
+  std::vector<std::string> versions;
+  keys.reserve(names.size());
+  versions.reserve(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     out[i] = ttlcache::detail::random_version();
-    const std::string key = stamp_key(names[i]);
-    const std::string version = std::to_string(out[i]);
-    if (!lease->append({"SET", key, version, "PX", keep.view()})) impl_->fail(lease, op);
+    keys.push_back(stamp_key(names[i]));
+    versions.push_back(std::to_string(out[i]));
   }
-  impl_->drain_status(lease, names.size(), op);
+  if (impl_->sharded()) {
+    const std::vector<std::string_view> views(keys.begin(), keys.end());
+    auto answers =
+        impl_->run_batch(views, impl_->stamp_prefix.size(), op, [&](std::size_t i, Args& args) {
+          args.add("SET");
+          args.add(views[i]);
+          args.add(versions[i]);
+          args.add("PX");
+          args.add(keep.view());
+        });
+    for (const auto& answer : answers) {
+      if (answer.reply->type != REDIS_REPLY_STATUS) Impl::reply_error(answer, op);
+    }
+    return out;
+  }
+  impl_->on_master([&](const std::shared_ptr<Node>& node) {
+    auto lease = node->pool.acquire(op);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (!lease->append({"SET", keys[i], versions[i], "PX", keep.view()})) {
+        Impl::fail(*node, lease, op);
+      }
+    }
+    Impl::drain_status(*node, lease, names.size(), op);
+    return 0;
+  });
   return out;
 }
 
-void RedisStore::ping() {
-  Reply reply = impl_->server_command({"PING"}, "PING");
-  (void)reply;
-}
+void RedisStore::ping() { impl_->on_every_master({"PING"}, "PING"); }
 
 std::uint64_t RedisStore::used_memory() {
-  Reply reply = impl_->server_command({"INFO", "memory"}, "INFO memory");
   const Op op{"INFO memory", Op::Kind::server};
-  if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
-    impl_->reply_error(op, reply.get());
+  std::uint64_t sum = 0;
+  for (const auto& answer : impl_->on_every_master({"INFO", "memory"}, "INFO memory")) {
+    const redisReply* reply = answer.reply.get();
+    if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+      Impl::reply_error(answer, op);
+    }
+    std::string_view text = text_of(reply);
+    constexpr std::string_view field = "used_memory:";
+    // The field must start a line: "used_memory_rss:" and friends share the prefix.
+    std::size_t pos = 0;
+    while ((pos = text.find(field, pos)) != std::string_view::npos) {
+      if (pos == 0 || text[pos - 1] == '\n') break;
+      pos += field.size();
+    }
+    if (pos == std::string_view::npos) {
+      detail::throw_reply_error(op, answer.node->endpoint, "no used_memory field in the reply");
+    }
+    std::uint64_t bytes = 0;
+    const char* begin = text.data() + pos + field.size();
+    auto [ptr, ec] = std::from_chars(begin, text.data() + text.size(), bytes);
+    if (ec != std::errc() || ptr == begin) {
+      detail::throw_reply_error(op, answer.node->endpoint, "used_memory is not a number");
+    }
+    sum += bytes;
   }
-  std::string_view text = text_of(reply.get());
-  constexpr std::string_view field = "used_memory:";
-  // The field must start a line: "used_memory_rss:" and friends share the prefix.
-  std::size_t pos = 0;
-  while ((pos = text.find(field, pos)) != std::string_view::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') break;
-    pos += field.size();
-  }
-  if (pos == std::string_view::npos) {
-    detail::throw_reply_error(op, impl_->endpoint, "no used_memory field in the reply");
-  }
-  std::uint64_t bytes = 0;
-  const char* begin = text.data() + pos + field.size();
-  auto [ptr, ec] = std::from_chars(begin, text.data() + text.size(), bytes);
-  if (ec != std::errc() || ptr == begin) {
-    detail::throw_reply_error(op, impl_->endpoint, "used_memory is not a number");
-  }
-  return bytes;
+  return sum;
 }
 
 std::uint64_t RedisStore::corrupt_values() const noexcept {
@@ -514,15 +876,19 @@ std::uint64_t RedisStore::corrupt_values() const noexcept {
 }
 
 RedisStats RedisStore::stats() const {
-  const auto counters = impl_->pool.counters();
   RedisStats stats;
   stats.corrupt_values = corrupt_values();
-  stats.connects = counters.connects;
-  stats.connect_failures = counters.connect_failures;
-  stats.discarded = counters.discarded;
-  stats.pool_timeouts = counters.pool_timeouts;
-  stats.open_connections = counters.open;
-  stats.idle_connections = counters.idle;
+  for (const auto& node : impl_->router.all_nodes()) {
+    const auto counters = node->pool.counters();
+    stats.connects += counters.connects;
+    stats.connect_failures += counters.connect_failures;
+    stats.discarded += counters.discarded;
+    stats.pool_timeouts += counters.pool_timeouts;
+    stats.open_connections += counters.open;
+    stats.idle_connections += counters.idle;
+  }
+  stats.topology_refreshes = impl_->router.refreshes();
+  stats.redirections = impl_->redirections.load(std::memory_order_relaxed);
   return stats;
 }
 

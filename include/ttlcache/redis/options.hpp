@@ -6,8 +6,22 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ttlcache::redis {
+
+/// How the Redis servers behind a store are arranged.
+enum class Topology {
+  standalone,  ///< one server (host/port or unix_socket)
+  cluster,     ///< Redis Cluster: keys sharded over masters by hash slot; nodes are seeds
+  sentinel,    ///< one master with replicas, found through the Sentinels listed in nodes
+};
+
+/// A TCP address (IPv6 without brackets).
+struct RedisEndpoint {
+  std::string host;
+  int port = 6379;
+};
 
 /// Everything a RedisStore needs. Plain data: fill in the fields, or start from a URL with
 /// from_url() and adjust the rest. RedisStore validates the whole set when constructed
@@ -20,6 +34,20 @@ struct RedisOptions {
   int port = 6379;
   /// Path of a Unix domain socket; when non-empty it is used instead of host and port.
   std::string unix_socket;
+
+  // ---- topology ----
+  /// standalone uses host/port (or unix_socket). cluster and sentinel use nodes instead.
+  Topology topology = Topology::standalone;
+  /// cluster: seed nodes, any reachable one gives the slot map (CLUSTER SLOTS).
+  /// sentinel: the Sentinels, asked in order for the current master's address.
+  std::vector<RedisEndpoint> nodes;
+  /// sentinel: the master's name in the Sentinels' configuration (SENTINEL monitor <name>).
+  std::string sentinel_master;
+  /// Redirections (MOVED, ASK) and failover retries one call follows before it gives up.
+  int max_redirects = 5;
+  /// Failures trigger a topology refresh (CLUSTER SLOTS, or asking the Sentinels) at most this
+  /// often; calls in between wait for the refresh under way or use its result.
+  std::chrono::milliseconds topology_refresh_interval{100};
 
   // ---- who ----
   /// ACL user name for `AUTH user password`; empty means `AUTH password` (the default user).
@@ -70,12 +98,17 @@ struct RedisOptions {
 
   /// Parses a URL into a RedisOptions with default values elsewhere:
   /// `redis://[[user]:password@]host[:port][/db]` (host may be `[ipv6]`) or
-  /// `unix://[[user]:password@]/path/to/socket[?db=N]`. User and password are
-  /// percent-decoded. Throws config_error (path "url"), whose message never repeats the password.
+  /// `unix://[[user]:password@]/path/to/socket[?db=N]`,
+  /// `redis+cluster://[[user]:password@]host1:port,host2:port` (seed nodes, database 0), or
+  /// `redis+sentinel://[[user]:password@]s1:port,s2:port/master-name[/db]` (Sentinel port
+  /// defaults to 26379; the credentials are for the master, the Sentinels get no AUTH).
+  /// User and password are percent-decoded. Throws config_error (path "url"), whose message
+  /// never repeats the password.
   static RedisOptions from_url(std::string_view url);
 
-  /// Like from_url(), but overwrites only the connection fields (host, port, unix_socket, user,
-  /// password, db) of *this. Throws config_error.
+  /// Like from_url(), but overwrites only the connection fields (topology, nodes,
+  /// sentinel_master, host, port, unix_socket, user, password, db) of *this. Throws
+  /// config_error.
   RedisOptions& apply_url(std::string_view url);
 
   /// A loggable one-line summary, e.g. "redis://app:***@10.0.0.5:6379/2 namespace=billing

@@ -27,17 +27,32 @@ std::string glob_escape(std::string_view text);
 
 /// Counters for metrics. Monotonic since construction, except the two connection gauges.
 struct RedisStats {
-  std::uint64_t corrupt_values = 0;    ///< reads whose bytes failed the header check (misses)
-  std::uint64_t connects = 0;          ///< connections opened successfully
-  std::uint64_t connect_failures = 0;  ///< connect, AUTH or SELECT attempts that failed
-  std::uint64_t discarded = 0;         ///< broken connections dropped from the pool
-  std::uint64_t pool_timeouts = 0;     ///< callers that gave up waiting for a connection
-  std::size_t open_connections = 0;    ///< gauge: connections in use or idle
-  std::size_t idle_connections = 0;    ///< gauge: connections waiting in the pool
+  std::uint64_t corrupt_values = 0;      ///< reads whose bytes failed the header check (misses)
+  std::uint64_t connects = 0;            ///< connections opened successfully
+  std::uint64_t connect_failures = 0;    ///< connect, AUTH or SELECT attempts that failed
+  std::uint64_t discarded = 0;           ///< broken connections dropped from the pool
+  std::uint64_t pool_timeouts = 0;       ///< callers that gave up waiting for a connection
+  std::size_t open_connections = 0;      ///< gauge: connections in use or idle
+  std::size_t idle_connections = 0;      ///< gauge: connections waiting in the pool
+  std::uint64_t topology_refreshes = 0;  ///< cluster slot maps / Sentinel answers learned
+  std::uint64_t redirections = 0;        ///< cluster MOVED and ASK replies followed
 };
 
-/// A ByteStore on one Redis server (standalone; no Cluster or Sentinel), shared by every
-/// service instance that uses the same key_namespace.
+/// A ByteStore on Redis (one server, a Redis Cluster, or a master found through Sentinel;
+/// RedisOptions::topology), shared by every service instance that uses the same key_namespace.
+///
+/// - Cluster: each key goes to the master of its CRC16 hash slot ({hash tags} honoured), one
+///   pool per node. MOVED updates the slot map, ASK is followed once with ASKING; a connection
+///   failure or a CLUSTERDOWN/TRYAGAIN reply makes the store learn the map again (CLUSTER SLOTS,
+///   at most every topology_refresh_interval) and retry when the key now lives elsewhere; at
+///   most max_redirects retries per call. Batches (get_many, set_many, stamps) are single-key
+///   commands grouped per node: one pipeline per node, the nodes in parallel, the answers in
+///   the caller's order. clear(), erase_prefix() and size() SCAN every master. Stamps are keys
+///   like any other, so a read does per-node lookups and never a cross-slot command.
+/// - Sentinel: the master is the one the Sentinels name (SENTINEL get-master-addr-by-name),
+///   asked again after a connection failure or a -READONLY reply; the call is then retried on
+///   the new master. Calls during a failover throw (connection_error) until the Sentinels
+///   have promoted a replica; later calls find it by themselves.
 ///
 /// - Keys are stored as "<key_namespace>:<key>"; every command is sent in binary-safe argv
 ///   form, so keys and values may hold any bytes.
