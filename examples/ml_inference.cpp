@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <ttlcache/ttlcache.hpp>
@@ -29,31 +30,22 @@ int main() {
   ttlcache::Cache<std::string, double> predictions;
   const std::string model = "ranker-v3";
 
-  // Batch inference: one lookup for the whole batch, the model sees only the misses.
+  // Batch inference: one lookup for the whole batch, the model sees only the misses, and their
+  // scores are written back in one batch.
   auto predict = [&](const std::vector<std::string>& inputs) {
     std::vector<std::string> keys;
-    keys.reserve(inputs.size());
-    for (const auto& in : inputs)
+    std::unordered_map<std::string, std::string> input_of;
+    for (const auto& in : inputs) {
       keys.push_back(ttlcache::make_key("pred", model, ttlcache::digest_hex(in)));
-    auto cached = predictions.get_many(keys);
-    std::vector<std::string> missing;
-    std::vector<std::size_t> where;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (!cached[i]) {
-        missing.push_back(inputs[i]);
-        where.push_back(i);
-      }
+      input_of[keys.back()] = in;
     }
-    if (!missing.empty()) {
-      const auto scores = run_model(missing);
-      std::vector<std::pair<std::string, double>> fresh;
-      for (std::size_t j = 0; j < missing.size(); ++j) {
-        cached[where[j]] = scores[j];
-        fresh.emplace_back(keys[where[j]], scores[j]);
-      }
-      predictions.set_many(std::move(fresh), 1h);
-    }
-    return cached;
+    auto score_missing = [&](const std::vector<std::string>& missing) {
+      std::vector<std::string> batch;
+      batch.reserve(missing.size());
+      for (const auto& k : missing) batch.push_back(input_of[k]);
+      return run_model(batch);
+    };
+    return predictions.get_many_or_load(keys, score_missing, 1h);
   };
   predict({"query a", "query b", "query c"});
   predict({"query b", "query c", "query d"});  // only "query d" reaches the model
