@@ -41,7 +41,8 @@ struct Timed {
 template <class V, class VC = ValueCodec<V>>
 struct TimedCodec {
   static constexpr std::array<char, 4> magic{'\xF6', 'F', 'S', '1'};
-  static constexpr std::size_t header_size = magic.size() + 3 * 8 + 4 + 1;
+  // magic, three 64-bit times, the 32-bit load time, the flag byte
+  static constexpr std::size_t header_size = magic.size() + 8 + 8 + 8 + 4 + 1;
 
   static std::string encode(const Timed<V>& t) {
     std::string out(magic.data(), magic.size());
