@@ -137,7 +137,9 @@ std::shared_ptr<const Router::Layout> Router::layout() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (layout_) return layout_;
   }
-  refresh(true);
+  // Rate-limited like any refresh: with every seed or Sentinel down, calls fail fast with the
+  // last reason instead of each one trying them all again.
+  refresh(false);
   std::lock_guard<std::mutex> lock(mutex_);
   if (!layout_) throw_unknown(last_refresh_failure_);
   return layout_;
@@ -171,7 +173,7 @@ void Router::refresh(bool force) {
   const auto now = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!force && layout_ && refreshes_.load() > 0 &&
+    if (!force && last_refresh_ != Clock::time_point{} &&
         now - last_refresh_ < options_.topology_refresh_interval) {
       return;
     }

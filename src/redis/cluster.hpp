@@ -70,9 +70,10 @@ class Router {
   /// Every node created so far (for statistics).
   std::vector<std::shared_ptr<Node>> all_nodes() const;
 
-  /// Learns the topology again unless another refresh finished less than
+  /// Learns the topology again unless another attempt (successful or not) finished less than
   /// topology_refresh_interval ago (force: regardless). Waits for a refresh under way rather
-  /// than start a second. Throws connection_error only when nothing is known at all.
+  /// than start a second. Never throws for network problems: a failed attempt keeps the old
+  /// topology and remembers why (node_for_key reports it when nothing is known at all).
   void refresh(bool force = false);
   /// After a failure of node while serving full_key: refresh, then whether the key now belongs
   /// to another node (worth a retry). Always false for standalone.

@@ -432,3 +432,41 @@ TEST_CASE("cluster failover: a master dies, its replica takes over, calls recove
   std::printf("cluster failover: bus resubscribed %llu times, received=%d\n",
               static_cast<unsigned long long>(subscriber->stats().subscriptions), received.load());
 }
+
+TEST_CASE("concurrent callers on a cluster: batches fan out per node while single calls run",
+          "[redis][cluster][concurrency]") {
+  const std::string ns = unique_namespace("cluster-conc");
+  auto options = ClusterSetup::shared().options(ns);
+  options.pool_size = 4;  // fewer connections than callers: the pools' waits are exercised too
+  options.pool_wait_timeout = 10s;
+  RedisStore store(options);
+  constexpr int threads = 4;
+  constexpr int rounds = 20;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::vector<RedisStore::Write> writes;
+      std::vector<std::string> keys;
+      for (int i = 0; i < 50; ++i) {
+        keys.push_back("t" + std::to_string(t) + ":" + std::to_string(i));
+        writes.push_back({keys.back(), "v" + std::to_string(t * 1000 + i), 1min});
+      }
+      for (int r = 0; r < rounds; ++r) {
+        store.set_many(writes);
+        const auto got = store.get_many(keys);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          if (got[i] != std::optional<std::string>(writes[i].value)) wrong.fetch_add(1);
+        }
+        store.set(keys[static_cast<std::size_t>(r)], "single", 1min);
+        if (store.get(keys[static_cast<std::size_t>(r)]) != std::optional<std::string>("single")) {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(wrong.load() == 0);
+  CHECK(store.size() == threads * 50);
+  store.clear();
+}
