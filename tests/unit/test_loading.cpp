@@ -644,3 +644,35 @@ TEST_CASE("warm with a batch loader calls it once per batch", "[loading][warm]")
   CHECK(batches.load() == 3);
   CHECK(cache.get("249") == std::optional<std::string>("x249"));
 }
+
+TEST_CASE("TimedCodec: round trip, and corrupt or truncated bytes are misses", "[loading][codec]") {
+  using Codec = ttlcache::TimedCodec<std::string>;
+  Timed<std::string> t;
+  t.value = "payload";
+  t.written_ms = 1700000000000;
+  t.fresh_until_ms = 1700000060000;
+  t.stale_until_ms = 1700003600000;
+  t.load_us = 12345;
+  t.fail_safe = true;
+  const std::string bytes = Codec::encode(t);
+  const auto back = Codec::decode(bytes);
+  REQUIRE(back);
+  CHECK(back->value == "payload");
+  CHECK(back->written_ms == t.written_ms);
+  CHECK(back->fresh_until_ms == t.fresh_until_ms);
+  CHECK(back->stale_until_ms == t.stale_until_ms);
+  CHECK(back->load_us == 12345);
+  CHECK(back->fail_safe);
+  for (std::size_t n = 0; n < Codec::header_size; ++n)
+    CHECK_FALSE(Codec::decode(bytes.substr(0, n)));
+  std::string bad_flag = bytes;
+  bad_flag[Codec::header_size - 1] = '\7';
+  CHECK_FALSE(Codec::decode(bad_flag));
+  std::string bad_order = Codec::encode([&] {
+    auto u = t;
+    u.fresh_until_ms = u.stale_until_ms + 1;  // fresh longer than stale: not written by us
+    return u;
+  }());
+  CHECK_FALSE(Codec::decode(bad_order));
+  CHECK_FALSE(Codec::decode("plain json, not an envelope"));
+}
