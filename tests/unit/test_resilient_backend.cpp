@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
@@ -398,4 +399,65 @@ TEST_CASE("tiered without serve_l1_when_l2_fails: a failed set evicts the key fr
   CHECK_THROWS_AS(tiered.set("k", "new", 1h), ttlcache::connection_error);
   CHECK_FALSE(l1->contains("k"));  // neither the old value nor the unconfirmed new one
   CHECK_THROWS_AS(tiered.get("k"), ttlcache::connection_error);
+}
+
+TEST_CASE("many threads through a flapping backend: a read never returns a replaced value",
+          "[resilient][concurrency]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto options = resilient_options(FailurePolicy::degrade, clock, 3);
+  options.breaker.open_for = 10ms;
+  auto backend = std::make_shared<Resilient>(store, options);
+
+  constexpr int threads_n = 6;
+  constexpr int keys_per_thread = 8;
+  std::atomic<bool> stop{false};
+  std::atomic<long> stale{0}, reads{0}, hits{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < threads_n; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::string> truth(keys_per_thread);  // this thread owns its keys
+      unsigned n = 0;
+      while (!stop.load()) {
+        const int k = static_cast<int>(++n % keys_per_thread);
+        const std::string key = "t" + std::to_string(t) + ":" + std::to_string(k);
+        if (n % 3 == 0) {
+          truth[static_cast<std::size_t>(k)] = "v" + std::to_string(n);
+          backend->set(key, truth[static_cast<std::size_t>(k)], 1h);
+        } else if (n % 7 == 0) {
+          truth[static_cast<std::size_t>(k)].clear();
+          backend->erase(key);
+        } else {
+          const auto value = backend->get(key);
+          reads.fetch_add(1);
+          if (value) {
+            hits.fetch_add(1);
+            if (*value != truth[static_cast<std::size_t>(k)]) stale.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  for (int flap = 0; flap < 40; ++flap) {
+    store->down = (flap % 2 == 0);
+    for (int i = 0; i < 10; ++i) {
+      clock->advance(5ms);
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  store->down = false;
+  clock->advance(1s);
+  std::this_thread::sleep_for(20ms);
+  stop = true;
+  for (auto& th : threads) th.join();
+  clock->advance(1s);
+  CHECK(backend->get("after") == std::nullopt);  // the probe (and last repair) if still needed
+
+  const auto s = backend->stats();
+  INFO("reads " << reads.load() << ", hits " << hits.load() << ", repairs " << s.repairs);
+  CHECK(stale.load() == 0);
+  CHECK(s.failures > 0);
+  CHECK(s.repairs > 0);
+  CHECK(s.pending_keys == 0);
+  CHECK(s.breaker == BreakerState::closed);
 }
