@@ -174,8 +174,8 @@ class TinyLfuPolicy {
   // A direct-mapped table of tags: a newer ghost overwrites an older one in its slot, which
   // approximates "the last capacity / 4 departures" in 1 byte per entry, without lists.
   std::uint32_t& ghost_slot(std::uint32_t hash) noexcept {
-    const std::uint64_t mixed = std::uint64_t{hash * 0x9e3779b1U} * ghosts_.size();
-    return ghosts_[static_cast<std::size_t>(mixed >> 32)];
+    const std::uint32_t mixed = hash * 0x9e3779b1U;  // 32-bit wrap-around on purpose
+    return ghosts_[static_cast<std::size_t>((std::uint64_t{mixed} * ghosts_.size()) >> 32)];
   }
 
   void remember(std::uint32_t hash, std::uint32_t side) noexcept {
