@@ -29,19 +29,20 @@ using Resilient = ResilientBackend<std::string, std::string>;
 
 /// A remote-looking store whose calls fail while `down` (as Redis does when unreachable), and
 /// that counts the calls that reached it.
-class FlakyStore final : public StringBackend, public ttlcache::StatsSource {
+template <class V>
+class FlakyStoreOf final : public ttlcache::Backend<std::string, V>, public ttlcache::StatsSource {
  public:
-  explicit FlakyStore(std::shared_ptr<const ttlcache::Clock> clock) : data_(memory(clock)) {}
+  explicit FlakyStoreOf(std::shared_ptr<const ttlcache::Clock> clock) : data_(memory(clock)) {}
 
   std::atomic<bool> down{false};
   std::atomic<int> calls{0};
 
   std::string_view name() const noexcept override { return "flaky"; }
-  std::optional<std::string> get(const std::string& key) override {
+  std::optional<V> get(const std::string& key) override {
     check("GET", key);
     return data_.get(key);
   }
-  void set(const std::string& key, std::string value, std::chrono::milliseconds ttl) override {
+  void set(const std::string& key, V value, std::chrono::milliseconds ttl) override {
     if (ttl.count() <= 0) ttlcache::detail::throw_bad_ttl("flaky", ttl.count());
     check("SET", key);
     data_.set(key, std::move(value), ttl);
@@ -71,12 +72,12 @@ class FlakyStore final : public StringBackend, public ttlcache::StatsSource {
   }
 
   /// Behind the wrapper's back (what Redis holds).
-  ttlcache::MemoryBackend<std::string, std::string>& raw() { return data_; }
+  ttlcache::MemoryBackend<std::string, V>& raw() { return data_; }
 
  private:
-  static ttlcache::MemoryOptions<std::string, std::string> memory(
+  static ttlcache::MemoryOptions<std::string, V> memory(
       std::shared_ptr<const ttlcache::Clock> clock) {
-    ttlcache::MemoryOptions<std::string, std::string> m;
+    ttlcache::MemoryOptions<std::string, V> m;
     m.clock = std::move(clock);
     return m;
   }
@@ -86,8 +87,9 @@ class FlakyStore final : public StringBackend, public ttlcache::StatsSource {
       throw ttlcache::connection_error("flaky",
                                        std::string(command) + " " + key + ": connection refused");
   }
-  ttlcache::MemoryBackend<std::string, std::string> data_;
+  ttlcache::MemoryBackend<std::string, V> data_;
 };
+using FlakyStore = FlakyStoreOf<std::string>;
 
 ResilientOptions resilient_options(FailurePolicy policy, std::shared_ptr<FakeClock> clock,
                                    std::uint32_t threshold = 3) {
@@ -460,4 +462,32 @@ TEST_CASE("many threads through a flapping backend: a read never returns a repla
   CHECK(s.repairs > 0);
   CHECK(s.pending_keys == 0);
   CHECK(s.breaker == BreakerState::closed);
+}
+
+TEST_CASE("under a fail-safe backend: ResilientBackend wraps the Timed<V> store",
+          "[resilient][fail_safe]") {
+  using Timed = ttlcache::Timed<std::string>;
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStoreOf<Timed>>(clock);
+  auto resilient = std::make_shared<ResilientBackend<std::string, Timed>>(
+      store, resilient_options(FailurePolicy::degrade, clock, 2));
+  ttlcache::FailSafeOptions fail_safe;
+  fail_safe.clock = clock;
+  auto backend =
+      std::make_shared<ttlcache::FailSafeBackend<std::string, std::string>>(resilient, fail_safe);
+  StringCache cache(backend);
+  cache.set("k", "old", 1min);
+  REQUIRE(cache.get("k") == std::optional<std::string>("old"));
+
+  store->down = true;
+  CHECK(cache.get("k") == std::nullopt);
+  CHECK_NOTHROW(cache.set("k", "new", 1min));
+  CHECK(cache.get_or_load("other", [] { return std::string("db"); }) == "db");
+  CHECK(resilient->stats().breaker == BreakerState::open);
+
+  store->down = false;
+  clock->advance(1s);
+  CHECK(cache.get("k") == std::nullopt);  // repaired: "old" is gone, not served
+  CHECK(cache.get_or_load("k", [] { return std::string("new"); }) == "new");
+  CHECK(resilient->stats().repaired_keys >= 1);
 }
