@@ -2,11 +2,17 @@
 // SPDX-License-Identifier: MIT
 #include <benchmark/benchmark.h>
 
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_keys.hpp"
@@ -66,8 +72,88 @@ void BM_ChurnMix(benchmark::State& state) {
   });
 }
 
+double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// `batch` get hits along trace() in each of `threads` threads at once; CPU ns per get.
+template <class Policy>
+double get_batch(std::size_t batch, int threads, std::vector<std::size_t>& cursors) {
+  auto& b = backend<Policy>();
+  const auto work = [&b, batch](std::size_t& i) {
+    const auto& t = trace();
+    const double start = thread_cpu_ns();
+    for (std::size_t n = 0; n < batch; ++n, ++i) {
+      benchmark::DoNotOptimize(b.get(keys()[t[i & (trace_length - 1)]]));
+    }
+    return thread_cpu_ns() - start;
+  };
+  if (threads == 1) return work(cursors[0]) / static_cast<double>(batch);
+  std::atomic<int> ready{0};
+  std::vector<double> spent(static_cast<std::size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();  // start together: contention
+      spent[static_cast<std::size_t>(t)] = work(cursors[static_cast<std::size_t>(t)]);
+    });
+  }
+  for (auto& th : pool) th.join();
+  double total = 0;
+  for (const double s : spent) total += s;
+  return total / static_cast<double>(batch * spent.size());
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)))];
+}
+
+// Paired get hit: one iteration runs the same batch of gets on the LRU and the TinyLFU backend
+// back to back, in alternating order, so machine noise (other builds on the shared cores) hits
+// both halves of a pair alike. Counters: `ratio` = median over pairs of TinyLFU / LRU CPU time
+// (p10, p90: its spread), `lru_ns` / `tinylfu_ns` = median CPU ns per get. The two backends are
+// separate instances (their node layouts differ), filled the same way.
+void BM_PairedGetHit(benchmark::State& state) {
+  constexpr std::size_t batch = 20000;
+  const auto threads = static_cast<int>(state.range(0));
+  std::vector<std::size_t> cursors(static_cast<std::size_t>(threads));
+  for (std::size_t t = 0; t < cursors.size(); ++t) cursors[t] = t * (trace_length / 8);
+  get_batch<ttlcache::LruPolicy>(batch, threads, cursors);  // warm-up, untimed
+  get_batch<ttlcache::TinyLfuPolicy>(batch, threads, cursors);
+  std::vector<double> lru;
+  std::vector<double> tiny;
+  std::vector<double> ratios;
+  bool tiny_first = false;
+  for (auto _ : state) {
+    double l = 0;
+    double t = 0;
+    if (tiny_first) {
+      t = get_batch<ttlcache::TinyLfuPolicy>(batch, threads, cursors);
+      l = get_batch<ttlcache::LruPolicy>(batch, threads, cursors);
+    } else {
+      l = get_batch<ttlcache::LruPolicy>(batch, threads, cursors);
+      t = get_batch<ttlcache::TinyLfuPolicy>(batch, threads, cursors);
+    }
+    tiny_first = !tiny_first;
+    lru.push_back(l);
+    tiny.push_back(t);
+    ratios.push_back(t / l);
+    state.SetIterationTime((l + t) * static_cast<double>(batch) * 1e-9);
+  }
+  state.counters["ratio"] = percentile(ratios, 0.5);
+  state.counters["p10"] = percentile(ratios, 0.1);
+  state.counters["p90"] = percentile(ratios, 0.9);
+  state.counters["lru_ns"] = percentile(lru, 0.5);
+  state.counters["tinylfu_ns"] = percentile(tiny, 0.5);
+}
+
 }  // namespace
 
+BENCHMARK(BM_PairedGetHit)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(101)->UseManualTime();
 BENCHMARK_TEMPLATE(BM_GetHit, ttlcache::LruPolicy)->Threads(1)->Threads(2);
 BENCHMARK_TEMPLATE(BM_GetHit, ttlcache::TinyLfuPolicy)->Threads(1)->Threads(2);
 BENCHMARK_TEMPLATE(BM_Set, ttlcache::LruPolicy)->Threads(1)->Threads(2);

@@ -67,7 +67,10 @@ class TinyLfuPolicy {
 
   template <class Nodes>
   void on_access(Nodes& nodes, std::uint32_t node) {
-    sketch_.increment(nodes.key_hash(node));
+    // The sketch block is fetched while the list move waits on the neighbouring nodes, and
+    // counted after it: the two cache misses overlap instead of adding up.
+    const std::uint32_t hash = nodes.key_hash(node);
+    sketch_.prefetch(hash);
     ++sample_hits_;
     Links& l = nodes.links(node);
     switch (l.segment) {
@@ -84,6 +87,7 @@ class TinyLfuPolicy {
         lists_[protect].move_to_front(nodes, node);
         break;
     }
+    sketch_.increment(hash);
     climb();
   }
 
