@@ -74,10 +74,12 @@ class Zipf {
   std::vector<double> cdf_;
 };
 
-/// A cached value: the payload and the data version it was built from (to detect stale reads).
+/// A cached value: the payload, the data version it was built from (to detect stale reads) and
+/// when it was built (virtual seconds since the start of the day, to measure how stale).
 struct Page {
   std::string body;
   std::uint64_t version = 0;
+  std::int64_t built_at = 0;
 };
 
 /// The simulated database: the source of truth, its versions, and what every query costs.

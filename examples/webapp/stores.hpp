@@ -1,0 +1,127 @@
+// The web-app scenario's cache backends: in-process, Redis, or both tiers, each tag-aware and
+// keeping entry times (for refresh-ahead) on the scenario's virtual clock.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <ttlcache/ttlcache.hpp>
+#ifdef TTLCACHE_WEBAPP_REDIS
+#include <ttlcache/redis.hpp>
+#endif
+
+#include "scenario.hpp"
+
+namespace webapp {
+
+inline void to_json(nlohmann::json& j, const Page& p) {
+  j = {{"body", p.body}, {"version", p.version}, {"built_at", p.built_at}};
+}
+inline void from_json(const nlohmann::json& j, Page& p) {
+  j.at("body").get_to(p.body);
+  j.at("version").get_to(p.version);
+  j.at("built_at").get_to(p.built_at);
+}
+
+/// A backend for Cache<std::string, Page>, what it costs in memory, and how to clean up.
+struct Store {
+  std::string name;
+  std::shared_ptr<ttlcache::Backend<std::string, Page>> backend;
+  std::function<double()> memory_mb;  ///< the cache's memory now (Redis: used_memory)
+  std::string memory_source;
+  std::function<void()> cleanup;  ///< removes what the run left in a shared server
+};
+
+/// The layering, whatever the storage: FailSafeBackend (entry times, so that refresh-ahead can
+/// tell how far into its TTL an entry is) over a tag-aware backend (tags, entity versions).
+/// Times come from `clock`: on Redis too, an entry's freshness follows the virtual day (the
+/// envelope carries it); Redis's own expiry (TTL, in real time) only reclaims the key later.
+inline std::shared_ptr<ttlcache::FailSafeBackend<std::string, Page>> with_entry_times(
+    std::shared_ptr<ttlcache::Backend<std::string, ttlcache::Timed<Page>>> tagged,
+    const std::shared_ptr<ttlcache::FakeClock>& clock) {
+  ttlcache::FailSafeOptions fs;
+  fs.max_stale = std::chrono::milliseconds(0);  // no fail-safe here: keep no stale copies
+  fs.clock = clock;
+  return std::make_shared<ttlcache::FailSafeBackend<std::string, Page>>(std::move(tagged), fs);
+}
+
+template <class T>
+std::size_t page_weight(const std::string& key, const T& entry) {
+  return key.size() + entry.value.value.body.size();
+}
+
+inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock) {
+  ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> memory;
+  memory.max_entries = 100'000;
+  memory.clock = clock;
+  memory.weigher = page_weight<ttlcache::Tagged<ttlcache::Timed<Page>>>;
+  auto backend = with_entry_times(
+      ttlcache::make_tagged_memory_backend<std::string, ttlcache::Timed<Page>>(memory), clock);
+  Store s;
+  s.name = "in-process";
+  s.backend = backend;
+  // Key and value bytes plus the backend's per-entry overhead (~100 bytes, see
+  // docs/performance.md).
+  s.memory_mb = [backend] {
+    ttlcache::BackendStats b;
+    backend->collect_stats(b);
+    return (static_cast<double>(b.weight.value_or(0)) +
+            100.0 * static_cast<double>(b.entries.value_or(0))) /
+           1e6;
+  };
+  s.memory_source = "keys + values + ~100 B per entry";
+  s.cleanup = [] {};
+  return s;
+}
+
+#ifdef TTLCACHE_WEBAPP_REDIS
+/// kind: "redis" (every read goes to Redis) or "tiered" (an in-process L1 in front of Redis,
+/// kept coherent over pub/sub). Keys live under a namespace of their own, removed at the end.
+inline Store redis_store(const std::string& kind, const std::string& url,
+                         const std::shared_ptr<ttlcache::FakeClock>& clock) {
+  namespace redis = ttlcache::redis;
+  auto options = redis::RedisOptions::from_url(url);
+  options.key_namespace = "webapp-" + std::to_string(::getpid());
+  options.client_name = "webapp";
+  auto store = std::make_shared<redis::RedisStore>(options);
+  store->clear();
+  ttlcache::TaggedOptions tagged;
+  tagged.clock = clock;
+
+  Store s;
+  s.name = kind == "tiered" ? "tiered (in-process L1 + Redis)" : "Redis";
+  if (kind == "tiered") {
+    redis::PubSubOptions bus_options;
+    bus_options.redis = options;
+    bus_options.channel = options.key_namespace + ":invalidation";
+    auto bus = std::make_shared<redis::PubSubBus>(bus_options);
+    bus->wait_until_subscribed(std::chrono::seconds(5));
+    ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> l1;
+    l1.max_entries = 20'000;
+    l1.clock = clock;
+    ttlcache::TieredOptions tiers;
+    // L1 entries and tag versions are re-checked against Redis after this long (virtual
+    // time): the staleness bound should an invalidation message be lost.
+    tiers.l1_max_ttl = std::chrono::seconds(30);
+    auto t = redis::make_tiered_backend<std::string, ttlcache::Timed<Page>>(store, bus, tiers, l1,
+                                                                            tagged);
+    s.backend = with_entry_times(t.backend, clock);  // holds the tiers and the bus
+    s.cleanup = [store] { store->clear(); };
+  } else {
+    s.backend = with_entry_times(
+        redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock);
+    s.cleanup = [store] { store->clear(); };
+  }
+  s.memory_mb = [store] { return static_cast<double>(store->used_memory()) / 1e6; };
+  s.memory_source = "Redis used_memory (whole server)";
+  return s;
+}
+#endif
+
+}  // namespace webapp
