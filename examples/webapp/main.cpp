@@ -69,6 +69,7 @@ struct RunResult {
   std::uint64_t stale_beyond_bound = 0;  ///< older than a write it should reflect
   std::uint64_t stale_within_bound = 0;  ///< search/public stats lagging by at most their bound
   double cache_mb = 0;
+  double cache_mb_at_start = 0;  ///< Redis: the server's used_memory before the run
   std::string memory_source;
   double seconds = 0;
   std::array<KindFigures, kind_count> kinds{};
@@ -293,6 +294,7 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
   const std::array<std::chrono::milliseconds, 2> bounds = {
       staleness_bound(config, Kind::search_results), staleness_bound(config, Kind::public_stats)};
   const std::uint64_t queries_before = db.queries();
+  r.cache_mb_at_start = store.memory_mb();
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     const auto& req = reqs[i];
@@ -516,6 +518,7 @@ int main(int argc, char** argv) {
       if (r.name == "ttlcache") {
         out["background_queries"] = r.background_queries;
         out["cache_mb"] = r.cache_mb;
+        out["cache_mb_at_start"] = r.cache_mb_at_start;
         out["cache_memory_source"] = r.memory_source;
         for (std::size_t k = 0; k < kind_count; ++k) {
           const auto& f = r.kinds[k];

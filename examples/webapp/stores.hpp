@@ -3,14 +3,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
-#include <nlohmann/json.hpp>
 #include <ttlcache/ttlcache.hpp>
 #ifdef TTLCACHE_WEBAPP_REDIS
 #include <ttlcache/redis.hpp>
@@ -18,16 +18,44 @@
 
 #include "scenario.hpp"
 
-namespace webapp {
+/// Pages travel to Redis as bytes: version, build time, then the body as is (JSON would
+/// escape and parse kilobytes per read for nothing).
+template <>
+struct ttlcache::ValueCodec<webapp::Page> {
+  static std::string encode(const webapp::Page& p) {
+    std::string out;
+    out.reserve(16 + p.body.size());
+    put(out, p.version);
+    put(out, static_cast<std::uint64_t>(p.built_at));
+    return out + p.body;
+  }
+  static std::optional<webapp::Page> decode(std::string_view bytes) noexcept {
+    if (bytes.size() < 16) return std::nullopt;
+    try {
+      webapp::Page p;
+      p.version = get(bytes, 0);
+      p.built_at = static_cast<std::int64_t>(get(bytes, 8));
+      p.body.assign(bytes.substr(16));
+      return p;
+    } catch (...) {  // out of memory: a miss
+      return std::nullopt;
+    }
+  }
 
-inline void to_json(nlohmann::json& j, const Page& p) {
-  j = {{"body", p.body}, {"version", p.version}, {"built_at", p.built_at}};
-}
-inline void from_json(const nlohmann::json& j, Page& p) {
-  j.at("body").get_to(p.body);
-  j.at("version").get_to(p.version);
-  j.at("built_at").get_to(p.built_at);
-}
+ private:
+  static void put(std::string& out, std::uint64_t v) {  // little-endian on every host
+    for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  static std::uint64_t get(std::string_view in, std::size_t at) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+    }
+    return v;
+  }
+};
+
+namespace webapp {
 
 /// A backend for Cache<std::string, Page>, what it costs in memory, and how to clean up.
 struct Store {
@@ -87,7 +115,9 @@ inline Store redis_store(const std::string& kind, const std::string& url,
                          const std::shared_ptr<ttlcache::FakeClock>& clock) {
   namespace redis = ttlcache::redis;
   auto options = redis::RedisOptions::from_url(url);
-  options.key_namespace = "webapp-" + std::to_string(::getpid());
+  // One namespace per kind of run: a rerun reuses it (clear() below) rather than leaving
+  // another set of tag versions behind (they live outside the namespace, until they expire).
+  options.key_namespace = "webapp-" + kind;
   options.client_name = "webapp";
   auto store = std::make_shared<redis::RedisStore>(options);
   store->clear();
