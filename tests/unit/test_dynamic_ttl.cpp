@@ -795,7 +795,7 @@ TEST_CASE("a rejected reload leaves the previous policy in force", "[dynamic_ttl
   CHECK(f.policy->config().rules.empty());
 }
 
-TEST_CASE("from_file reads a policy; errors name the file", "[dynamic_ttl][json]") {
+TEST_CASE("from_file reads a policy, and its errors name the file", "[dynamic_ttl][json]") {
   const std::string path =
       (std::filesystem::temp_directory_path() /
        ("ttlcache_dynamic_ttl_" + std::to_string(std::random_device()()) + ".json"))

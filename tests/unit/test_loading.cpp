@@ -359,7 +359,7 @@ TEST_CASE("soft timeout: a slow load serves stale at once and is cached when it 
   CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("new"); }));
 }
 
-TEST_CASE("hard timeout without a stale value throws timeout_error; the load still lands",
+TEST_CASE("hard timeout without a stale value throws timeout_error, and the load still lands",
           "[loading][timeouts][concurrency]") {
   auto clock = std::make_shared<FakeClock>();
   auto backend = fail_safe_backend(clock);
@@ -383,7 +383,7 @@ TEST_CASE("hard timeout without a stale value throws timeout_error; the load sti
   CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("late"); }));
 }
 
-TEST_CASE("hard timeout with a stale value serves it; a throwing slow load also falls back",
+TEST_CASE("hard timeout with a stale value serves it, and a throwing slow load also falls back",
           "[loading][timeouts][concurrency]") {
   auto clock = std::make_shared<FakeClock>();
   auto backend = fail_safe_backend(clock);

@@ -26,6 +26,8 @@ using ttlcache::RemovalCause;
 namespace {
 
 using Backend = MemoryBackend<std::string, std::string>;
+// The default policy is TinyLFU; tests of exact LRU order name LruPolicy.
+using LruBackend = MemoryBackend<std::string, std::string, ttlcache::LruPolicy>;
 using Options = MemoryOptions<std::string, std::string>;
 
 // Records every removal the listener reports.
@@ -87,7 +89,7 @@ TEST_CASE("LRU evicts the least recently used entry", "[memory][eviction]") {
   o.max_entries = 3;
   o.shards = 1;
   o.removal_listener = removals.listener();
-  Backend b(o);
+  LruBackend b(o);
   b.set("a", "1", 1h);
   b.set("b", "2", 1h);
   b.set("c", "3", 1h);
@@ -107,7 +109,7 @@ TEST_CASE("LRU order stays exact when reads overflow the per-thread read log",
   Options o;
   o.max_entries = 3;
   o.shards = 1;
-  Backend b(o);
+  LruBackend b(o);
   b.set("a", "1", 1h);
   b.set("b", "2", 1h);
   b.set("c", "3", 1h);
@@ -146,7 +148,7 @@ TEST_CASE("the entry bound is exact over many shards", "[memory][eviction]") {
   CHECK(b.size() >= 900);  // every shard fills up to its share
 }
 
-TEST_CASE("small caches get fewer shards; impossible shard counts are refused",
+TEST_CASE("small caches get fewer shards, and impossible shard counts are refused",
           "[memory][eviction]") {
   Options small;
   small.max_entries = 3;

@@ -321,7 +321,8 @@ TEST_CASE("stale values served (hook for the fail-safe layer)", "[stats]") {
   CHECK(s.content_types.at("thumbnail").stale_served == 1);
 }
 
-TEST_CASE("backend errors are counted, reported and rethrown; remote calls are timed", "[stats]") {
+TEST_CASE("backend errors are counted, reported and rethrown, and remote calls are timed",
+          "[stats]") {
   auto backend = std::make_shared<FlakyBackend>();
   std::vector<std::string> errors;
   CacheOptions options;
