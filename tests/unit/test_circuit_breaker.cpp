@@ -48,7 +48,7 @@ void fail_once(CircuitBreaker& breaker) {
 
 }  // namespace
 
-TEST_CASE("the breaker opens after N consecutive failures; a success resets the count",
+TEST_CASE("the breaker opens after N consecutive failures, and a success resets the count",
           "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
   Recorder events;
@@ -73,7 +73,7 @@ TEST_CASE("the breaker opens after N consecutive failures; a success resets the 
   CHECK(breaker.counters().opened == 1);
 }
 
-TEST_CASE("an open breaker fails fast, then lets exactly one probe through; success closes it",
+TEST_CASE("an open breaker fails fast, then lets exactly one probe through, and success closes it",
           "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
   Recorder events;
@@ -163,7 +163,7 @@ TEST_CASE("late results of calls admitted while closed do not move an open break
   CHECK(breaker.counters().opened == 1);
 }
 
-TEST_CASE("breaker options are checked; a throwing listener is contained", "[breaker]") {
+TEST_CASE("breaker options are checked, and a throwing listener is contained", "[breaker]") {
   CHECK_THROWS_AS(CircuitBreaker(options(0, 1s)), ttlcache::argument_error);
   CHECK_THROWS_AS(CircuitBreaker(options(1, 0ms)), ttlcache::argument_error);
   CircuitBreaker breaker(options(1, 1s), nullptr, [](BreakerState, BreakerState) { throw 1; });

@@ -96,7 +96,7 @@ class ManualClock final : public ttlcache::Clock {
 
 }  // namespace
 
-TEST_CASE("TinyLFU keeps the hot set through scans; LRU collapses", "[eviction][scan]") {
+TEST_CASE("TinyLFU keeps the hot set through scans, and LRU collapses", "[eviction][scan]") {
   const double lru_plain = hot_hit_ratio<ttlcache::LruPolicy>(false);
   const double lru_scanned = hot_hit_ratio<ttlcache::LruPolicy>(true);
   const double tiny_plain = hot_hit_ratio<ttlcache::TinyLfuPolicy>(false);

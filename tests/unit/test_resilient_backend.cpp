@@ -143,7 +143,7 @@ TEST_CASE("degrade: a failing backend reads as misses and drops writes, never th
   CHECK(s.breaker == BreakerState::closed);
 }
 
-TEST_CASE("propagate: errors pass through; an open breaker fails fast without calling",
+TEST_CASE("propagate: errors pass through, and an open breaker fails fast without calling",
           "[resilient]") {
   auto clock = std::make_shared<FakeClock>();
   auto store = std::make_shared<FlakyStore>(clock);
@@ -231,7 +231,7 @@ TEST_CASE("a write that failed during an outage never lets the old value come ba
   CHECK(s.breaker == BreakerState::closed);
 }
 
-TEST_CASE("while the repair fails the backend is not trusted; too many keys clear it instead",
+TEST_CASE("while the repair fails the backend is not trusted, and too many keys clear it instead",
           "[resilient]") {
   auto clock = std::make_shared<FakeClock>();
   auto store = std::make_shared<FlakyStore>(clock);
