@@ -137,12 +137,13 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
   /// current state. May be called again; the last recorder wins.
   void attach_stats(std::shared_ptr<StatsRecorder> recorder) {
     if (!recorder) return;
+    StatsRecorder* raw = recorder.get();
     {
       std::lock_guard<std::mutex> lock(recorders_mutex_);
-      recorders_.push_back(recorder);  // kept alive: another thread may still be using it
+      recorders_.push_back(std::move(recorder));  // kept: another thread may still use it
     }
-    recorder_.store(recorder.get(), std::memory_order_release);
-    if (breaker_) recorder->record_breaker_state(options_.tier, breaker_->state());
+    recorder_.store(raw, std::memory_order_release);
+    if (breaker_) raw->record_breaker_state(options_.tier, breaker_->state());
   }
 
   // ---- Backend ----

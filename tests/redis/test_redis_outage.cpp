@@ -132,6 +132,7 @@ TEST_CASE("a Redis outage under load: degrade serves from L1, nothing stale afte
   };
 
   std::vector<std::thread> threads;
+  threads.reserve(owners + 2);
   for (int owner = 0; owner < owners; ++owner) {
     threads.emplace_back([&, owner] {
       std::mt19937 rng(static_cast<unsigned>(owner) * 7919U + 1U);

@@ -183,6 +183,7 @@ TEST_CASE("many threads through the breaker: one probe at a time, consistent tra
   std::atomic<long> calls{0}, rejected{0};
 
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       while (!stop.load()) {

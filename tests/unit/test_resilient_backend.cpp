@@ -32,7 +32,8 @@ using Resilient = ResilientBackend<std::string, std::string>;
 template <class V>
 class FlakyStoreOf final : public ttlcache::Backend<std::string, V>, public ttlcache::StatsSource {
  public:
-  explicit FlakyStoreOf(std::shared_ptr<const ttlcache::Clock> clock) : data_(memory(clock)) {}
+  explicit FlakyStoreOf(const std::shared_ptr<const ttlcache::Clock>& clock)
+      : data_(memory(clock)) {}
 
   std::atomic<bool> down{false};
   std::atomic<int> calls{0};
@@ -76,9 +77,9 @@ class FlakyStoreOf final : public ttlcache::Backend<std::string, V>, public ttlc
 
  private:
   static ttlcache::MemoryOptions<std::string, V> memory(
-      std::shared_ptr<const ttlcache::Clock> clock) {
+      const std::shared_ptr<const ttlcache::Clock>& clock) {
     ttlcache::MemoryOptions<std::string, V> m;
-    m.clock = std::move(clock);
+    m.clock = clock;
     return m;
   }
   void check(const char* command, const std::string& key) {
@@ -416,6 +417,7 @@ TEST_CASE("many threads through a flapping backend: a read never returns a repla
   std::atomic<bool> stop{false};
   std::atomic<long> stale{0}, reads{0}, hits{0};
   std::vector<std::thread> threads;
+  threads.reserve(threads_n);
   for (int t = 0; t < threads_n; ++t) {
     threads.emplace_back([&, t] {
       std::vector<std::string> truth(keys_per_thread);  // this thread owns its keys
