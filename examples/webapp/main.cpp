@@ -51,8 +51,8 @@ struct Features {
 struct KindFigures {
   std::uint64_t reads = 0;
   std::uint64_t cold = 0;         ///< first read of a key: nothing to serve yet
-  std::uint64_t expired = 0;      ///< its TTL ran out (or it was evicted)
-  std::uint64_t invalidated = 0;  ///< a write made it a miss
+  std::uint64_t expired = 0;      ///< loaded before, untouched by writes: TTL ran out (or evicted)
+  std::uint64_t invalidated = 0;  ///< a write touched it since its last load
   double p99_ms = 0;
   std::uint64_t slow = 0;  ///< reads slower than the p99 target
   std::uint64_t misses() const { return cold + expired + invalidated; }
