@@ -94,6 +94,7 @@ double get_batch(std::size_t batch, int threads, std::vector<std::size_t>& curso
   std::atomic<int> ready{0};
   std::vector<double> spent(static_cast<std::size_t>(threads));
   std::vector<std::thread> pool;
+  pool.reserve(spent.size());
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       ready.fetch_add(1);
