@@ -79,9 +79,10 @@ int main() {
   std::printf("3. ttl           present after 0 ms: %s, after 60 ms: %s\n", fresh ? "yes" : "no",
               cache.contains("session:abc") ? "yes" : "no");
 
-  // 4. Bounded: 5,000 distinct keys into a 1,000-entry cache evicts the least recently used.
+  // 4. Bounded: 5,000 distinct keys into a 1,000-entry cache evict the least valuable entries
+  // (W-TinyLFU by default: by recency and frequency).
   for (int i = 0; i < 5000; ++i) cache.set(ttlcache::make_key("item", i), "v", 10min);
-  std::printf("4. bounded       5000 inserts, size %zu, %d evicted (LRU)\n", cache.size(),
+  std::printf("4. bounded       5000 inserts, size %zu, %d evicted\n", cache.size(),
               evicted.load());
 
   std::printf("\ndatabase queries in total: %d\n", db.queries());
