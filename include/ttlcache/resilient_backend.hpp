@@ -41,7 +41,7 @@ struct ResilientOptions {
   /// Remember the keys whose set/erase failed (or was refused by the breaker) and erase them
   /// from the backend before it is trusted again, so that a value the source of truth has
   /// since replaced does not come back after the outage. Turn off only in a layer above one
-  /// that does it (see docs/resilience-backend.md, tiered recipe).
+  /// that does it (see docs/resilience.md, tiered recipe).
   bool repair_failed_writes = true;
   /// At most this many remembered keys; one more and the repair clears the whole cache (its
   /// namespace, on Redis) instead, as it does after a failed clear or tag invalidation.
