@@ -161,7 +161,9 @@ TEST_CASE("a server killed and restarted mid-workload: clear errors, then recove
           const auto got = store.get(key);
           if (got != std::optional<std::string>("value")) ++other_errors;
           (started_after_kill ? ok_after : ok_before)++;
-        } catch (const ttlcache::connection_error& e) {
+        } catch (const ttlcache::backend_error& e) {
+          // connection_error mostly; a connect or command that hits its 500 ms limit on a
+          // loaded machine is a timeout_error, just as clear and just as expected.
           ++connection_errors;
           std::lock_guard<std::mutex> lock(messages_mutex);
           if (messages.size() < 20) messages.emplace_back(e.what());
