@@ -135,19 +135,31 @@ inline Store redis_store(const std::string& kind, const std::string& url,
     ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> l1;
     l1.max_entries = 20'000;
     l1.clock = clock;
+    l1.weigher = page_weight<ttlcache::Tagged<ttlcache::Timed<Page>>>;
     ttlcache::TieredOptions tiers;
     // L1 entries and tag versions are re-checked against Redis after this long (virtual
     // time): the staleness bound should an invalidation message be lost.
     tiers.l1_max_ttl = std::chrono::seconds(30);
     auto t = redis::make_tiered_backend<std::string, ttlcache::Timed<Page>>(store, bus, tiers, l1,
                                                                             tagged);
-    s.backend = with_entry_times(t.backend, clock);  // holds the tiers and the bus
+    auto backend = with_entry_times(t.backend, clock);  // holds the tiers and the bus
+    s.backend = backend;
     s.cleanup = [store] { store->clear(); };
-  } else {
-    s.backend = with_entry_times(
-        redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock);
-    s.cleanup = [store] { store->clear(); };
+    // Redis's used_memory plus the L1, counted as for the in-process backend.
+    s.memory_mb = [store, backend] {
+      ttlcache::BackendStats tier1;
+      backend->collect_stats(tier1);
+      return (static_cast<double>(store->used_memory()) +
+              static_cast<double>(tier1.weight.value_or(0)) +
+              100.0 * static_cast<double>(tier1.entries.value_or(0))) /
+             1e6;
+    };
+    s.memory_source = "Redis used_memory (whole server) + in-process L1";
+    return s;
   }
+  s.backend = with_entry_times(
+      redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock);
+  s.cleanup = [store] { store->clear(); };
   s.memory_mb = [store] { return static_cast<double>(store->used_memory()) / 1e6; };
   s.memory_source = "Redis used_memory (whole server)";
   return s;
