@@ -34,6 +34,10 @@ std::string_view text_of(const redisReply* reply) {
   return reply->str ? std::string_view(reply->str, reply->len) : std::string_view();
 }
 
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
 std::string endpoint_text(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
@@ -103,6 +107,12 @@ Redirect parse_redirect(std::string_view text) {
   }
   out.host = std::string(host);
   return out;
+}
+
+bool topology_error(std::string_view text) noexcept {
+  return starts_with(text, "READONLY") || starts_with(text, "CLUSTERDOWN") ||
+         starts_with(text, "TRYAGAIN") || starts_with(text, "MASTERDOWN") ||
+         starts_with(text, "LOADING");
 }
 
 Router::Router(const RedisOptions& options) : options_(options) {
@@ -218,6 +228,69 @@ void Router::moved(std::uint16_t slot, const std::string& host, int port) {
 }
 
 std::uint64_t Router::refreshes() const noexcept { return refreshes_.load(); }
+
+std::uint64_t Router::redirections() const noexcept {
+  return redirections_.load(std::memory_order_relaxed);
+}
+
+Answer Router::run_key(std::string_view full_key, const Op& op, Args& args) {
+  return run_key_with(full_key, op, args);
+}
+
+Answer Router::run_key(std::string_view full_key, const Op& op,
+                       std::initializer_list<std::string_view> args) {
+  return run_key_with(full_key, op, args);
+}
+
+template <class A>
+Answer Router::run_key_with(std::string_view full_key, const Op& op, A& args) {
+  std::shared_ptr<Node> ask_node;
+  for (int attempt = 0;; ++attempt) {
+    const bool may_retry = attempt < options_.max_redirects;
+    const bool asking = ask_node != nullptr;
+    std::shared_ptr<Node> node = asking ? std::move(ask_node) : node_for_key(full_key);
+    ask_node.reset();
+    std::optional<ConnectionPool::Lease> lease;
+    try {
+      lease.emplace(node->pool.acquire(op));
+    } catch (const backend_error&) {
+      if (may_retry && changed_after_failure(*node, full_key)) continue;
+      throw;
+    }
+    Reply reply;
+    if (asking) {
+      if ((*lease)->append({"ASKING"}) && (*lease)->append(args)) {
+        if (Reply asked = (*lease)->read_reply()) reply = (*lease)->read_reply();
+      }
+    } else {
+      reply = (*lease)->command(args);
+    }
+    if (!reply) {
+      if (may_retry && changed_after_failure(*node, full_key)) continue;
+      throw_failure((*lease)->failure(), op, node->endpoint, (*lease)->failure_text());
+    }
+    if (reply->type == REDIS_REPLY_ERROR && options_.topology != Topology::standalone) {
+      const std::string_view text = text_of(reply.get());
+      const Redirect redirect = parse_redirect(text);
+      if (redirect.kind != Redirect::Kind::none) {
+        if (!may_retry) {
+          throw_reply_error(op, node->endpoint,
+                            fmt::format("still redirected after {} redirections (last: {})",
+                                        options_.max_redirects, text));
+        }
+        redirections_.fetch_add(1, std::memory_order_relaxed);
+        if (redirect.kind == Redirect::Kind::moved) {
+          moved(redirect.slot, redirect.host, redirect.port);
+        } else {
+          ask_node = node_at(redirect.host, redirect.port);
+        }
+        continue;
+      }
+      if (topology_error(text) && may_retry && changed_after_failure(*node, full_key)) continue;
+    }
+    return Answer{std::move(reply), std::move(node)};
+  }
+}
 
 std::shared_ptr<const Router::Layout> Router::load_cluster_layout(std::string& why) {
   // Known masters first (they are the most current), then the seeds.

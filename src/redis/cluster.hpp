@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connection.hpp"
 #include "pool.hpp"
 #include "ttlcache/redis/options.hpp"
 
@@ -45,6 +47,16 @@ struct Redirect {
   int port = 0;
 };
 Redirect parse_redirect(std::string_view error_text);
+
+/// Error replies after which the topology is worth learning again: a replica answering (a
+/// failover happened), a cluster between states.
+bool topology_error(std::string_view error_text) noexcept;
+
+/// A reply and the node that sent it (for messages).
+struct Answer {
+  Reply reply;
+  std::shared_ptr<Node> node;
+};
 
 /// Where keys go, and how that is learned again after a failure. Thread-safe.
 ///
@@ -81,8 +93,21 @@ class Router {
   /// A MOVED reply: slot now lives at host:port. Updates that slot, then refreshes (rate-limited).
   void moved(std::uint16_t slot, const std::string& host, int port);
 
+  /// Sends one single-key command to the node owning full_key; the reply is never null (error
+  /// replies are returned, for the caller to judge). Follows MOVED (the slot map learns the new
+  /// owner) and ASK (ASKING, once, on the named node); after a connection failure or a
+  /// topology_error() reply learns the topology again and retries when the key now lives
+  /// elsewhere. max_redirects bounds the retries; then the last error is thrown
+  /// (connection_error / timeout_error naming op and node, backend_error for redirections).
+  /// Every single-key caller (RedisStore, RedisLockService) goes through here.
+  Answer run_key(std::string_view full_key, const Op& op, Args& args);
+  Answer run_key(std::string_view full_key, const Op& op,
+                 std::initializer_list<std::string_view> args);
+
   /// Refreshes done (successful ones), for tests and statistics.
   std::uint64_t refreshes() const noexcept;
+  /// MOVED and ASK replies followed by run_key().
+  std::uint64_t redirections() const noexcept;
 
  private:
   struct Layout {
@@ -95,6 +120,8 @@ class Router {
   std::shared_ptr<const Layout> load_cluster_layout(std::string& why);
   std::shared_ptr<const Layout> load_sentinel_layout(std::string& why);
   [[noreturn]] void throw_unknown(const std::string& why) const;
+  template <class A>
+  Answer run_key_with(std::string_view full_key, const Op& op, A& args);
 
   const RedisOptions& options_;
   mutable std::mutex mutex_;  // guards layout_ and nodes_
@@ -105,6 +132,7 @@ class Router {
   std::chrono::steady_clock::time_point last_refresh_{};
   std::string last_refresh_failure_;
   std::atomic<std::uint64_t> refreshes_{0};
+  std::atomic<std::uint64_t> redirections_{0};
 };
 
 }  // namespace ttlcache::redis::detail

@@ -17,13 +17,13 @@
 
 #include <fmt/format.h>
 
+#include "cluster.hpp"
 #include "connection.hpp"
-#include "pool.hpp"
 #include "ttlcache/errors.hpp"
 
 namespace ttlcache::redis {
 
-using detail::ConnectionPool;
+using detail::Answer;
 using detail::Op;
 using detail::Reply;
 using Clock = std::chrono::steady_clock;
@@ -79,6 +79,19 @@ std::string new_token() {
   return token;
 }
 
+// For endpoint(): the server, or the seeds / Sentinels the topology is learned from.
+std::string where_of(const RedisOptions& options) {
+  if (options.topology == Topology::standalone) return detail::endpoint_of(options);
+  std::string hosts;
+  for (const auto& node : options.nodes) {
+    if (!hosts.empty()) hosts += ',';
+    hosts += node.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", node.host, node.port)
+                                                      : fmt::format("{}:{}", node.host, node.port);
+  }
+  if (options.topology == Topology::cluster) return "cluster " + hosts;
+  return fmt::format("sentinel master {} via {}", options.sentinel_master, hosts);
+}
+
 void check_lease(std::string_view name, std::chrono::milliseconds lease) {
   if (lease.count() <= 0) {
     throw argument_error(fmt::format(
@@ -93,13 +106,16 @@ struct RedisLock::Shared {
   explicit Shared(RedisOptions opts)
       : options((opts.validate(), std::move(opts))),
         prefix(options.key_namespace + "@lock:"),
-        endpoint(detail::endpoint_of(options)),
-        pool(options, endpoint) {}
+        endpoint(where_of(options)),
+        router(options) {}
 
   const RedisOptions options;
   const std::string prefix;  // "<namespace>@lock:": outside the data namespace "<namespace>:"
   const std::string endpoint;
-  ConnectionPool pool;
+  // Every command goes through the router by the lock's key, as RedisStore's key commands do:
+  // on a cluster to the master of the key's slot (MOVED/ASK followed), behind Sentinel to the
+  // current master (asked again after a failure or READONLY).
+  detail::Router router;
 
   std::atomic<std::uint64_t> acquired{0};
   std::atomic<std::uint64_t> contended{0};
@@ -149,15 +165,13 @@ struct RedisLock::Shared {
     return fmt::format("lock {} ({})", ttlcache::detail::printable_key(name), command);
   }
 
-  [[noreturn]] void fail(const ConnectionPool::Lease& lease, const Op& op) const {
-    detail::throw_failure(lease->failure(), op, endpoint, lease->failure_text());
-  }
-
-  [[noreturn]] void reply_error(const Op& op, const redisReply* reply) const {
+  [[noreturn]] static void reply_error(const Answer& answer, const Op& op) {
+    const redisReply* reply = answer.reply.get();
     if (reply->type == REDIS_REPLY_ERROR) {
-      detail::throw_reply_error(op, endpoint, fmt::format("the server replied {}", text_of(reply)));
+      detail::throw_reply_error(op, answer.node->endpoint,
+                                fmt::format("the server replied {}", text_of(reply)));
     }
-    detail::throw_reply_error(op, endpoint,
+    detail::throw_reply_error(op, answer.node->endpoint,
                               fmt::format("unexpected reply of type {}", reply->type));
   }
 
@@ -167,33 +181,33 @@ struct RedisLock::Shared {
     const std::string ms = lease_text(lease);
     const std::string description = what(name, "SET NX PX");
     const Op op{description, Op::Kind::server};
-    auto conn = pool.acquire(op);
-    Reply reply = conn->command({"SET", key, token, "NX", "PX", ms});
-    if (!reply) fail(conn, op);
+    const Answer answer = router.run_key(key, op, {"SET", key, token, "NX", "PX", ms});
+    const redisReply* reply = answer.reply.get();
     if (reply->type == REDIS_REPLY_NIL) return false;
-    if (reply->type == REDIS_REPLY_STATUS && text_of(reply.get()) == "OK") return true;
-    reply_error(op, reply.get());
+    if (reply->type == REDIS_REPLY_STATUS && text_of(reply) == "OK") return true;
+    reply_error(answer, op);
   }
 
-  // Runs one of the compare-and-* scripts; returns its integer (1: done, 0: not ours).
+  // Runs one of the compare-and-* scripts; returns its integer (1: done, 0: not ours). The key
+  // is in KEYS, so a cluster routes the script to the key's master.
   long long run_script(std::string_view name, std::string_view command, std::string_view script,
                        std::string_view sha, const std::string& token, std::string_view arg) {
     const std::string key = key_of(name);
     const std::string description = what(name, command);
     const Op op{description, Op::Kind::server};
-    auto conn = pool.acquire(op);
-    Reply reply = arg.empty() ? conn->command({"EVALSHA", sha, "1", key, token})
-                              : conn->command({"EVALSHA", sha, "1", key, token, arg});
-    if (!reply) fail(conn, op);
-    if (reply->type == REDIS_REPLY_ERROR && text_of(reply.get()).substr(0, 8) == "NOSCRIPT") {
-      // After a restart or SCRIPT FLUSH; EVAL runs it and caches it for the next EVALSHA.
+    Answer answer = arg.empty() ? router.run_key(key, op, {"EVALSHA", sha, "1", key, token})
+                                : router.run_key(key, op, {"EVALSHA", sha, "1", key, token, arg});
+    if (answer.reply->type == REDIS_REPLY_ERROR &&
+        text_of(answer.reply.get()).substr(0, 8) == "NOSCRIPT") {
+      // After a restart, a SCRIPT FLUSH, or on a cluster node (or promoted replica) that has
+      // not run it yet: each node has its own script cache. EVAL goes to the same key's
+      // master, runs the script and caches it there for the next EVALSHA.
       script_loads.fetch_add(1, std::memory_order_relaxed);
-      reply = arg.empty() ? conn->command({"EVAL", script, "1", key, token})
-                          : conn->command({"EVAL", script, "1", key, token, arg});
-      if (!reply) fail(conn, op);
+      answer = arg.empty() ? router.run_key(key, op, {"EVAL", script, "1", key, token})
+                           : router.run_key(key, op, {"EVAL", script, "1", key, token, arg});
     }
-    if (reply->type != REDIS_REPLY_INTEGER) reply_error(op, reply.get());
-    return reply->integer;
+    if (answer.reply->type != REDIS_REPLY_INTEGER) reply_error(answer, op);
+    return answer.reply->integer;
   }
 
   std::chrono::milliseconds backoff_sleep(std::chrono::milliseconds ceiling) {
@@ -274,12 +288,11 @@ bool RedisLock::owns() const {
   const std::string key = shared_->key_of(name_);
   const std::string description = Shared::what(name_, "GET");
   const Op op{description, Op::Kind::server};
-  auto conn = shared_->pool.acquire(op);
-  Reply reply = conn->command({"GET", key});
-  if (!reply) shared_->fail(conn, op);
+  const Answer answer = shared_->router.run_key(key, op, {"GET", key});
+  const redisReply* reply = answer.reply.get();
   if (reply->type == REDIS_REPLY_NIL) return false;
-  if (reply->type != REDIS_REPLY_STRING) shared_->reply_error(op, reply.get());
-  return text_of(reply.get()) == token_;
+  if (reply->type != REDIS_REPLY_STRING) Shared::reply_error(answer, op);
+  return text_of(reply) == token_;
 }
 
 // ---- RedisLockService ----
@@ -287,8 +300,10 @@ bool RedisLock::owns() const {
 RedisLockService::RedisLockService(RedisOptions options)
     : shared_(std::make_shared<RedisLock::Shared>(std::move(options))) {
   if (shared_->options.connect_on_start) {
-    // Opens one connection (kept in the pool) so bad addresses fail at start-up.
-    auto conn = shared_->pool.acquire(Op{"connect (lock service)", Op::Kind::server});
+    // Learns the topology, then opens one connection per master (kept in the pools), so bad
+    // addresses fail at start-up.
+    const Op op{"connect (lock service)", Op::Kind::server};
+    for (const auto& node : shared_->router.masters()) auto lease = node->pool.acquire(op);
   }
 }
 

@@ -41,8 +41,6 @@ using detail::Node;
 using detail::Op;
 using detail::Reply;
 using detail::Router;
-// A short command for run_key (a braced list cannot be deduced through a template).
-using Cmd = std::initializer_list<std::string_view>;
 
 namespace {
 
@@ -113,13 +111,8 @@ struct RedisStore::Impl {
   const std::string stamp_prefix;  // "<namespace>@stamp:": outside the data namespace
   Router router;
   std::atomic<std::uint64_t> corrupt{0};
-  std::atomic<std::uint64_t> redirections{0};
 
-  // A reply and the node that sent it (for messages).
-  struct Answer {
-    Reply reply;
-    std::shared_ptr<Node> node;
-  };
+  using Answer = detail::Answer;
 
   bool sharded() const noexcept { return options.topology == Topology::cluster; }
 
@@ -227,71 +220,6 @@ struct RedisStore::Impl {
     }
   }
 
-  // Errors after which the topology is worth learning again: a replica answering (a failover
-  // happened), a cluster between states.
-  static bool topology_error(std::string_view text) {
-    return starts_with(text, "READONLY") || starts_with(text, "CLUSTERDOWN") ||
-           starts_with(text, "TRYAGAIN") || starts_with(text, "MASTERDOWN") ||
-           starts_with(text, "LOADING");
-  }
-
-  // Sends one single-key command to the node owning full (never a null reply). Follows MOVED
-  // (the slot map learns the new owner) and ASK (ASKING, once, on the named node); after a
-  // connection failure or a topology error learns the topology again and retries when the key
-  // now lives elsewhere. max_redirects bounds the retries; then the last error is thrown.
-  template <class A>
-  Answer run_key(std::string_view full, const Op& op, A&& args) {
-    std::shared_ptr<Node> ask_node;
-    for (int attempt = 0;; ++attempt) {
-      const bool may_retry = attempt < options.max_redirects;
-      const bool asking = ask_node != nullptr;
-      std::shared_ptr<Node> node = asking ? std::move(ask_node) : router.node_for_key(full);
-      ask_node.reset();
-      std::optional<ConnectionPool::Lease> lease;
-      try {
-        lease.emplace(node->pool.acquire(op));
-      } catch (const backend_error&) {
-        if (may_retry && router.changed_after_failure(*node, full)) continue;
-        throw;
-      }
-      Reply reply;
-      if (asking) {
-        if ((*lease)->append({"ASKING"}) && (*lease)->append(args)) {
-          if (Reply asked = (*lease)->read_reply()) reply = (*lease)->read_reply();
-        }
-      } else {
-        reply = (*lease)->command(args);
-      }
-      if (!reply) {
-        if (may_retry && router.changed_after_failure(*node, full)) continue;
-        fail(*node, *lease, op);
-      }
-      if (reply->type == REDIS_REPLY_ERROR && options.topology != Topology::standalone) {
-        const std::string_view text = text_of(reply.get());
-        const detail::Redirect redirect = detail::parse_redirect(text);
-        if (redirect.kind != detail::Redirect::Kind::none) {
-          if (!may_retry) {
-            detail::throw_reply_error(
-                op, node->endpoint,
-                fmt::format("still redirected after {} redirections (last: {})",
-                            options.max_redirects, text));
-          }
-          redirections.fetch_add(1, std::memory_order_relaxed);
-          if (redirect.kind == detail::Redirect::Kind::moved) {
-            router.moved(redirect.slot, redirect.host, redirect.port);
-          } else {
-            ask_node = router.node_at(redirect.host, redirect.port);
-          }
-          continue;
-        }
-        if (topology_error(text) && may_retry && router.changed_after_failure(*node, full)) {
-          continue;
-        }
-      }
-      return Answer{std::move(reply), std::move(node)};
-    }
-  }
-
   // Runs f(node) on the one master (standalone, sentinel); after a failure, when the
   // Sentinels name another master, runs it again there (our batches are idempotent).
   template <class F>
@@ -310,7 +238,8 @@ struct RedisStore::Impl {
   // Cluster batches: one single-key command per item (build(i, args) fills its arguments),
   // grouped by the node owning the key; one pipeline per node, the nodes in parallel; replies
   // in the caller's order. Items redirected, refused during a failover, or on a node whose
-  // connection failed are then sent one by one through run_key, which follows the cluster.
+  // connection failed are then sent one by one through Router::run_key, which follows the
+  // cluster.
   std::vector<Answer> run_batch(const std::vector<std::string_view>& fulls, std::size_t user_prefix,
                                 const Op& op,
                                 const std::function<void(std::size_t, Args&)>& build) {
@@ -349,7 +278,7 @@ struct RedisStore::Impl {
             if (reply->type == REDIS_REPLY_ERROR &&
                 (detail::parse_redirect(text_of(reply.get())).kind !=
                      detail::Redirect::Kind::none ||
-                 topology_error(text_of(reply.get())))) {
+                 detail::topology_error(text_of(reply.get())))) {
               retry[i] = 1;
             } else {
               out[i] = Answer{std::move(reply), node};
@@ -387,7 +316,7 @@ struct RedisStore::Impl {
       args.clear();
       build(i, args);
       const Op key_op{op.command, Op::Kind::key, fulls[i].substr(user_prefix)};
-      out[i] = run_key(fulls[i], key_op, args);
+      out[i] = router.run_key(fulls[i], key_op, args);
     }
     return out;
   }
@@ -395,7 +324,7 @@ struct RedisStore::Impl {
   long long integer_command(std::string_view command, std::string_view key) {
     const std::string full = full_key(key);
     const Op op{command, Op::Kind::key, key};
-    Answer answer = run_key(full, op, Cmd{command, full});
+    Answer answer = router.run_key(full, op, {command, full});
     if (answer.reply->type != REDIS_REPLY_INTEGER) reply_error(answer, op);
     return answer.reply->integer;
   }
@@ -521,7 +450,7 @@ std::optional<std::string> RedisStore::get(std::string_view key) {
   impl_->check_key(key);
   const std::string full = impl_->full_key(key);
   const Op op{"GET", Op::Kind::key, key};
-  return impl_->value_of(impl_->run_key(full, op, Cmd{"GET", full}), op);
+  return impl_->value_of(impl_->router.run_key(full, op, {"GET", full}), op);
 }
 
 void RedisStore::set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) {
@@ -531,7 +460,7 @@ void RedisStore::set(std::string_view key, std::string_view value, std::chrono::
   detail::wrap_value(wrapped, value, impl_->options.checksum);
   const TtlText ttl_text(ttl);
   const Op op{"SET", Op::Kind::key, key};
-  auto answer = impl_->run_key(full, op, Cmd{"SET", full, wrapped, "PX", ttl_text.view()});
+  auto answer = impl_->router.run_key(full, op, {"SET", full, wrapped, "PX", ttl_text.view()});
   if (answer.reply->type != REDIS_REPLY_STATUS) Impl::reply_error(answer, op);
 }
 
@@ -888,7 +817,7 @@ RedisStats RedisStore::stats() const {
     stats.idle_connections += counters.idle;
   }
   stats.topology_refreshes = impl_->router.refreshes();
-  stats.redirections = impl_->redirections.load(std::memory_order_relaxed);
+  stats.redirections = impl_->router.redirections();
   return stats;
 }
 

@@ -1,4 +1,4 @@
-// RedisLockService: named leased locks on one Redis server (SET NX PX + compare-and-delete).
+// RedisLockService: named leased locks on Redis, any topology (SET NX PX + compare-and-delete).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -86,18 +86,24 @@ class RedisLock final : public LockLease {
   bool held_ = false;
 };
 
-/// Named locks on one Redis server (standalone; no Redlock over several masters, no Cluster).
+/// Named locks on Redis: a standalone server, a Redis Cluster, or a master behind Sentinel
+/// (RedisOptions::topology). No Redlock over several independent masters.
 ///
 /// - A lock named n is the key "<key_namespace>@lock:<n>" holding the holder's random token,
 ///   with the lease as its TTL. Acquire is `SET key token NX PX lease`; release and extend are
 ///   Lua compare-and-delete / compare-and-pexpire (EVALSHA, with EVAL after NOSCRIPT).
+/// - Topology: each lock is one key, so every command for it goes to the master owning that key
+///   (on a cluster the master of its hash slot, following MOVED/ASK; behind Sentinel the current
+///   master), and the topology is learned again after a connection failure or a READONLY
+///   reply, as RedisStore does. A failover can lose a lock the old master had not replicated
+///   yet (see docs/locks.md).
 /// - Names are used literally (never as patterns): any bytes except control characters, at most
 ///   max_key_length bytes. Other names throw argument_error / limit_error before anything is
 ///   sent.
 /// - Failures: connection_error (unreachable, connection lost), timeout_error (no reply within
 ///   command_timeout, no free connection within pool_wait_timeout), backend_error (an error
-///   reply). Messages name the lock, the backend ("redis") and the server; never credentials.
-/// - Locks stay usable after the service is destroyed (they share its connection pool).
+///   reply). Messages name the lock, the backend ("redis") and the node; never credentials.
+/// - Locks stay usable after the service is destroyed (they share its router and pools).
 ///
 /// Thread-safety: every member function is safe to call concurrently.
 class RedisLockService final : public LockService {
@@ -125,7 +131,9 @@ class RedisLockService final : public LockService {
                                         std::chrono::milliseconds timeout);
 
   RedisLockStats stats() const noexcept;
-  /// "127.0.0.1:6379"-style address of the server, for logs (never credentials).
+  /// For logs (never credentials): "127.0.0.1:6379" for a standalone server, "cluster
+  /// 10.0.0.1:7000,10.0.0.2:7000" (the seeds) or "sentinel master mymaster via s1:26379,..."
+  /// (the Sentinels). Error messages name the node that failed.
   const std::string& endpoint() const noexcept;
 
  private:
