@@ -561,12 +561,13 @@ int main(int argc, char** argv) {
     std::printf(
         "\nA code-snippet web service, one simulated day: %llu requests (%.0f %% writes),\n"
         "%u users, %u files, Zipf(%.2f) popularity, database queries %.0f-%.0f ms.\n"
-        "Cache: %s. Lifetimes from DynamicTTL (content type, context, hour); writes\n"
-        "invalidate by tags%s; hot entries are refreshed ahead%s.\n\n",
+        "Cache: %s. Lifetimes from DynamicTTL (content type, context, hour).\n"
+        "Writes invalidate by tags%s%s.\n%s\n",
         static_cast<unsigned long long>(s.requests), 100 * s.write_ratio, s.users, s.files,
         s.zipf_s, s.db_latency_min_ms, s.db_latency_max_ms, store.name.c_str(),
         features.search_bound ? "" : " and entity versions",
-        features.refill ? ", and what a write invalidated is reloaded in the background" : "");
+        features.refill ? "; what they invalidated is reloaded in the background" : "",
+        features.refresh_ahead ? "Search results and public stats are refreshed ahead.\n" : "");
     std::printf("%-26s %14s %14s %12s   %s\n", "", "no cache", "ttlcache", "change", "target");
     std::printf("%-26s %14s %13.1f%% %12s   > 80 %%  %s\n", "hit rate", "-", 100 * hit_rate, "",
                 hit_rate > 0.80 ? yes : no);
