@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "bench_keys.hpp"
+#include "paired.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tinylfu_policy.hpp"
 
 namespace {
+using ttlcache_bench::percentile;
 
 using namespace std::chrono_literals;
 using ttlcache::bench::key_count;
@@ -72,45 +74,19 @@ void BM_ChurnMix(benchmark::State& state) {
   });
 }
 
-double thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 // `batch` get hits along trace() in each of `threads` threads at once; CPU ns per get.
 template <class Policy>
 double get_batch(std::size_t batch, int threads, std::vector<std::size_t>& cursors) {
   auto& b = backend<Policy>();
   const auto work = [&b, batch](std::size_t& i) {
     const auto& t = trace();
-    const double start = thread_cpu_ns();
+    const double start = ttlcache_bench::thread_cpu_ns();
     for (std::size_t n = 0; n < batch; ++n, ++i) {
       benchmark::DoNotOptimize(b.get(keys()[t[i & (trace_length - 1)]]));
     }
-    return thread_cpu_ns() - start;
+    return ttlcache_bench::thread_cpu_ns() - start;
   };
-  if (threads == 1) return work(cursors[0]) / static_cast<double>(batch);
-  std::atomic<int> ready{0};
-  std::vector<double> spent(static_cast<std::size_t>(threads));
-  std::vector<std::thread> pool;
-  pool.reserve(spent.size());
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (ready.load() < threads) std::this_thread::yield();  // start together: contention
-      spent[static_cast<std::size_t>(t)] = work(cursors[static_cast<std::size_t>(t)]);
-    });
-  }
-  for (auto& th : pool) th.join();
-  double total = 0;
-  for (const double s : spent) total += s;
-  return total / static_cast<double>(batch * spent.size());
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)))];
+  return ttlcache_bench::cpu_ns_per_op(work, batch, threads, cursors);
 }
 
 // Paired get hit: one iteration runs the same batch of gets on the LRU and the TinyLFU backend

@@ -37,10 +37,12 @@
 #include <thread>
 #include <vector>
 
+#include "paired.hpp"
 #include "ttlcache/metrics_export.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 namespace {
+using ttlcache_bench::percentile;
 
 using namespace std::chrono_literals;
 using Key = std::uint64_t;
@@ -73,12 +75,6 @@ IntCache& cache(int side) {
   return *caches[side];
 }
 
-double thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
 // One operation; `k` is the calling thread's cursor. Hits walk the resident keys with an odd
 // stride (spreads over shards); misses walk as many absent keys; get_or_load hits never load.
 inline void operate(IntCache& c, int workload, Key& k) {
@@ -101,31 +97,11 @@ inline void operate(IntCache& c, int workload, Key& k) {
 double run_batch(IntCache& c, int workload, std::size_t batch, int threads,
                  std::vector<Key>& cursors) {
   const auto work = [&c, workload, batch](Key& k) {
-    const double start = thread_cpu_ns();
+    const double start = ttlcache_bench::thread_cpu_ns();
     for (std::size_t i = 0; i < batch; ++i) operate(c, workload, k);
-    return thread_cpu_ns() - start;
+    return ttlcache_bench::thread_cpu_ns() - start;
   };
-  if (threads == 1) return work(cursors[0]) / static_cast<double>(batch);
-  std::atomic<int> ready{0};
-  std::vector<double> spent(static_cast<std::size_t>(threads));
-  std::vector<std::thread> pool;
-  pool.reserve(spent.size());
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (ready.load() < threads) std::this_thread::yield();  // start together: contention
-      spent[static_cast<std::size_t>(t)] = work(cursors[static_cast<std::size_t>(t)]);
-    });
-  }
-  for (auto& th : pool) th.join();
-  double total = 0;
-  for (const double s : spent) total += s;
-  return total / static_cast<double>(batch * spent.size());
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)))];
+  return ttlcache_bench::cpu_ns_per_op(work, batch, threads, cursors);
 }
 
 void BM_paired(benchmark::State& state) {

@@ -16,56 +16,18 @@
 # A missing redis-server or redis-cli is an error, never a skip (in CI and elsewhere).
 set -euo pipefail
 
-die() { echo "cluster_fixture: $*" >&2; exit 1; }
+fixture=cluster_fixture
+what="the Redis Cluster tests"
+info_name=cluster.info
+work_prefix=ttlcache-cluster
+# shellcheck source=fixture_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fixture_lib.sh"
 [[ $# -ge 2 ]] || die "usage: $0 start|stop <dir> [node-timeout-ms]"
 action=$1
 dir=$2
 shift 2
 
 nodes=6
-
-require_tools() {
-  local tool
-  for tool in redis-server redis-cli; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-      [[ "${CI:-}" != "true" ]] || die "$tool not found, and CI=true: the Redis Cluster tests must run in CI."
-      die "$tool not found: the Redis Cluster tests need a real server (apt-get install redis-server)"
-    fi
-  done
-}
-
-alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-kill_pids() {
-  local pid deadline
-  for pid in "$@"; do
-    if alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  deadline=$((SECONDS + 5))
-  for pid in "$@"; do
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.02; done
-    if alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-}
-
-cleanup_unless_ready() {
-  if ((ready == 0)); then
-    ((${#pids[@]} == 0)) || kill_pids "${pids[@]}"
-    rm -rf -- "$work_dir"
-  fi
-}
 
 # Starts the six nodes on ports base..base+5; returns 1 if one of them could not bind.
 try_start() {
@@ -119,15 +81,8 @@ cluster_ready() {
 }
 
 start() {
-  require_tools
   node_timeout=${1:-1000}
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  [[ ! -f "$dir/cluster.info" ]] || stop_quietly
-  work_dir=$(mktemp -d "${TMPDIR:-/tmp}/ttlcache-cluster.XXXXXX")
-  ready=0
-  pids=()
-  trap cleanup_unless_ready EXIT
+  begin_start
   local started=0 attempt base
   for attempt in $(seq 1 20); do
     base=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
@@ -150,37 +105,14 @@ start() {
 
   local script
   script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
-  cat >"$dir/cluster.info.tmp" <<INFO
+  finish_start <<INFO
 host=127.0.0.1
 ports=${ports[*]}
 pids=${pids[*]}
 work_dir=$work_dir
 script=$script
 INFO
-  mv "$dir/cluster.info.tmp" "$dir/cluster.info"
-  ready=1
   echo "cluster_fixture: 3 masters + 3 replicas on 127.0.0.1 ports ${ports[*]} (node timeout ${node_timeout} ms, work dir $work_dir)"
 }
 
-info_field() { grep -s "^$1=" "$dir/cluster.info" | head -n1 | cut -d= -f2- || true; }
-
-stop_quietly() {
-  [[ -f "$dir/cluster.info" ]] || return 0
-  local recorded work
-  read -r -a recorded <<<"$(info_field pids)"
-  work=$(info_field work_dir)
-  ((${#recorded[@]} == 0)) || kill_pids "${recorded[@]}"
-  if [[ "$work" == */ttlcache-cluster.* && -d "$work" ]]; then rm -rf -- "$work"; fi
-  rm -f "$dir/cluster.info"
-}
-
-case "$action" in
-  start) start "$@" ;;
-  stop)
-    [[ -d "$dir" ]] || exit 0
-    dir=$(cd "$dir" && pwd)
-    stop_quietly
-    echo "cluster_fixture: stopped the cluster in $dir"
-    ;;
-  *) die "unknown action '$action' (start|stop)" ;;
-esac
+fixture_main "$@"

@@ -15,54 +15,16 @@
 # A missing redis-server or redis-cli is an error, never a skip (in CI and elsewhere).
 set -euo pipefail
 
-die() { echo "sentinel_fixture: $*" >&2; exit 1; }
+fixture=sentinel_fixture
+what="the Sentinel tests"
+info_name=sentinel.info
+work_prefix=ttlcache-sentinel
+# shellcheck source=fixture_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fixture_lib.sh"
 [[ $# -ge 2 ]] || die "usage: $0 start|stop <dir>"
 action=$1
 dir=$2
 shift 2
-
-require_tools() {
-  local tool
-  for tool in redis-server redis-cli; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-      [[ "${CI:-}" != "true" ]] || die "$tool not found, and CI=true: the Sentinel tests must run in CI."
-      die "$tool not found: the Sentinel tests need a real server (apt-get install redis-server)"
-    fi
-  done
-}
-
-alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-kill_pids() {
-  local pid deadline
-  for pid in "$@"; do
-    if alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-* ]]; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  deadline=$((SECONDS + 5))
-  for pid in "$@"; do
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.02; done
-    if alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-* ]]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-}
-
-cleanup_unless_ready() {
-  if ((ready == 0)); then
-    ((${#pids[@]} == 0)) || kill_pids "${pids[@]}"
-    rm -rf -- "$work_dir"
-  fi
-}
 
 # Waits until redis-cli on port reports our pid; 1 if the process died (port taken).
 wait_answer() {
@@ -133,14 +95,7 @@ setup_ready() {
 }
 
 start() {
-  require_tools
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  [[ ! -f "$dir/sentinel.info" ]] || stop_quietly
-  work_dir=$(mktemp -d "${TMPDIR:-/tmp}/ttlcache-sentinel.XXXXXX")
-  ready=0
-  pids=()
-  trap cleanup_unless_ready EXIT
+  begin_start
   local started=0
   for _ in $(seq 1 20); do
     if try_start $((20000 + (RANDOM * 32768 + RANDOM) % 40000)); then
@@ -156,7 +111,7 @@ start() {
     ((SECONDS < deadline)) || die "the Sentinels did not see the replica and each other within 60 s"
     sleep 0.1
   done
-  cat >"$dir/sentinel.info.tmp" <<INFO
+  finish_start <<INFO
 host=127.0.0.1
 master_port=$master_port
 master_pid=$master_pid
@@ -166,30 +121,7 @@ sentinel_ports=${sentinel_ports[*]}
 pids=${pids[*]}
 work_dir=$work_dir
 INFO
-  mv "$dir/sentinel.info.tmp" "$dir/sentinel.info"
-  ready=1
   echo "sentinel_fixture: master $master_port, replica $replica_port, Sentinels ${sentinel_ports[*]} (work dir $work_dir)"
 }
 
-info_field() { grep -s "^$1=" "$dir/sentinel.info" | head -n1 | cut -d= -f2- || true; }
-
-stop_quietly() {
-  [[ -f "$dir/sentinel.info" ]] || return 0
-  local recorded work
-  read -r -a recorded <<<"$(info_field pids)"
-  work=$(info_field work_dir)
-  ((${#recorded[@]} == 0)) || kill_pids "${recorded[@]}"
-  if [[ "$work" == */ttlcache-sentinel.* && -d "$work" ]]; then rm -rf -- "$work"; fi
-  rm -f "$dir/sentinel.info"
-}
-
-case "$action" in
-  start) start "$@" ;;
-  stop)
-    [[ -d "$dir" ]] || exit 0
-    dir=$(cd "$dir" && pwd)
-    stop_quietly
-    echo "sentinel_fixture: stopped the Sentinel setup in $dir"
-    ;;
-  *) die "unknown action '$action' (start|stop)" ;;
-esac
+fixture_main "$@"

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/gate.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 using namespace std::chrono_literals;
@@ -41,26 +42,7 @@ class TablePolicy final : public ttlcache::TtlPolicy {
   }
 };
 
-// Lets the test release blocked loaders at a chosen moment.
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using ttlcache_test::Gate;
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/gate.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 using namespace std::chrono_literals;
@@ -47,26 +48,7 @@ CacheOptions with_clock(const std::shared_ptr<FakeClock>& clock) {
   return options;
 }
 
-// Releases blocked loaders when the test says so.
-class Latch {
- public:
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using Latch = ttlcache_test::Gate;
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
   const auto end = std::chrono::steady_clock::now() + timeout;

@@ -38,17 +38,7 @@ class SingleFlight {
       leader = inserted;
     }
     if (!leader) return wait(*call);
-
-    std::optional<V> result;
-    std::exception_ptr error;
-    try {
-      result.emplace(std::forward<Fn>(fn)());
-    } catch (...) {
-      error = std::current_exception();
-    }
-    finish(stripe, key, *call, result, error);
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
+    return *lead(stripe, key, *call, std::forward<Fn>(fn));
   }
 
   /// Runs fn() for key only if no call for key is running; otherwise returns nullopt at once
@@ -65,16 +55,7 @@ class SingleFlight {
       it->second = std::make_shared<Call>();
       call = it->second;
     }
-    std::optional<V> result;
-    std::exception_ptr error;
-    try {
-      result.emplace(std::forward<Fn>(fn)());
-    } catch (...) {
-      error = std::current_exception();
-    }
-    finish(stripe, key, *call, result, error);
-    if (error) std::rethrow_exception(error);
-    return result;
+    return lead(stripe, key, *call, std::forward<Fn>(fn));
   }
 
   /// Number of keys with a call in flight (for tests and metrics).
@@ -102,6 +83,21 @@ class SingleFlight {
     mutable std::mutex mutex;
     std::unordered_map<K, std::shared_ptr<Call>, Hash, KeyEqual> calls;
   };
+
+  // The leader's part: runs fn, hands the outcome to the waiters, returns it (or rethrows).
+  template <class Fn>
+  std::optional<V> lead(Stripe& stripe, const K& key, Call& call, Fn&& fn) {
+    std::optional<V> result;
+    std::exception_ptr error;
+    try {
+      result.emplace(std::forward<Fn>(fn)());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finish(stripe, key, call, result, error);
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
 
   static V wait(Call& call) {
     std::unique_lock<std::mutex> lock(call.mutex);
