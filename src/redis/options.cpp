@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -76,59 +77,6 @@ void parse_db_query(std::string_view query, RedisOptions& out) {
   }
 }
 
-void parse_redis_url(std::string_view rest, RedisOptions& out) {
-  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
-    url_error("redis:// URLs take no query or fragment; put the database in the path (/N)");
-  }
-  const auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-
-  // The last '@' ends the user part, so an unescaped '@' in a password still parses.
-  const auto at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    parse_userinfo(authority.substr(0, at), out);
-    authority = authority.substr(at + 1);
-  } else {
-    out.user.clear();
-    out.password.clear();
-  }
-
-  std::string_view host;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) url_error("unclosed '[' in the host");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') url_error("unexpected text after the IPv6 address");
-      port = after.substr(1);
-      if (port.empty()) url_error("empty port");
-    }
-  } else {
-    const auto colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) url_error("empty port");
-    }
-  }
-  if (host.empty()) url_error("the host is missing");
-  out.host = std::string(host);
-  out.port = port.empty() ? 6379 : static_cast<int>(parse_number(port, 1, 65535, "port"));
-  out.unix_socket.clear();
-  out.topology = Topology::standalone;
-  out.nodes.clear();
-  out.sentinel_master.clear();
-
-  if (path.size() > 1) {
-    out.db = static_cast<int>(parse_number(path.substr(1), 0, 1 << 30, "database number"));
-  } else {
-    out.db = 0;
-  }
-}
-
 // "host[:port]" or "[ipv6][:port]".
 RedisEndpoint parse_host_port(std::string_view authority, int default_port) {
   std::string_view host;
@@ -156,6 +104,39 @@ RedisEndpoint parse_host_port(std::string_view authority, int default_port) {
   out.host = std::string(host);
   out.port = port.empty() ? default_port : static_cast<int>(parse_number(port, 1, 65535, "port"));
   return out;
+}
+
+void parse_redis_url(std::string_view rest, RedisOptions& out) {
+  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
+    url_error("redis:// URLs take no query or fragment; put the database in the path (/N)");
+  }
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+
+  // The last '@' ends the user part, so an unescaped '@' in a password still parses.
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    parse_userinfo(authority.substr(0, at), out);
+    authority = authority.substr(at + 1);
+  } else {
+    out.user.clear();
+    out.password.clear();
+  }
+
+  RedisEndpoint endpoint = parse_host_port(authority, 6379);
+  out.host = std::move(endpoint.host);
+  out.port = endpoint.port;
+  out.unix_socket.clear();
+  out.topology = Topology::standalone;
+  out.nodes.clear();
+  out.sentinel_master.clear();
+
+  if (path.size() > 1) {
+    out.db = static_cast<int>(parse_number(path.substr(1), 0, 1 << 30, "database number"));
+  } else {
+    out.db = 0;
+  }
 }
 
 // redis+cluster:// and redis+sentinel://: [userinfo@]host:port,host:port[/path].
