@@ -439,8 +439,8 @@ class StatsRecorder {
 
   // ---- hooks for other layers ----
 
-  /// A stale value was served in place of a failed or slow load (the fail-safe layer calls this;
-  /// nothing in the core serves stale values yet).
+  /// A stale value was served in place of a failed or slow load (Cache's fail-safe: see
+  /// LoadOptions::fail_safe and soft_timeout).
   void record_stale_served(ContentTypeCounters* ct = nullptr) noexcept {
     counters_.add(stale_served);
     if (ct) ct->counters_.add(ContentTypeCounters::stale_served);
