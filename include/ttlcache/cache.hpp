@@ -201,25 +201,21 @@ class Cache {
   template <class Loader, class Rep, class Period>
   V get_or_load(const K& key, Loader&& loader, std::chrono::duration<Rep, Period> ttl,
                 const Tags& tags) {
-    auto& tagged = detail::tag_support(*backend_);
+    return get_or_load_result(key, std::forward<Loader>(loader), ttl, tags).value;
+  }
+  /// The tagged get_or_load, with the result's stale and hit flags. The loading features
+  /// (early refresh, refresh-ahead, fail-safe, timeouts) apply as without tags; stale copies
+  /// are never served once one of their tags was invalidated.
+  template <class Loader, class Rep, class Period>
+  LoadResult<V> get_or_load_result(const K& key, Loader&& loader,
+                                   std::chrono::duration<Rep, Period> ttl, const Tags& tags) {
+    detail::tag_support(*backend_);  // a clear error before anything when not tag-aware
     const auto ms = detail::to_ttl(ttl);
-    if (auto hit = call("get", [&] { return backend_->get(key); })) {
-      if (stats_) record_read(true, nullptr);
-      return std::move(*hit);
+    if (ms.count() <= 0) {
+      detail::throw_bad_ttl(backend_->name(), static_cast<long long>(ms.count()));
     }
-    if (stats_) record_read(false, nullptr);
-    return flights_
-        .run(key,
-             [&]() -> LoadResult<V> {
-               if (auto hit = call("get", [&] { return backend_->get(key); })) {
-                 return {std::move(*hit), false, true};
-               }
-               auto stamps = tagged.stamps_for(tags, ms);
-               V value = run_loader(loader, key, nullptr, {});
-               tagged.set_stamped(key, value, ms, std::move(stamps));
-               return {std::move(value), false, false};
-             })
-        .value;
+    return load_through(key, std::forward<Loader>(loader), TtlFn([ms] { return ms; }), nullptr, {},
+                        &tags);
   }
   /// Every entry carrying tag becomes a miss, on every instance sharing the backend. O(1).
   void invalidate_tag(std::string_view tag) {
@@ -393,6 +389,7 @@ class Cache {
   struct Background {
     std::shared_ptr<backend_type> backend;
     TimedCapable<K, V>* timed = nullptr;  // owned by backend
+    TagCapable<K, V>* tags = nullptr;     // owned by backend; null when not tag-aware
     std::shared_ptr<StatsRecorder> stats;
     std::mutex mutex;
     std::unordered_map<K, std::shared_ptr<detail::PendingLoad<V>>> running;
@@ -400,9 +397,9 @@ class Cache {
 
   template <class Loader>
   LoadResult<V> load_through(const K& key, Loader&& loader, const TtlFn& ttl_fn,
-                             ContentTypeCounters* ct = nullptr,
-                             std::string_view content_type = {}) {
-    if (timed_) return load_timed(key, loader, ttl_fn, ct, content_type);
+                             ContentTypeCounters* ct = nullptr, std::string_view content_type = {},
+                             const Tags* tags = nullptr) {
+    if (timed_) return load_timed(key, loader, ttl_fn, ct, content_type, tags);
     if (auto hit = call("get", [&] { return backend_->get(key); })) {
       if (stats_) record_read(true, ct);
       return {std::move(*hit), false, true};
@@ -414,14 +411,15 @@ class Cache {
         return {std::move(*hit), false, true};
       }
       std::optional<Timed<V>> no_stale;
-      return lead_load(key, loader, ttl_fn, ct, content_type, no_stale);
+      return lead_load(key, loader, ttl_fn, ct, content_type, no_stale, tags);
     });
   }
 
   // The path over a backend that keeps entry times (fail-safe, early refresh, refresh-ahead).
   template <class Loader>
   LoadResult<V> load_timed(const K& key, Loader& loader, const TtlFn& ttl_fn,
-                           ContentTypeCounters* ct, std::string_view content_type) {
+                           ContentTypeCounters* ct, std::string_view content_type,
+                           const Tags* tags) {
     std::optional<Timed<V>> entry = call("get", [&] { return timed_->get_timed(key); });
     const std::int64_t now_us = timed_->now_us();
     if (entry && now_us < entry->fresh_until_ms * 1000) {
@@ -435,14 +433,14 @@ class Cache {
         auto refreshed = flights_.try_run(key, [&]() -> LoadResult<V> {
           try {
             std::optional<Timed<V>> no_stale;
-            return lead_load(key, loader, ttl_fn, ct, content_type, no_stale);
+            return lead_load(key, loader, ttl_fn, ct, content_type, no_stale, tags);
           } catch (...) {  // the current value is still fresh: keep serving it
             return {entry->value, false, true};
           }
         });
         if (refreshed) return std::move(*refreshed);
       } else if (lo.refresh_ahead_at > 0 && due_for_refresh(*entry, now_us)) {
-        refresh_ahead(key, loader, ttl_fn, ct, content_type);
+        refresh_ahead(key, loader, ttl_fn, ct, content_type, tags);
       }
       return {std::move(entry->value), false, true};
     }
@@ -454,7 +452,7 @@ class Cache {
       }
       if (!again) again = std::move(entry);
       if (again && timed_->now_ms() >= again->stale_until_ms) again.reset();
-      return lead_load(key, loader, ttl_fn, ct, content_type, again);
+      return lead_load(key, loader, ttl_fn, ct, content_type, again, tags);
     });
   }
 
@@ -479,14 +477,24 @@ class Cache {
 
   template <class Loader>
   void refresh_ahead(const K& key, Loader& loader, const TtlFn& ttl_fn, ContentTypeCounters* ct,
-                     std::string_view content_type) {
+                     std::string_view content_type, const Tags* tags) {
     if constexpr (std::is_copy_constructible_v<std::decay_t<Loader>>) {
       {  // one refresh per key at a time; a load already running will store a fresh value
         std::lock_guard<std::mutex> lock(bg_->mutex);
         if (bg_->running.count(key) != 0) return;
       }
-      start_background(key, loader, ttl_fn, ct, content_type);
+      try {
+        start_background(key, loader, ttl_fn, ct, content_type, stamps_for(tags, ttl_fn));
+      } catch (const error&) {  // the stamps could not be read: no refresh this time
+      }
     }
+  }
+
+  // The tag versions a load is stored under, read before it runs (so a tag invalidated during
+  // the load leaves the value stale); nullopt without tags.
+  std::optional<std::vector<Stamp>> stamps_for(const Tags* tags, const TtlFn& ttl_fn) {
+    if (!tags) return std::nullopt;
+    return detail::tag_support(*backend_).stamps_for(*tags, ttl_fn());
   }
 
   // The leader's load: distributed lock (optional), then the loader, directly or on the
@@ -494,7 +502,7 @@ class Cache {
   template <class Loader>
   LoadResult<V> lead_load(const K& key, Loader& loader, const TtlFn& ttl_fn,
                           ContentTypeCounters* ct, std::string_view content_type,
-                          std::optional<Timed<V>>& stale) {
+                          std::optional<Timed<V>>& stale, const Tags* tags) {
     const LoadOptions& lo = options_.loading;
     std::unique_ptr<LockLease> lease;
     struct Release {
@@ -510,20 +518,21 @@ class Cache {
     if (lo.lock_service) {
       if (auto peer = wait_for_peer(key, lease)) return std::move(*peer);
     }
+    auto stamps = stamps_for(tags, ttl_fn);
     if (lo.soft_timeout.count() > 0 || lo.hard_timeout.count() > 0) {
-      return load_with_timeouts(key, loader, ttl_fn, ct, content_type, stale);
+      return load_with_timeouts(key, loader, ttl_fn, ct, content_type, stale, stamps);
     }
     const std::int64_t started = clock_us(timed_);
     std::optional<V> value;
     try {
       value.emplace(run_loader(loader, key, ct, content_type));
     } catch (...) {
-      if (lo.fail_safe && stale) return serve_stale(key, std::move(*stale), ct, true);
+      if (lo.fail_safe && stale) return serve_stale(key, std::move(*stale), ct, true, stamps);
       throw;
     }
     const std::int64_t took = clock_us(timed_) - started;
     const auto ttl = ttl_fn();
-    call("set", [&] { store(*bg_, key, *value, ttl, took); });
+    call("set", [&] { store(*bg_, key, *value, ttl, took, stamps); });
     return {std::move(*value), false, false};
   }
 
@@ -564,13 +573,14 @@ class Cache {
   template <class Loader>
   LoadResult<V> load_with_timeouts(const K& key, Loader& loader, const TtlFn& ttl_fn,
                                    ContentTypeCounters* ct, std::string_view content_type,
-                                   std::optional<Timed<V>>& stale) {
+                                   std::optional<Timed<V>>& stale,
+                                   const std::optional<std::vector<Stamp>>& stamps) {
     const LoadOptions& lo = options_.loading;
-    auto pending = start_background(key, loader, ttl_fn, ct, content_type);
+    auto pending = start_background(key, loader, ttl_fn, ct, content_type, stamps);
     const bool can_serve_stale = lo.fail_safe && stale.has_value();
     std::chrono::milliseconds waited{0};
     if (lo.soft_timeout.count() > 0 && can_serve_stale) {
-      if (!pending->wait_for(lo.soft_timeout)) return serve_stale(key, *stale, ct, false);
+      if (!pending->wait_for(lo.soft_timeout)) return serve_stale(key, *stale, ct, false, stamps);
       waited = lo.soft_timeout;
     }
     bool done = true;
@@ -580,7 +590,7 @@ class Cache {
       pending->wait_for(std::chrono::milliseconds(0));  // no hard timeout: as long as it takes
     }
     if (!done) {
-      if (can_serve_stale) return serve_stale(key, *stale, ct, false);
+      if (can_serve_stale) return serve_stale(key, *stale, ct, false, stamps);
       throw timeout_error("loader", "ttlcache cache '" + options_.name + "': the load of key " +
                                         detail::key_text(key) + " did not finish within " +
                                         std::to_string(lo.hard_timeout.count()) +
@@ -589,14 +599,17 @@ class Cache {
     try {
       return {pending->get(), false, false};
     } catch (...) {
-      if (can_serve_stale) return serve_stale(key, std::move(*stale), ct, true);
+      if (can_serve_stale) return serve_stale(key, std::move(*stale), ct, true, stamps);
       throw;
     }
   }
 
   // Fail-safe: the stale copy is served; after a failed load it is also stored again as fresh
   // for fail_safe_ttl (never past its stale_until), so the source is retried after that.
-  LoadResult<V> serve_stale(const K& key, Timed<V> stale, ContentTypeCounters* ct, bool restore) {
+  // With tags the copy is stored under the versions read for this load: it came from a
+  // stamp-checked read, so none of its tags was invalidated since it was written.
+  LoadResult<V> serve_stale(const K& key, Timed<V> stale, ContentTypeCounters* ct, bool restore,
+                            const std::optional<std::vector<Stamp>>& stamps) {
     if (restore) {
       const std::int64_t now = timed_->now_ms();
       Timed<V> copy = stale;
@@ -605,7 +618,13 @@ class Cache {
           std::min(now + options_.loading.fail_safe_ttl.count(), copy.stale_until_ms);
       if (copy.fresh_until_ms > now) {
         try {
-          call("set", [&] { timed_->set_timed(key, std::move(copy)); });
+          call("set", [&] {
+            if (stamps) {
+              timed_->set_timed_stamped(key, std::move(copy), *stamps);
+            } else {
+              timed_->set_timed(key, std::move(copy));
+            }
+          });
         } catch (const error&) {  // serving matters more than remembering
         }
       }
@@ -616,10 +635,9 @@ class Cache {
 
   // Starts (or joins) the background load of key; the loader must be copyable.
   template <class Loader>
-  std::shared_ptr<detail::PendingLoad<V>> start_background(const K& key, Loader& loader,
-                                                           const TtlFn& ttl_fn,
-                                                           ContentTypeCounters* ct,
-                                                           std::string_view content_type) {
+  std::shared_ptr<detail::PendingLoad<V>> start_background(
+      const K& key, Loader& loader, const TtlFn& ttl_fn, ContentTypeCounters* ct,
+      std::string_view content_type, std::optional<std::vector<Stamp>> stamps) {
     if constexpr (!std::is_copy_constructible_v<std::decay_t<Loader>>) {
       throw argument_error("ttlcache cache '" + options_.name +
                            "': soft_timeout/hard_timeout run the loader in the background, so "
@@ -637,7 +655,9 @@ class Cache {
         return invoke_loader(loader, key);
       };
       auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn, ct, type = std::string(content_type),
-                   pending]() mutable { run_background(*bg, key, fn, ttl_fn, ct, type, pending); };
+                   pending, stamps = std::move(stamps)]() mutable {
+        run_background(*bg, key, fn, ttl_fn, ct, type, pending, stamps);
+      };
       try {
         submit(std::move(task));
       } catch (...) {
@@ -651,7 +671,8 @@ class Cache {
 
   static void run_background(Background& bg, const K& key, LoaderFn& fn, const TtlFn& ttl_fn,
                              ContentTypeCounters* ct, const std::string& content_type,
-                             const std::shared_ptr<detail::PendingLoad<V>>& pending) {
+                             const std::shared_ptr<detail::PendingLoad<V>>& pending,
+                             const std::optional<std::vector<Stamp>>& stamps) {
     const std::int64_t start_ns = bg.stats ? bg.stats->now_ns() : 0;
     const std::int64_t started = clock_us(bg.timed);
     try {
@@ -659,7 +680,7 @@ class Cache {
       const std::int64_t took = clock_us(bg.timed) - started;
       if (bg.stats) bg.stats->record_load(bg.stats->now_ns() - start_ns, ct);
       try {
-        store(bg, key, value, ttl_fn(), took);
+        store(bg, key, value, ttl_fn(), took, stamps);
       } catch (const backend_error&) {
         if (bg.stats)
           bg.stats->record_backend_error(bg.backend->name(), "set", std::current_exception());
@@ -679,11 +700,18 @@ class Cache {
   }
 
   static void store(Background& bg, const K& key, const V& value, std::chrono::milliseconds ttl,
-                    std::int64_t took_us) {
+                    std::int64_t took_us, const std::optional<std::vector<Stamp>>& stamps) {
     if (bg.timed) {
       const auto us =
           std::clamp<std::int64_t>(took_us, 0, std::numeric_limits<std::uint32_t>::max());
-      bg.timed->set_timed(key, bg.timed->make_entry(value, ttl, static_cast<std::uint32_t>(us)));
+      auto entry = bg.timed->make_entry(value, ttl, static_cast<std::uint32_t>(us));
+      if (stamps) {
+        bg.timed->set_timed_stamped(key, std::move(entry), *stamps);
+      } else {
+        bg.timed->set_timed(key, std::move(entry));
+      }
+    } else if (stamps && bg.tags) {
+      bg.tags->set_stamped(key, value, ttl, *stamps);
     } else {
       bg.backend->set(key, value, ttl);
     }
@@ -980,6 +1008,7 @@ class Cache {
     bg_ = std::make_shared<Background>();
     bg_->backend = backend_;
     bg_->timed = timed_;
+    bg_->tags = dynamic_cast<TagCapable<K, V>*>(backend_.get());
     bg_->stats = stats_;
     const LoadOptions& lo = options_.loading;
     const std::string who = "ttlcache cache '" + options_.name + "': ";

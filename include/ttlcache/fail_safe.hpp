@@ -122,6 +122,9 @@ class TimedCapable {
   /// than now).
   virtual void set_timed(const K& key, Timed<V> entry) = 0;
   virtual void set_many_timed(std::vector<std::pair<K, Timed<V>>> entries) = 0;
+  /// set_timed carrying tag stamps (from TagCapable::stamps_for); argument_error when the
+  /// backend under the fail-safe layer is not tag-aware.
+  virtual void set_timed_stamped(const K& key, Timed<V> entry, std::vector<Stamp> stamps) = 0;
   /// An entry for value written now with ttl: fresh for ttl, then stale for max_stale.
   virtual Timed<V> make_entry(V value, std::chrono::milliseconds ttl,
                               std::uint32_t load_us) const = 0;
@@ -221,6 +224,10 @@ class FailSafeBackend final : public Backend<K, V>,
       writes.push_back({std::move(e.first), std::move(e.second), life});
     }
     inner_->set_many(std::move(writes));
+  }
+  void set_timed_stamped(const K& key, Timed<V> entry, std::vector<Stamp> stamps) override {
+    const auto life = remaining(entry);
+    tag_inner().set_stamped(key, std::move(entry), life, std::move(stamps));
   }
   Timed<V> make_entry(V value, std::chrono::milliseconds ttl,
                       std::uint32_t load_us) const override {

@@ -658,3 +658,66 @@ TEST_CASE("TimedCodec: round trip, and corrupt or truncated bytes are misses", "
   CHECK_FALSE(Codec::decode(bad_order));
   CHECK_FALSE(Codec::decode("plain json, not an envelope"));
 }
+
+namespace {
+std::shared_ptr<ttlcache::FailSafeBackend<std::string, std::string>> tagged_fail_safe_backend(
+    const std::shared_ptr<FakeClock>& clock) {
+  MemoryOptions<std::string, ttlcache::Tagged<Timed<std::string>>> memory;
+  memory.clock = clock;
+  FailSafeOptions fs;
+  fs.clock = clock;
+  fs.max_stale = 1h;
+  return std::make_shared<ttlcache::FailSafeBackend<std::string, std::string>>(
+      ttlcache::make_tagged_memory_backend<std::string, Timed<std::string>>(memory), fs);
+}
+}  // namespace
+
+TEST_CASE("tags with fail-safe: stale copies are served, but never once a tag was invalidated",
+          "[loading][fail_safe][tags]") {
+  auto clock = std::make_shared<FakeClock>();
+  CacheOptions options = with_clock(clock);
+  options.loading.fail_safe = true;
+  options.loading.fail_safe_ttl = 30s;
+  StringCache cache(tagged_fail_safe_backend(clock), options);
+  auto failing = []() -> std::string { throw std::runtime_error("db down"); };
+  const ttlcache::Tags tags{"user:1"};
+
+  CHECK(cache.get_or_load(
+            "profile:1", [] { return std::string("v1"); }, 60s, tags) == "v1");
+  cache.invalidate_tag("user:1");
+  CHECK_FALSE(cache.get("profile:1"));
+  clock->advance(61s);
+  // Invalidated before it expired: its stale copy is not served either.
+  CHECK_THROWS_WITH(cache.get_or_load("profile:1", failing, 60s, tags), "db down");
+
+  CHECK(cache.get_or_load(
+            "profile:1", [] { return std::string("v2"); }, 60s, tags) == "v2");
+  clock->advance(61s);
+  const auto r = cache.get_or_load_result("profile:1", failing, 60s, tags);
+  CHECK(r.stale);
+  CHECK(r.value == "v2");
+  // The fail-safe copy is stored under the tag too: invalidating it removes the copy.
+  CHECK(cache.get("profile:1") == std::optional<std::string>("v2"));
+  cache.invalidate_tag("user:1");
+  CHECK_FALSE(cache.get("profile:1"));
+  CHECK_THROWS(cache.get_or_load("profile:1", failing, 60s, tags));
+}
+
+TEST_CASE("tags with refresh-ahead: the reloaded entry keeps its tags", "[loading][tags]") {
+  auto clock = std::make_shared<FakeClock>();
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.refresh_ahead_at = 0.5;
+  options.loading.executor = executor.executor();
+  StringCache cache(tagged_fail_safe_backend(clock), options);
+  int loads = 0;
+  auto loader = [&] { return "v" + std::to_string(++loads); };
+  const ttlcache::Tags tags{"files"};
+  CHECK(cache.get_or_load("list", loader, 10s, tags) == "v1");
+  clock->advance(6s);
+  CHECK(cache.get_or_load("list", loader, 10s, tags) == "v1");
+  executor.run_all();
+  CHECK(cache.get("list") == std::optional<std::string>("v2"));
+  cache.invalidate_tag("files");
+  CHECK_FALSE(cache.get("list"));
+}
