@@ -128,9 +128,9 @@ class TimedCapable {
   /// An entry for value written now with ttl: fresh for ttl, then stale for max_stale.
   virtual Timed<V> make_entry(V value, std::chrono::milliseconds ttl,
                               std::uint32_t load_us) const = 0;
-  /// Wall time as the backend sees it (its clock), in microseconds.
+  /// Wall time as the backend sees it (its clock), in microseconds and in milliseconds.
   virtual std::int64_t now_us() const noexcept = 0;
-  std::int64_t now_ms() const noexcept { return now_us() / 1000; }
+  virtual std::int64_t now_ms() const noexcept = 0;
 };
 
 /// A Backend<K,V> over a Backend<K, Timed<V>>: plain reads see only fresh entries, exactly as
@@ -244,7 +244,7 @@ class FailSafeBackend final : public Backend<K, V>,
     const auto t = options_.clock ? options_.clock->wall_now() : std::chrono::system_clock::now();
     return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   }
-  using TimedCapable<K, V>::now_ms;
+  std::int64_t now_ms() const noexcept override { return now_us() / 1000; }
 
   // ---- TagCapable (forwarded) ----
 
