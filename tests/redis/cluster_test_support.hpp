@@ -172,6 +172,22 @@ class ClusterSetup {
   std::string own_dir_;
 };
 
+/// The kind of a backend error seen during a failover, for the figures the tests print.
+inline std::string error_kind(const ttlcache::backend_error& e) {
+  if (std::string(e.what()).find("CLUSTERDOWN") != std::string::npos) return "CLUSTERDOWN";
+  if (dynamic_cast<const ttlcache::connection_error*>(&e) != nullptr) return "connection_error";
+  if (dynamic_cast<const ttlcache::timeout_error*>(&e) != nullptr) return "timeout_error";
+  return "backend_error";
+}
+
+/// "a, b, c".
+template <class Strings>
+std::string join(const Strings& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
 /// Sends SIGKILL to pid and waits (up to 2 s) until it is gone.
 inline void kill_process(int pid) {
   ::kill(pid, SIGKILL);

@@ -389,19 +389,13 @@ TEST_CASE("cluster failover: a master dies, its replica takes over, calls recove
     } catch (const ttlcache::backend_error& e) {
       ++errors;
       if (first_error.empty()) first_error = e.what();
-      const std::string what = e.what();
-      kinds.insert(what.find("CLUSTERDOWN") != std::string::npos ? "CLUSTERDOWN"
-                   : dynamic_cast<const ttlcache::connection_error*>(&e) != nullptr
-                       ? "connection_error"
-                   : dynamic_cast<const ttlcache::timeout_error*>(&e) != nullptr ? "timeout_error"
-                                                                                 : "backend_error");
+      kinds.insert(ttlcache_test::error_kind(e));
     }
     std::this_thread::sleep_for(20ms);
   }
   const auto recovery =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed);
-  std::string kind_list;
-  for (const auto& k : kinds) kind_list += (kind_list.empty() ? "" : ", ") + k;
+  const std::string kind_list = ttlcache_test::join(kinds);
   std::printf(
       "cluster failover (cluster-node-timeout 1000 ms): recovered=%d after %lld ms; %d calls "
       "failed (%s) while the replica took over; first error: %s\n",

@@ -113,17 +113,13 @@ TEST_CASE("Sentinel: the store finds the master, and follows it through a failov
     } catch (const ttlcache::backend_error& e) {
       ++errors;
       if (first_error.empty()) first_error = e.what();
-      kinds.insert(dynamic_cast<const ttlcache::connection_error*>(&e) != nullptr
-                       ? "connection_error"
-                   : dynamic_cast<const ttlcache::timeout_error*>(&e) != nullptr ? "timeout_error"
-                                                                                 : "backend_error");
+      kinds.insert(ttlcache_test::error_kind(e));
     }
     std::this_thread::sleep_for(20ms);
   }
   const auto recovery =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed);
-  std::string kind_list;
-  for (const auto& k : kinds) kind_list += (kind_list.empty() ? "" : ", ") + k;
+  const std::string kind_list = ttlcache_test::join(kinds);
   std::printf(
       "sentinel failover (down-after-milliseconds 500): recovered=%d after %lld ms; %d calls "
       "failed (%s); first error: %s\n",
