@@ -391,6 +391,7 @@ class Cache {
     TimedCapable<K, V>* timed = nullptr;  // owned by backend
     TagCapable<K, V>* tags = nullptr;     // owned by backend; null when not tag-aware
     std::shared_ptr<StatsRecorder> stats;
+    std::chrono::milliseconds fail_safe_ttl{0};  // > 0 when fail_safe is on
     std::mutex mutex;
     std::unordered_map<K, std::shared_ptr<detail::PendingLoad<V>>> running;
   };
@@ -444,6 +445,14 @@ class Cache {
       }
       return {std::move(entry->value), false, true};
     }
+    if (entry && within_revalidate_window(*entry, now_us) &&
+        refresh_ahead(key, loader, ttl_fn, ct, content_type, tags, *entry)) {
+      if (stats_) {
+        record_read(true, ct);
+        stats_->record_stale_served(ct);
+      }
+      return {std::move(entry->value), true, true};
+    }
     if (stats_) record_read(false, ct);
     return flights_.run(key, [&]() -> LoadResult<V> {
       auto again = call("get", [&] { return timed_->get_timed(key); });
@@ -469,24 +478,40 @@ class Cache {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);  // (0, 1]
   }
+  // Stale-while-revalidate: expired, but by less than the window (and still kept).
+  bool within_revalidate_window(const Timed<V>& entry, std::int64_t now_us) const {
+    const std::int64_t window = options_.loading.stale_while_revalidate.count();
+    return window > 0 && now_us < (entry.fresh_until_ms + window) * 1000 &&
+           now_us < entry.stale_until_ms * 1000;
+  }
   bool due_for_refresh(const Timed<V>& entry, std::int64_t now_us) const {
     const double total = static_cast<double>(entry.fresh_until_ms - entry.written_ms) * 1000.0;
     const double elapsed = static_cast<double>(now_us - entry.written_ms * 1000);
     return total > 0 && elapsed >= options_.loading.refresh_ahead_at * total;
   }
 
+  // Starts a background reload of key unless one is running. `current`, when given, is the
+  // expired copy stale-while-revalidate serves: kept for fail_safe_ttl if the reload fails.
+  // False when the reload cannot run in the background (a move-only loader, or the tag stamps
+  // could not be read), so stale-while-revalidate loads in the foreground instead.
   template <class Loader>
-  void refresh_ahead(const K& key, Loader& loader, const TtlFn& ttl_fn, ContentTypeCounters* ct,
-                     std::string_view content_type, const Tags* tags) {
+  bool refresh_ahead(const K& key, Loader& loader, const TtlFn& ttl_fn, ContentTypeCounters* ct,
+                     std::string_view content_type, const Tags* tags,
+                     std::optional<Timed<V>> current = std::nullopt) {
     if constexpr (std::is_copy_constructible_v<std::decay_t<Loader>>) {
       {  // one refresh per key at a time; a load already running will store a fresh value
         std::lock_guard<std::mutex> lock(bg_->mutex);
-        if (bg_->running.count(key) != 0) return;
+        if (bg_->running.count(key) != 0) return true;
       }
       try {
-        start_background(key, loader, ttl_fn, ct, content_type, stamps_for(tags, ttl_fn));
+        start_background(key, loader, ttl_fn, ct, content_type, stamps_for(tags, ttl_fn),
+                         std::move(current));
       } catch (const error&) {  // the stamps could not be read: no refresh this time
+        return false;
       }
+      return true;
+    } else {
+      return false;
     }
   }
 
@@ -637,7 +662,8 @@ class Cache {
   template <class Loader>
   std::shared_ptr<detail::PendingLoad<V>> start_background(
       const K& key, Loader& loader, const TtlFn& ttl_fn, ContentTypeCounters* ct,
-      std::string_view content_type, std::optional<std::vector<Stamp>> stamps) {
+      std::string_view content_type, std::optional<std::vector<Stamp>> stamps,
+      std::optional<Timed<V>> keep_on_failure = std::nullopt) {
     if constexpr (!std::is_copy_constructible_v<std::decay_t<Loader>>) {
       throw argument_error("ttlcache cache '" + options_.name +
                            "': soft_timeout/hard_timeout run the loader in the background, so "
@@ -655,8 +681,9 @@ class Cache {
         return invoke_loader(loader, key);
       };
       auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn, ct, type = std::string(content_type),
-                   pending, stamps = std::move(stamps)]() mutable {
-        run_background(*bg, key, fn, ttl_fn, ct, type, pending, stamps);
+                   pending, stamps = std::move(stamps),
+                   keep = std::move(keep_on_failure)]() mutable {
+        run_background(*bg, key, fn, ttl_fn, ct, type, pending, stamps, keep);
       };
       try {
         submit(std::move(task));
@@ -672,7 +699,8 @@ class Cache {
   static void run_background(Background& bg, const K& key, LoaderFn& fn, const TtlFn& ttl_fn,
                              ContentTypeCounters* ct, const std::string& content_type,
                              const std::shared_ptr<detail::PendingLoad<V>>& pending,
-                             const std::optional<std::vector<Stamp>>& stamps) {
+                             const std::optional<std::vector<Stamp>>& stamps,
+                             std::optional<Timed<V>>& keep_on_failure) {
     const std::int64_t start_ns = bg.stats ? bg.stats->now_ns() : 0;
     const std::int64_t started = clock_us(bg.timed);
     try {
@@ -692,11 +720,32 @@ class Cache {
         bg.stats->record_load_failure(bg.stats->now_ns() - start_ns, std::current_exception(),
                                       content_type, ct);
       }
+      if (keep_on_failure && bg.fail_safe_ttl.count() > 0) {
+        keep_stale(bg, key, std::move(*keep_on_failure), stamps);
+      }
       pending->fail(std::current_exception());
     }
     std::lock_guard<std::mutex> lock(bg.mutex);
     const auto it = bg.running.find(key);
     if (it != bg.running.end() && it->second == pending) bg.running.erase(it);
+  }
+
+  // A failed revalidation under fail-safe: the expired copy stands in for fail_safe_ttl (never
+  // past its stale_until), so the failing source is not retried on every read.
+  static void keep_stale(Background& bg, const K& key, Timed<V> copy,
+                         const std::optional<std::vector<Stamp>>& stamps) noexcept {
+    try {
+      const std::int64_t now = bg.timed->now_ms();
+      copy.fail_safe = true;
+      copy.fresh_until_ms = std::min(now + bg.fail_safe_ttl.count(), copy.stale_until_ms);
+      if (copy.fresh_until_ms <= now) return;
+      if (stamps) {
+        bg.timed->set_timed_stamped(key, std::move(copy), *stamps);
+      } else {
+        bg.timed->set_timed(key, std::move(copy));
+      }
+    } catch (...) {  // serving matters more than remembering
+    }
   }
 
   static void store(Background& bg, const K& key, const V& value, std::chrono::milliseconds ttl,
@@ -1011,11 +1060,14 @@ class Cache {
     bg_->tags = dynamic_cast<TagCapable<K, V>*>(backend_.get());
     bg_->stats = stats_;
     const LoadOptions& lo = options_.loading;
+    if (lo.fail_safe) bg_->fail_safe_ttl = lo.fail_safe_ttl;
     const std::string who = "ttlcache cache '" + options_.name + "': ";
-    if ((lo.early_refresh || lo.refresh_ahead_at > 0 || lo.fail_safe) && !timed_) {
+    if ((lo.early_refresh || lo.refresh_ahead_at > 0 || lo.fail_safe ||
+         lo.stale_while_revalidate.count() > 0) &&
+        !timed_) {
       throw argument_error(who +
-                           "early_refresh, refresh_ahead_at and fail_safe need a backend "
-                           "that keeps entry times (make_fail_safe_memory_backend, "
+                           "early_refresh, refresh_ahead_at, stale_while_revalidate and fail_safe "
+                           "need a backend that keeps entry times (make_fail_safe_memory_backend, "
                            "redis::make_fail_safe_backend or a FailSafeBackend); the '" +
                            std::string(backend_->name()) + "' backend given is not one");
     }
@@ -1024,6 +1076,9 @@ class Cache {
       throw argument_error(who + "refresh_ahead_at must be in [0, 1)");
     }
     if (lo.fail_safe_ttl.count() <= 0) throw argument_error(who + "fail_safe_ttl must be > 0");
+    if (lo.stale_while_revalidate.count() < 0) {
+      throw argument_error(who + "stale_while_revalidate must not be negative");
+    }
     if (lo.soft_timeout.count() < 0 || lo.hard_timeout.count() < 0) {
       throw argument_error(who + "soft_timeout and hard_timeout must not be negative");
     }

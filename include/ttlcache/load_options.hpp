@@ -17,8 +17,9 @@ namespace ttlcache {
 using Executor = std::function<void(std::function<void()>)>;
 
 /// Settings of Cache's loading (get_or_load and friends). Everything is off by default.
-/// Early refresh, refresh-ahead and fail-safe need a backend that keeps entry times: a
-/// FailSafeBackend (fail_safe.hpp); Cache's constructor rejects them otherwise.
+/// Early refresh, refresh-ahead, stale-while-revalidate and fail-safe need a backend that
+/// keeps entry times, a FailSafeBackend (fail_safe.hpp); Cache's constructor rejects them
+/// otherwise.
 struct LoadOptions {
   /// Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a hit refreshes the entry
   /// with probability exp(-t_left / (beta * delta)), delta being how long its load took. The
@@ -30,6 +31,16 @@ struct LoadOptions {
   /// background reload (one per key), so keys read often never miss. 0 turns it off; e.g. 0.8
   /// reloads entries read after 80 % of their TTL.
   double refresh_ahead_at = 0.0;
+
+  /// Stale-while-revalidate (as HTTP's Cache-Control extension, RFC 5861): for this long after
+  /// an entry's TTL ends, a read returns the expired value at once (LoadResult::stale, counted
+  /// as a hit and as stale_served) and starts a background reload (one per key); later reads
+  /// get the reloaded value. So a key read less often than once per TTL is still served
+  /// without waiting, at most TTL + this old. The backend must keep expired copies at least
+  /// this long (FailSafeOptions::max_stale). If the reload fails and fail_safe is on, the
+  /// expired copy is stored again for fail_safe_ttl, so a failing source is not retried on
+  /// every read. Entries invalidated by erase or a tag are never served. 0 turns it off.
+  std::chrono::milliseconds stale_while_revalidate{0};
 
   /// Fail-safe: when a load throws or passes hard_timeout and a stale copy exists (the backend
   /// keeps them for its max_stale), return the stale copy (LoadResult::stale, counted as

@@ -721,3 +721,125 @@ TEST_CASE("tags with refresh-ahead: the reloaded entry keeps its tags", "[loadin
   cache.invalidate_tag("files");
   CHECK_FALSE(cache.get("list"));
 }
+
+TEST_CASE("stale-while-revalidate serves an expired value at once and reloads it in the background",
+          "[loading][swr]") {
+  auto clock = std::make_shared<FakeClock>();
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.stale_while_revalidate = 30s;
+  options.loading.executor = executor.executor();
+  StringCache cache(fail_safe_backend(clock), options);
+  int loads = 0;
+  auto loader = [&] { return "v" + std::to_string(++loads); };
+
+  CHECK(cache.get_or_load("k", loader, 10s) == "v1");
+  clock->advance(15s);          // expired 5 s ago: inside the 30 s window
+  CHECK_FALSE(cache.get("k"));  // plain reads still see only fresh entries
+  auto r = cache.get_or_load_result("k", loader, 10s);
+  CHECK(r.value == "v1");
+  CHECK(r.stale);
+  CHECK(r.hit);
+  CHECK(loads == 1);  // nobody waited for the database
+  r = cache.get_or_load_result("k", loader, 10s);
+  CHECK(r.value == "v1");
+  CHECK(executor.pending() == 1);  // one reload per key, however many reads
+  executor.run_all();
+  CHECK(loads == 2);
+  r = cache.get_or_load_result("k", loader, 10s);
+  CHECK(r.value == "v2");
+  CHECK_FALSE(r.stale);
+  CHECK(cache.stats().stale_served == 2);
+
+  // Past TTL + window the caller waits for a load, as without the option.
+  clock->advance(10s + 30s);
+  r = cache.get_or_load_result("k", loader, 10s);
+  CHECK(r.value == "v3");
+  CHECK_FALSE(r.stale);
+  CHECK_FALSE(r.hit);
+  CHECK(executor.pending() == 0);
+}
+
+TEST_CASE("stale-while-revalidate: a failed reload under fail-safe keeps the copy for fail_safe_ttl",
+          "[loading][swr][fail_safe]") {
+  auto clock = std::make_shared<FakeClock>();
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.stale_while_revalidate = 5min;
+  options.loading.executor = executor.executor();
+  const bool fail_safe = GENERATE(true, false);
+  options.loading.fail_safe = fail_safe;
+  options.loading.fail_safe_ttl = 20s;
+  StringCache cache(fail_safe_backend(clock), options);
+  int calls = 0;
+  auto failing = [&]() -> std::string {
+    ++calls;
+    throw std::runtime_error("db down");
+  };
+  cache.set("k", "v1", 10s);
+  clock->advance(11s);
+  CHECK(cache.get_or_load_result("k", failing, 10s).stale);
+  executor.run_all();
+  CHECK(calls == 1);
+  auto r = cache.get_or_load_result("k", failing, 10s);
+  CHECK(r.value == "v1");
+  CHECK(r.stale);
+  if (fail_safe) {
+    CHECK(executor.pending() == 0);  // the copy stands in: no reload for fail_safe_ttl
+    clock->advance(21s);
+    CHECK(cache.get_or_load_result("k", failing, 10s).stale);
+  }
+  CHECK(executor.pending() == 1);  // retried, in the background
+  executor.run_all();
+  CHECK(calls == 2);
+  CHECK(cache.stats().load_failures == 2);
+}
+
+TEST_CASE("stale-while-revalidate never serves an erased or invalidated entry",
+          "[loading][swr][tags]") {
+  auto clock = std::make_shared<FakeClock>();
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.stale_while_revalidate = 5min;
+  options.loading.executor = executor.executor();
+  StringCache cache(tagged_fail_safe_backend(clock), options);
+  int loads = 0;
+  auto loader = [&] { return "v" + std::to_string(++loads); };
+  const ttlcache::Tags tags{"user:1"};
+
+  CHECK(cache.get_or_load("a", loader, 10s, tags) == "v1");
+  CHECK(cache.get_or_load("b", loader, 10s) == "v2");
+  clock->advance(11s);
+  cache.invalidate_tag("user:1");
+  cache.erase("b");
+  auto r = cache.get_or_load_result("a", loader, 10s, tags);
+  CHECK(r.value == "v3");
+  CHECK_FALSE(r.stale);
+  r = cache.get_or_load_result("b", loader, 10s);
+  CHECK(r.value == "v4");
+  CHECK_FALSE(r.stale);
+  CHECK(executor.pending() == 0);
+  CHECK(cache.stats().stale_served == 0);
+
+  // A tagged entry inside the window is served stale and reloaded under its tags.
+  clock->advance(11s);
+  r = cache.get_or_load_result("a", loader, 10s, tags);
+  CHECK(r.value == "v3");
+  CHECK(r.stale);
+  executor.run_all();
+  CHECK(cache.get("a") == std::optional<std::string>("v5"));
+  cache.invalidate_tag("user:1");
+  CHECK_FALSE(cache.get("a"));
+}
+
+TEST_CASE("stale-while-revalidate is rejected without entry times or when negative",
+          "[loading][swr][errors]") {
+  CacheOptions options;
+  options.loading.stale_while_revalidate = 1s;
+  CHECK_THROWS_WITH(StringCache(MemoryOptions<std::string, std::string>{}, options),
+                    Catch::Contains("stale_while_revalidate"));
+  auto clock = std::make_shared<FakeClock>();
+  CacheOptions negative = with_clock(clock);
+  negative.loading.stale_while_revalidate = -1s;
+  CHECK_THROWS_AS(StringCache(fail_safe_backend(clock), negative), ttlcache::argument_error);
+}
