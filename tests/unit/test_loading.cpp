@@ -760,8 +760,9 @@ TEST_CASE("stale-while-revalidate serves an expired value at once and reloads it
   CHECK(executor.pending() == 0);
 }
 
-TEST_CASE("stale-while-revalidate: a failed reload under fail-safe keeps the copy for fail_safe_ttl",
-          "[loading][swr][fail_safe]") {
+TEST_CASE(
+    "stale-while-revalidate: a failed reload under fail-safe keeps the copy for fail_safe_ttl",
+    "[loading][swr][fail_safe]") {
   auto clock = std::make_shared<FakeClock>();
   ManualExecutor executor;
   CacheOptions options = with_clock(clock);
