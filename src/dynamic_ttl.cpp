@@ -822,7 +822,12 @@ struct DynamicTtlCompiled {
   bool local_time = true;
   int offset_minutes = 0;
   std::uint64_t seed = 0;
-  mutable std::array<Stripe, stripe_count> draws;  // jitter counters, restart at each load
+  bool seeded = false;
+  // Jitter counters, restarting at each load. Unseeded draws use per-thread stripes so threads do
+  // not contend; seeded draws share one counter so the n-th draw depends only on seed and n,
+  // never on which stripe a thread happened to get.
+  mutable std::array<Stripe, stripe_count> draws;
+  mutable Stripe seeded_draws;
 };
 
 struct DynamicTtlState {
@@ -959,6 +964,7 @@ std::unique_ptr<DynamicTtlCompiled> compile(DynamicTtlConfig config) {
   c->local_time = !config.utc_offset.has_value();
   c->offset_minutes = config.utc_offset ? static_cast<int>(config.utc_offset->count()) : 0;
   c->seed = config.seed ? *config.seed : random_seed();
+  c->seeded = config.seed.has_value();
   c->source = std::move(config);
   return c;
 }
@@ -1123,9 +1129,15 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
   // std::clamp also maps an infinite product (many large factors) to max.
   ttl = std::clamp(ttl, t.min_ms, t.max_ms);
   if (t.jitter > 0.0) {
-    const std::size_t stripe = thread_stripe();
-    const std::uint64_t n = c.draws[stripe].value.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t x = mix64(c.seed + mix64(stripe + 1) + (n + 1) * 0x9E3779B97F4A7C15ULL);
+    std::uint64_t x = 0;
+    if (c.seeded) {
+      const std::uint64_t n = c.seeded_draws.value.fetch_add(1, std::memory_order_relaxed);
+      x = mix64(c.seed + (n + 1) * 0x9E3779B97F4A7C15ULL);
+    } else {
+      const std::size_t stripe = thread_stripe();
+      const std::uint64_t n = c.draws[stripe].value.fetch_add(1, std::memory_order_relaxed);
+      x = mix64(c.seed + mix64(stripe + 1) + (n + 1) * 0x9E3779B97F4A7C15ULL);
+    }
     const double unit = static_cast<double>(x >> 11U) * 0x1.0p-53;  // [0, 1)
     const double factor = 1.0 + t.jitter * (2.0 * unit - 1.0);
     const double jittered = ttl * factor;

@@ -272,9 +272,12 @@ struct DynamicTtlState;
 /// flat arrays and published through an atomic pointer; readers announce themselves on a
 /// per-thread-striped counter so a reload frees the old config only once no reader can use it.
 ///
-/// Jitter: with a seed, the TTLs one thread sees for the same calls are reproducible (the
-/// sequence restarts at each load); across threads the interleaving decides who gets which
-/// draw. Without a seed, each load seeds from std::random_device.
+/// Jitter: with a seed, the n-th jitter draw of a policy (counting ttl_for and explain calls
+/// that jitter, from its last load) depends only on the seed and n: the same seed and the same
+/// calls give the same TTLs, on any thread and whatever other policies or threads did before.
+/// With several threads calling one seeded policy, the order of their draws is their
+/// interleaving (seeded draws share one counter per policy). Without a seed, each load seeds
+/// from std::random_device and draws from per-thread stripes, so threads do not contend.
 ///
 /// Time of day is read from the clock's wall_now() (system_clock when no clock is given) in the
 /// configured zone. For process local time the UTC offset is looked up through localtime_r at

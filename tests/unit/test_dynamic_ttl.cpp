@@ -394,6 +394,33 @@ TEST_CASE("seeded jitter is deterministic", "[dynamic_ttl]") {
   CHECK(equal < 10);
 }
 
+TEST_CASE("a seeded sequence does not depend on the thread nor on other policies",
+          "[dynamic_ttl]") {
+  auto config = exact_defaults();
+  config.jitter_percent = 25.0;
+  config.seed = 42;
+  Fixture reference(config);
+  std::vector<std::int64_t> expected;
+  for (int i = 0; i < 200; ++i) expected.push_back(reference.ms("file_content"));
+
+  // Other threads use another jittering policy first, so a fresh thread's stripe (had it
+  // mattered) would differ from the main thread's.
+  auto other = exact_defaults();
+  other.jitter_percent = 10.0;
+  Fixture unrelated(other);
+  for (int t = 0; t < 3; ++t) {
+    std::thread([&] { (void)unrelated.ms("tags"); }).join();
+  }
+  (void)unrelated.ms("tags");
+
+  Fixture twin(config);
+  std::vector<std::int64_t> seen;
+  std::thread([&] {
+    for (int i = 0; i < 200; ++i) seen.push_back(twin.ms("file_content"));
+  }).join();
+  CHECK(seen == expected);
+}
+
 TEST_CASE("per content type overrides", "[dynamic_ttl]") {
   auto config = exact_defaults();
   config.jitter_percent = 10.0;
