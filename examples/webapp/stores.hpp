@@ -67,14 +67,15 @@ struct Store {
 };
 
 /// The layering, whatever the storage: FailSafeBackend (entry times, so that refresh-ahead can
-/// tell how far into its TTL an entry is) over a tag-aware backend (tags, entity versions).
+/// tell how far into its TTL an entry is, and expired copies for stale-while-revalidate, kept
+/// for `keep_stale`) over a tag-aware backend (tags, entity versions).
 /// Times come from `clock`: on Redis too, an entry's freshness follows the virtual day (the
 /// envelope carries it); Redis's own expiry (TTL, in real time) only reclaims the key later.
 inline std::shared_ptr<ttlcache::FailSafeBackend<std::string, Page>> with_entry_times(
     std::shared_ptr<ttlcache::Backend<std::string, ttlcache::Timed<Page>>> tagged,
-    const std::shared_ptr<ttlcache::FakeClock>& clock) {
+    const std::shared_ptr<ttlcache::FakeClock>& clock, std::chrono::milliseconds keep_stale) {
   ttlcache::FailSafeOptions fs;
-  fs.max_stale = std::chrono::milliseconds(0);  // no fail-safe here: keep no stale copies
+  fs.max_stale = keep_stale;
   fs.clock = clock;
   return std::make_shared<ttlcache::FailSafeBackend<std::string, Page>>(std::move(tagged), fs);
 }
@@ -84,13 +85,15 @@ std::size_t page_weight(const std::string& key, const T& entry) {
   return key.size() + entry.value.value.body.size();
 }
 
-inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock) {
+inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock,
+                          std::chrono::milliseconds keep_stale) {
   ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> memory;
   memory.max_entries = 100'000;
   memory.clock = clock;
   memory.weigher = page_weight<ttlcache::Tagged<ttlcache::Timed<Page>>>;
   auto backend = with_entry_times(
-      ttlcache::make_tagged_memory_backend<std::string, ttlcache::Timed<Page>>(memory), clock);
+      ttlcache::make_tagged_memory_backend<std::string, ttlcache::Timed<Page>>(memory), clock,
+      keep_stale);
   Store s;
   s.name = "in-process";
   s.backend = backend;
@@ -112,7 +115,8 @@ inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock) {
 /// kind: "redis" (every read goes to Redis) or "tiered" (an in-process L1 in front of Redis,
 /// kept coherent over pub/sub). Keys live under a namespace of their own, removed at the end.
 inline Store redis_store(const std::string& kind, const std::string& url,
-                         const std::shared_ptr<ttlcache::FakeClock>& clock) {
+                         const std::shared_ptr<ttlcache::FakeClock>& clock,
+                         std::chrono::milliseconds keep_stale) {
   namespace redis = ttlcache::redis;
   auto options = redis::RedisOptions::from_url(url);
   // One namespace per kind of run: a rerun reuses it (clear() below) rather than leaving
@@ -142,7 +146,7 @@ inline Store redis_store(const std::string& kind, const std::string& url,
     tiers.l1_max_ttl = std::chrono::seconds(30);
     auto t = redis::make_tiered_backend<std::string, ttlcache::Timed<Page>>(store, bus, tiers, l1,
                                                                             tagged);
-    auto backend = with_entry_times(t.backend, clock);  // holds the tiers and the bus
+    auto backend = with_entry_times(t.backend, clock, keep_stale);  // holds tiers and bus
     s.backend = backend;
     s.cleanup = [store] { store->clear(); };
     // Redis's used_memory plus the L1, counted as for the in-process backend.
@@ -158,7 +162,8 @@ inline Store redis_store(const std::string& kind, const std::string& url,
     return s;
   }
   s.backend = with_entry_times(
-      redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock);
+      redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock,
+      keep_stale);
   s.cleanup = [store] { store->clear(); };
   s.memory_mb = [store] { return static_cast<double>(store->used_memory()) / 1e6; };
   s.memory_source = "Redis used_memory (whole server)";
