@@ -259,6 +259,46 @@ TEST_CASE("cache with DynamicTTL: content type, context and hour decide the TTL"
   CHECK_FALSE(cache.get("night"));
 }
 
+TEST_CASE("cache with DynamicTTL: get_or_load with a content type and context",
+          "[cache][policy][load]") {
+  // 2024-01-01 12:00 UTC (the FakeClock default): working hours, x0.7.
+  auto clock = std::make_shared<FakeClock>();
+  auto config = ttlcache::DynamicTtlConfig::defaults();
+  config.jitter_percent = 0;
+  config.utc_offset = std::chrono::minutes(0);
+  auto policy = std::make_shared<ttlcache::DynamicTTL>(config, clock);
+  CacheOptions options;
+  options.ttl_policy = policy;
+  auto cache = make_cache(clock, options);
+  const ttlcache::Context favorite{{"is_favorite", true}};
+
+  int loads = 0;
+  const auto loader = [&] {
+    ++loads;
+    return std::string("v");
+  };
+  CHECK(cache.get_or_load("fav", loader, "file_list", favorite) == "v");
+  CHECK(loads == 1);
+  CHECK(policy->ttl_for("file_list", favorite) == 63s);  // 60 s x 1.5 x 0.7
+  CHECK(cache.ttl("fav") == std::optional<std::chrono::milliseconds>(63s));
+  // A hit does not load again.
+  CHECK(cache.get_or_load("fav", loader, "file_list", favorite) == "v");
+  CHECK(loads == 1);
+
+  // The TTL is computed after the load: a load running from 17:59 into 18:00 gets the evening
+  // factor (x1.0, 90 s), not the working-hours one it started in (x0.7, 63 s).
+  clock->set_wall(std::chrono::system_clock::time_point(std::chrono::seconds(1704131940)));
+  CHECK(policy->ttl_for("file_list", favorite) == 63s);
+  CHECK(cache.get_or_load(
+            "slow",
+            [&] {
+              clock->advance(1min);
+              return std::string("late");
+            },
+            "file_list", favorite) == "late");
+  CHECK(cache.ttl("slow") == std::optional<std::chrono::milliseconds>(90s));
+}
+
 TEST_CASE("a tag-aware in-process cache reports its entries and weight", "[cache][stats]") {
   MemoryOptions<std::string, ttlcache::Tagged<std::string>> memory;
   memory.weigher = [](const std::string& k, const ttlcache::Tagged<std::string>& t) {
