@@ -16,6 +16,7 @@ ttlcache_packages=(
   "catch2:/usr/include/catch2/catch.hpp"
   "libbenchmark-dev:/usr/include/benchmark/benchmark.h"
   "libhiredis-dev:/usr/include/hiredis/hiredis.h"
+  "libcpp-httplib-dev:/usr/include/httplib.h"
   "redis-server:/usr/bin/redis-server"
   "redis-tools:/usr/bin/redis-cli"
   "xz-utils:/usr/bin/xz"
