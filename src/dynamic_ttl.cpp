@@ -1205,8 +1205,9 @@ TtlWindow TtlWindow::between(std::string_view from, std::string_view to, double 
                              std::string name, std::uint8_t days) {
   TtlWindow w;
   w.name = std::move(name);
-  w.from_minute = detail::parse_clock_or_throw(from, false, "from");
-  w.to_minute = detail::parse_clock_or_throw(to, true, "to");
+  // The window does not know where it will go, so paths are relative to the window object.
+  w.from_minute = detail::parse_clock_or_throw(from, false, "$.from");
+  w.to_minute = detail::parse_clock_or_throw(to, true, "$.to");
   w.factor = factor;
   w.days = days;
   return w;

@@ -105,7 +105,8 @@ struct TtlWindow {
   std::uint8_t days = days::every_day;  ///< days the window starts on (see ttlcache::days)
 
   /// Parses "HH:MM" times; `to` may be "24:00" (or "00:00") for midnight.
-  /// @throws config_error naming the time when either is malformed.
+  /// @throws config_error naming the time when either is malformed, with path "$.from" or
+  /// "$.to" (relative to the window: it does not know which list it will join).
   static TtlWindow between(std::string_view from, std::string_view to, double factor,
                            std::string name = {}, std::uint8_t days = days::every_day);
 };

@@ -598,7 +598,9 @@ TEST_CASE("the builder", "[dynamic_ttl]") {
         c.validate();
       },
       "$.content_types.d", "duplicate content type");
-  expect_config_error([] { (void)TtlWindow::between("10:00", "24:01", 1.0); }, "to",
+  expect_config_error([] { (void)TtlWindow::between("10:00", "24:01", 1.0); }, "$.to",
+                      "malformed time");
+  expect_config_error([] { (void)TtlWindow::between("24:00", "10:00", 1.0); }, "$.from",
                       "malformed time");
 }
 
