@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class ByteStore {
   /// Removes every key of this store's namespace.
   virtual void clear() = 0;
   virtual std::size_t size() = 0;
+  /// Reads whose bytes the store itself rejected (e.g. a failed header check) and served as
+  /// misses; CodecBackend adds them to its own count for Cache::stats(). 0 for a store that
+  /// checks nothing.
+  virtual std::uint64_t corrupt_values() const noexcept { return 0; }
 };
 
 }  // namespace ttlcache

@@ -70,13 +70,15 @@ class CodecBackend final : public Backend<K, V>, public StatsSource {
   void clear() override { store_->clear(); }
   std::size_t size() override { return store_->size(); }
 
-  /// How many values read so far could not be decoded (and were served as misses).
+  /// How many values read so far the value codec could not decode (served as misses). The
+  /// store's own rejects are in store().corrupt_values(); collect_stats() reports the sum.
   std::uint64_t corrupt_values() const noexcept { return corrupt_.load(std::memory_order_relaxed); }
   ByteStore& store() noexcept { return *store_; }
 
-  /// Reports corrupt_values() only: the store's size would need a full scan.
+  /// Reports corrupt values only (the codec's plus the store's): the store's size would need a
+  /// full scan.
   void collect_stats(BackendStats& out) const noexcept override {
-    out.corrupt_values = corrupt_values();
+    out.corrupt_values = corrupt_values() + store_->corrupt_values();
   }
 
  private:

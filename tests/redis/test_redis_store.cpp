@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "redis_test_support.hpp"
+#include "ttlcache/cache.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/metrics_export.hpp"
 #include "ttlcache/redis.hpp"
 
 using namespace std::chrono_literals;
@@ -309,6 +311,20 @@ TEST_CASE("foreign or corrupt bytes under our key read as a miss and are counted
   auto typed = ttlcache::redis::make_backend<std::string, std::string>(store);
   CHECK_FALSE(typed->get("flipped").has_value());
   CHECK(store->corrupt_values() == 9);
+
+  // The store's count reaches Cache::stats() and the Prometheus text (a fresh store, so the
+  // figure is this cache's alone).
+  auto fresh = std::make_shared<RedisStore>(options_for(shared_server(), ns));
+  ttlcache::CacheOptions cache_options;
+  cache_options.name = "corrupt";
+  ttlcache::Cache<std::string, std::string> cache(
+      ttlcache::redis::make_backend<std::string, std::string>(fresh), cache_options);
+  CHECK(cache.stats().corrupt_values == 0);
+  CHECK_FALSE(cache.get("flipped").has_value());
+  CHECK(fresh->corrupt_values() == 1);
+  CHECK(cache.stats().corrupt_values == 1);
+  CHECK_THAT(ttlcache::to_prometheus(cache.stats()),
+             Catch::Contains("ttlcache_corrupt_values_total{cache=\"corrupt\"} 1\n"));
 }
 
 TEST_CASE("AUTH as an ACL user, right and wrong password", "[redis]") {

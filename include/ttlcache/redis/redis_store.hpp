@@ -126,7 +126,7 @@ class RedisStore final : public ByteStore, public StampStore {
   /// namespaces). Throws like any other call.
   std::uint64_t used_memory();
   /// Reads so far whose bytes failed the value header check (served as misses).
-  std::uint64_t corrupt_values() const noexcept;
+  std::uint64_t corrupt_values() const noexcept override;
   RedisStats stats() const;
   /// The namespace this store was built with (without the ':' separator).
   const std::string& key_namespace() const noexcept;
