@@ -28,7 +28,9 @@ struct InvalidationMessage {
     key = 'k',     ///< subject is an encoded key that was set or erased
     prefix = 'p',  ///< every key starting with subject was removed (invalidate_matching)
     clear = 'c',   ///< the whole cache was cleared
-    stamp = 's',   ///< tag or entity version subject is now version
+    /// tag or entity subject got a new version (version: the one the sender got; receivers
+    /// must not store it, a late message would bring back an older version)
+    stamp = 's',
   };
   Kind kind = Kind::key;
   /// Which cache the message is about (e.g. the Redis namespace), so that several caches can

@@ -462,9 +462,12 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
 };
 
 /// Tag and entity versions for a tiered cache: a local copy of the versions in front of the
-/// shared StampStore (Redis), updated by the versions that arrive on the bus, so that checking
-/// an L1 entry's tags costs no round trip. A local copy is trusted for at most max_age (the
-/// same bound as L1 entries) and is dropped when the bus resubscribes.
+/// shared StampStore (Redis), so that checking an L1 entry's tags costs no round trip. A
+/// version message on the bus drops the local copy of that name (it does not store the version
+/// it carries: messages from different instances may arrive in any order, and random versions
+/// cannot be ordered), so the next read fetches the current version from the shared store. A
+/// local copy is trusted for at most max_age (the same bound as L1 entries) and is dropped
+/// when the bus resubscribes.
 /// Thread-safety: every member may be called concurrently.
 class TieredStampStore final : public StampStore {
  public:
@@ -514,7 +517,7 @@ class TieredStampStore final : public StampStore {
     const std::uint64_t before = generation_.load(std::memory_order_seq_cst);
     auto fetched = shared_->read_stamps(missing);
     std::lock_guard<std::mutex> lock(mutex_);
-    // A version that arrived on the bus while we asked the shared store is newer than ours.
+    // A message that arrived while we asked the shared store may be about a newer version.
     const bool keep = trust_local && generation_.load(std::memory_order_seq_cst) == before;
     for (std::size_t j = 0; j < missing.size(); ++j) {
       out[where[j]] = fetched[j];
@@ -530,12 +533,21 @@ class TieredStampStore final : public StampStore {
 
   std::vector<std::uint64_t> bump_stamps(const std::vector<std::string>& names,
                                          std::chrono::milliseconds keep_alive) override {
+    const std::uint64_t before = generation_.load(std::memory_order_seq_cst);
     auto versions = shared_->bump_stamps(names, keep_alive);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_seq_cst);
+      // Another instance's bump may have crossed ours in the shared store (its message arrived
+      // meanwhile): ours is then not necessarily the current version, so keep none.
+      const bool keep = generation_.fetch_add(1, std::memory_order_seq_cst) == before;
       const std::int64_t now = now_ns();
-      for (std::size_t i = 0; i < names.size(); ++i) remember(names[i], versions[i], now);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (keep) {
+          remember(names[i], versions[i], now);
+        } else {
+          local_.erase(names[i]);
+        }
+      }
     }
     if (bus_) {
       for (std::size_t i = 0; i < names.size(); ++i) {
@@ -577,7 +589,10 @@ class TieredStampStore final : public StampStore {
     if (m.kind == InvalidationMessage::Kind::clear) {
       local_.clear();
     } else {
-      remember(m.subject, m.version, now_ns());
+      // Versions are random, so a message cannot tell whether it is newer than our copy: a
+      // late one (another instance bumped since, or we did) would bring an old version back.
+      // Drop the copy; the next read asks the shared store, the one order everybody agrees on.
+      local_.erase(m.subject);
     }
   }
 

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
@@ -258,6 +260,137 @@ TEST_CASE("a bus outage: L1 bypassed while down, cleared on reconnect", "[tiered
   CHECK(b.cache->get("k") == std::optional<std::string>("v3"));
   a.cache->set("k", "v4", 1h, {"t"});  // and messages flow again
   CHECK(b.cache->get("k") == std::optional<std::string>("v4"));
+}
+
+/// A bus whose messages wait in a queue until the test delivers them, in any order: the
+/// network reorders what Redis pub/sub never promises to keep in order across publishers.
+class QueueingBus final : public ttlcache::InvalidationBus {
+ public:
+  std::string_view name() const noexcept override { return "queueing"; }
+  void publish(const ttlcache::InvalidationMessage& message) override {
+    for (auto* peer : peers) peer->queue.push_back(message);
+  }
+  std::uint64_t subscribe(Handler on_message, ResetHandler on_reset) override {
+    return handlers_.add(std::move(on_message), std::move(on_reset));
+  }
+  void unsubscribe(std::uint64_t id) override { handlers_.remove(id); }
+  bool healthy() const noexcept override { return true; }
+
+  /// Delivers the queued message at index i and removes it from the queue.
+  void deliver(std::size_t i) {
+    const auto message = queue.at(i);
+    queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+    handlers_.dispatch(message);
+  }
+  void deliver_all() {
+    while (!queue.empty()) deliver(0);
+  }
+
+  std::vector<QueueingBus*> peers;
+  std::vector<ttlcache::InvalidationMessage> queue;
+
+ private:
+  ttlcache::detail::HandlerRegistry handlers_;
+};
+
+TEST_CASE("tiered: a late version message from another instance does not undo a newer bump",
+          "[tiered][ordering]") {
+  World world;
+  auto bus_a = std::make_shared<QueueingBus>();
+  auto bus_c = std::make_shared<QueueingBus>();
+  bus_a->peers = {bus_c.get()};
+  bus_c->peers = {bus_a.get()};
+  ttlcache::TieredOptions options;
+  options.l1_max_ttl = 5s;
+  options.scope = "files";
+  ttlcache::MemoryOptions<std::string, Tagged<std::string>> l1;
+  l1.clock = world.clock;
+  auto a = ttlcache::make_tiered_tagged<std::string, std::string>(world.l2, world.stamps, bus_a,
+                                                                  options, l1);
+  auto c = ttlcache::make_tiered_tagged<std::string, std::string>(world.l2, world.stamps, bus_c,
+                                                                  options, l1);
+  StringCache cache_a(a.backend);
+  StringCache cache_c(c.backend);
+
+  cache_a.invalidate_tag("t");         // t = v1, message queued for C
+  cache_a.set("k", "old", 1h, {"t"});  // k written under v1, message queued for C
+  cache_c.invalidate_tag("t");         // t = v2: k is stale for everyone from here on
+  CHECK_FALSE(cache_c.get("k"));
+
+  SECTION("A's messages reach C after C's own bump") {
+    REQUIRE(bus_c->queue.size() == 2);
+    bus_c->deliver_all();
+    bus_a->deliver_all();
+  }
+  SECTION("A's key message first, then its version message") {
+    bus_c->deliver(1);
+    bus_c->deliver(0);
+    bus_a->deliver_all();
+  }
+  // Neither instance may trust v1 now: the shared store says v2.
+  CHECK_FALSE(cache_c.get("k"));
+  CHECK_FALSE(cache_a.get("k"));
+}
+
+/// Runs a hook once, right after the next bump_stamps of the shared store returned: the moment
+/// another instance's bump can cross this one.
+class HookedStampStore final : public ttlcache::StampStore {
+ public:
+  explicit HookedStampStore(std::shared_ptr<ttlcache::StampStore> inner)
+      : inner_(std::move(inner)) {}
+  std::string_view name() const noexcept override { return "hooked"; }
+  std::vector<std::optional<std::uint64_t>> read_stamps(
+      const std::vector<std::string>& names) override {
+    return inner_->read_stamps(names);
+  }
+  std::vector<std::uint64_t> acquire_stamps(const std::vector<std::string>& names,
+                                            std::chrono::milliseconds keep_alive) override {
+    return inner_->acquire_stamps(names, keep_alive);
+  }
+  std::vector<std::uint64_t> bump_stamps(const std::vector<std::string>& names,
+                                         std::chrono::milliseconds keep_alive) override {
+    auto out = inner_->bump_stamps(names, keep_alive);
+    if (auto hook = std::exchange(after_bump, nullptr)) hook();
+    return out;
+  }
+  std::function<void()> after_bump;
+
+ private:
+  std::shared_ptr<ttlcache::StampStore> inner_;
+};
+
+TEST_CASE("tiered stamp store: crossing bumps leave no instance trusting the older version",
+          "[tiered][ordering]") {
+  World world;
+  auto bus_a = std::make_shared<QueueingBus>();
+  auto bus_c = std::make_shared<QueueingBus>();
+  bus_a->peers = {bus_c.get()};
+  bus_c->peers = {bus_a.get()};
+  auto hooked = std::make_shared<HookedStampStore>(world.stamps);
+  ttlcache::TieredStampStore a(hooked, bus_a, "files", 5s, world.clock);
+  ttlcache::TieredStampStore c(world.stamps, bus_c, "files", 5s, world.clock);
+
+  SECTION("a message that arrives after the receiver's own, newer bump") {
+    const auto v1 = a.bump_stamps({"t"}, 1h).at(0);
+    const auto v2 = c.bump_stamps({"t"}, 1h).at(0);
+    REQUIRE(v1 != v2);
+    bus_c->deliver_all();  // v1 reaches C after C's own bump to v2
+    CHECK(c.read_stamps({"t"}).at(0) == std::optional<std::uint64_t>(v2));
+    bus_a->deliver_all();
+    CHECK(a.read_stamps({"t"}).at(0) == std::optional<std::uint64_t>(v2));
+  }
+  SECTION("a message that arrives while the receiver's own bump is in flight") {
+    std::uint64_t v2 = 0;
+    hooked->after_bump = [&] {  // A's bump is done in the shared store, not yet remembered
+      v2 = c.bump_stamps({"t"}, 1h).at(0);
+      bus_a->deliver_all();
+    };
+    const auto v1 = a.bump_stamps({"t"}, 1h).at(0);
+    REQUIRE(v1 != v2);
+    CHECK(a.read_stamps({"t"}).at(0) == std::optional<std::uint64_t>(v2));
+    bus_c->deliver_all();
+    CHECK(c.read_stamps({"t"}).at(0) == std::optional<std::uint64_t>(v2));
+  }
 }
 
 TEST_CASE("integer keys travel on the bus", "[tiered]") {
