@@ -97,7 +97,8 @@ constexpr char upper_hex_digits[] = "0123456789ABCDEF";  // percent-encoding's u
 void append_key_part(std::string& out, std::string_view part, char separator) {
   for (char ch : part) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c == '%' || ch == separator || c < 0x20 || c == 0x7f) {
+    // '#' too: it marks a shortened key, so a plain key must never contain it raw.
+    if (c == '%' || c == '#' || ch == separator || c < 0x20 || c == 0x7f) {
       out += '%';
       out += upper_hex_digits[c >> 4];
       out += upper_hex_digits[c & 0xf];
@@ -127,8 +128,9 @@ KeyBuilder::KeyBuilder(Options options) : options_(options) {
     throw argument_error("ttlcache: KeyBuilder max_length must be at least 64");
   }
   const auto sep = static_cast<unsigned char>(options_.separator);
-  if (sep == '%' || sep < 0x20 || sep == 0x7f) {
-    throw argument_error("ttlcache: KeyBuilder separator must be a printable byte other than '%'");
+  if (sep == '%' || sep == '#' || sep < 0x20 || sep == 0x7f) {
+    throw argument_error(
+        "ttlcache: KeyBuilder separator must be a printable byte other than '%' and '#'");
   }
 }
 

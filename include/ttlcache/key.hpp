@@ -20,10 +20,12 @@ std::string key_digest(std::string_view data);
 }  // namespace detail
 
 /// Joins key parts into one string key. Parts may be strings, integers, floating-point
-/// numbers or bools. Each string part is escaped ('%' -> "%25", separator -> "%3A" for ':',
-/// control bytes -> "%XX"), so ("a:b") and ("a", "b") give different keys. A key longer than
-/// max_length is replaced by its first bytes, '#', and 32 hex digits of its SHA-256: still
-/// readable in redis-cli, still unique in practice (128-bit digest), and under the limit.
+/// numbers or bools, all turned into text (42 and "42" are the same part). Each part is escaped
+/// ('%' -> "%25", '#' -> "%23", separator -> "%3A" for ':', control bytes -> "%XX"), so ("a:b")
+/// and ("a", "b") give different keys. A key longer than max_length is replaced by its first
+/// bytes, '#', and 32 hex digits of its SHA-256: still readable in redis-cli, still unique in
+/// practice (128-bit digest), under the limit, and never equal to a plain key (those have no
+/// raw '#'). The separator may be any printable byte but '%' and '#'.
 /// Thread-safe: const and stateless apart from its options.
 class KeyBuilder {
  public:

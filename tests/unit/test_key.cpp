@@ -52,6 +52,18 @@ TEST_CASE("over-long keys become a readable prefix plus a digest", "[key]") {
   CHECK(exact == std::string(64, 'k'));
 }
 
+TEST_CASE("no part list reproduces a shortened key", "[key]") {
+  // A shortened key is short enough to be a plain key: its '#' must not be producible.
+  for (const KeyBuilder& builder : {KeyBuilder(), KeyBuilder({':', 64})}) {
+    const std::string hashed = builder("user", std::string(300, 'y'));
+    REQUIRE(hashed.find('#') != std::string::npos);
+    CHECK(builder("user", hashed.substr(5)) != hashed);
+    CHECK(builder(hashed) != hashed);
+  }
+  CHECK(make_key("tag#1") == "tag%231");
+  CHECK_THROWS_AS(KeyBuilder({'#', 200}), ttlcache::argument_error);
+}
+
 TEST_CASE("the digest is SHA-256", "[key]") {
   // First 16 bytes of SHA-256("abc"), FIPS 180-4 example.
   CHECK(ttlcache::detail::key_digest("abc") == "ba7816bf8f01cfea414140de5dae2223");
