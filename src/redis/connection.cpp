@@ -36,6 +36,10 @@ class InlineArgs {
  public:
   explicit InlineArgs(std::initializer_list<std::string_view> args) {
     if (args.size() > max_inline_args) {
+      // Deliberately not a ttlcache::error: this is an internal invariant no user input can reach.
+      // Connection is internal (src/redis), every braced-list call site has a fixed length of
+      // at most 6, so only a bug in ttlcache trips it. As a ttlcache::error it would be swallowed
+      // by Cache's "serve anyway" catch (const error&) handlers and the bug would go unseen.
       throw std::logic_error("ttlcache redis: inline command with too many arguments");
     }
     for (std::string_view arg : args) {
