@@ -2,15 +2,20 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "support/memory_byte_store.hpp"
+#include "ttlcache/cache.hpp"
 #include "ttlcache/codec.hpp"
 #include "ttlcache/codec_backend.hpp"
 
@@ -32,6 +37,57 @@ void from_json(const nlohmann::json& j, User& u) {
   j.at("roles").get_to(u.roles);
 }
 }  // namespace demo
+
+// A user's own key and value types with hand-written codecs (no JSON), as the docs of KeyCodec
+// and ValueCodec invite.
+namespace shop {
+struct Sku {
+  std::string region;
+  std::uint32_t number = 0;
+  bool operator==(const Sku& o) const { return region == o.region && number == o.number; }
+};
+struct Price {
+  std::int64_t cents = 0;
+  std::string currency;
+  bool operator==(const Price& o) const { return cents == o.cents && currency == o.currency; }
+};
+}  // namespace shop
+
+// get_or_load keys its single-flight table by K, so a Cache key type needs a hash.
+template <>
+struct std::hash<shop::Sku> {
+  std::size_t operator()(const shop::Sku& k) const noexcept {
+    return std::hash<std::string>{}(k.region) * 31 + k.number;
+  }
+};
+
+namespace ttlcache {
+template <>
+struct KeyCodec<shop::Sku> {
+  // Injective: the region never contains '/' in this shop.
+  static std::string encode(const shop::Sku& k) {
+    return k.region + "/" + std::to_string(k.number);
+  }
+};
+template <>
+struct ValueCodec<shop::Price> {
+  static std::string encode(const shop::Price& p) {
+    return "P1|" + std::to_string(p.cents) + "|" + p.currency;
+  }
+  // Strict: anything but "P1|<integer>|<3 letters>" is unreadable, hence a miss.
+  static std::optional<shop::Price> decode(std::string_view bytes) noexcept {
+    if (bytes.substr(0, 3) != "P1|") return std::nullopt;
+    bytes.remove_prefix(3);
+    const auto bar = bytes.find('|');
+    if (bar == std::string_view::npos || bytes.size() - bar - 1 != 3) return std::nullopt;
+    shop::Price p;
+    const auto [end, ec] = std::from_chars(bytes.data(), bytes.data() + bar, p.cents);
+    if (ec != std::errc() || end != bytes.data() + bar) return std::nullopt;
+    p.currency = std::string(bytes.substr(bar + 1));
+    return p;
+  }
+};
+}  // namespace ttlcache
 
 TEST_CASE("key codecs for strings and integers", "[codec]") {
   CHECK(ttlcache::KeyCodec<std::string>::encode("a:b") == "a:b");
@@ -102,5 +158,43 @@ TEST_CASE("codec backend: typed values through a byte store", "[codec]") {
     std::vector<ttlcache::Write<std::int64_t, demo::User>> batch{{4, u, 1min}, {5, bad, 1min}};
     CHECK_THROWS_AS(backend.set_many(batch), ttlcache::codec_error);
     CHECK_FALSE(store->contains("4"));  // encoded first: a failure writes nothing
+  }
+}
+
+TEST_CASE("a Cache over CodecBackend uses the user's KeyCodec and ValueCodec", "[codec]") {
+  auto store = std::make_shared<ttlcache::testing::MemoryByteStore>();
+  auto backend = std::make_shared<ttlcache::CodecBackend<shop::Sku, shop::Price>>(store);
+  ttlcache::Cache<shop::Sku, shop::Price> cache(backend);
+  const shop::Sku sku{"eu", 42};
+  const shop::Price price{1999, "EUR"};
+
+  cache.set(sku, price, 1min);
+  CHECK(cache.get(sku) == std::optional<shop::Price>(price));
+  // The bytes are the user's format under the user's key, not the JSON default.
+  CHECK(store->get("eu/42") == std::optional<std::string>("P1|1999|EUR"));
+  CHECK_FALSE(cache.get(shop::Sku{"us", 42}));
+
+  int loads = 0;
+  const auto load = [&] {
+    ++loads;
+    return shop::Price{500, "USD"};
+  };
+  const shop::Sku other{"us", 7};
+  CHECK(cache.get_or_load(other, load, 1min) == shop::Price{500, "USD"});
+  CHECK(cache.get_or_load(other, load, 1min) == shop::Price{500, "USD"});
+  CHECK(loads == 1);
+  CHECK(store->get("us/7") == std::optional<std::string>("P1|500|USD"));
+
+  SECTION("corrupt bytes under a key read as a miss, counted, and a load replaces them") {
+    store->put_raw("eu/43", "P1|12x|EUR");
+    const shop::Sku corrupt{"eu", 43};
+    CHECK_FALSE(cache.get(corrupt));
+    CHECK(backend->corrupt_values() == 1);
+    CHECK(cache.stats().corrupt_values == 1);
+
+    CHECK(cache.get_or_load(corrupt, load, 1min) == shop::Price{500, "USD"});
+    CHECK(loads == 2);
+    CHECK(store->get("eu/43") == std::optional<std::string>("P1|500|USD"));
+    CHECK(cache.get(corrupt) == shop::Price{500, "USD"});
   }
 }
