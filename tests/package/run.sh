@@ -28,6 +28,7 @@ echo "-- pkg-config ttlcache"
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib/x86_64-linux-gnu/pkgconfig"
 # shellcheck disable=SC2046
 g++ -std=c++17 "$src/tests/package/main.cpp" -o "$work/pc_consumer" \
+  "-DTTLCACHE_CMAKE_VERSION=\"$(pkg-config --modversion ttlcache)\"" \
   $(pkg-config --cflags --libs ttlcache)
 "$work/pc_consumer"
 echo "package consumers: ok"
