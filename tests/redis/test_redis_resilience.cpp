@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -10,6 +11,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "redis_test_support.hpp"
 #include "ttlcache/errors.hpp"
@@ -42,6 +48,44 @@ std::vector<std::string> client_ids(RawClient& raw, const std::string& name) {
 void kill_clients(RawClient& raw, const std::string& name) {
   for (const auto& id : client_ids(raw, name)) raw.command({"CLIENT", "KILL", "ID", id});
 }
+
+// A loopback listener that never accepts, with its accept queue filled by connects of its own:
+// the kernel drops further SYNs, so a client's connect neither succeeds nor is refused.
+class FullListener {
+ public:
+  FullListener() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener_, 0) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    // Backlog 0 still queues one connection; a few more make sure the queue is full.
+    for (int i = 0; i < 4; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      REQUIRE(fd >= 0);
+      (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS
+      fillers_.push_back(fd);
+    }
+    std::this_thread::sleep_for(50ms);  // let the handshakes that can complete complete
+  }
+  ~FullListener() {
+    for (const int fd : fillers_) ::close(fd);
+    ::close(listener_);
+  }
+  FullListener(const FullListener&) = delete;
+  FullListener& operator=(const FullListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::vector<int> fillers_;
+};
 
 }  // namespace
 
@@ -146,7 +190,7 @@ TEST_CASE("a server killed and restarted mid-workload: clear errors, then recove
 
   std::atomic<bool> stop{false};
   std::atomic<bool> server_down{false};
-  std::atomic<long> ok_before{0}, ok_after{0}, connection_errors{0}, other_errors{0};
+  std::atomic<long> ok_before{0}, ok_after{0}, connection_errors{0}, timeouts{0}, other_errors{0};
   std::mutex messages_mutex;
   std::vector<std::string> messages;
   std::vector<std::thread> workers;
@@ -161,13 +205,18 @@ TEST_CASE("a server killed and restarted mid-workload: clear errors, then recove
           const auto got = store.get(key);
           if (got != std::optional<std::string>("value")) ++other_errors;
           (started_after_kill ? ok_after : ok_before)++;
-        } catch (const ttlcache::backend_error& e) {
-          // connection_error mostly; a connect or command that hits its 500 ms limit on a
-          // loaded machine is a timeout_error, just as clear and just as expected.
+        } catch (const ttlcache::connection_error& e) {
           ++connection_errors;
           std::lock_guard<std::mutex> lock(messages_mutex);
           if (messages.size() < 20) messages.emplace_back(e.what());
+        } catch (const ttlcache::timeout_error& e) {
+          // A connect or command that hits its 500 ms limit on a loaded machine: just as clear
+          // and just as expected, but not what a dead server mostly looks like.
+          ++timeouts;
+          std::lock_guard<std::mutex> lock(messages_mutex);
+          if (messages.size() < 20) messages.emplace_back(e.what());
         } catch (const std::exception& e) {
+          // Any other backend_error (an error reply) is wrong here.
           ++other_errors;
           std::lock_guard<std::mutex> lock(messages_mutex);
           messages.emplace_back(std::string("unexpected: ") + e.what());
@@ -182,8 +231,9 @@ TEST_CASE("a server killed and restarted mid-workload: clear errors, then recove
   server.kill_hard();
   server_down = true;
   std::this_thread::sleep_for(500ms);
-  const long errors_while_down = connection_errors.load();
-  CHECK(errors_while_down > 0);
+  // A dead server must show as connection_error (refused or lost), not only as timeouts.
+  INFO("connection errors " << connection_errors.load() << ", timeouts " << timeouts.load());
+  CHECK(connection_errors.load() > 0);
   CHECK(ok_after.load() == 0);
 
   server.restart();  // same port, empty data
@@ -210,4 +260,79 @@ TEST_CASE("a server killed and restarted mid-workload: clear errors, then recove
   CHECK(stats.open_connections <= 4);
   store.set("after", "v", 1min);
   CHECK(store.get("after") == std::optional<std::string>("v"));
+}
+
+TEST_CASE("a connect that gets no answer fails with timeout_error after connect_timeout",
+          "[redis]") {
+  FullListener silent;
+  auto options = options_for(shared_server(), unique_namespace("connect-timeout"));
+  options.port = silent.port();
+  options.connect_on_start = false;
+  options.connect_timeout = 300ms;
+  RedisStore store(options);
+
+  const auto start = Clock::now();
+  try {
+    store.get("k");
+    FAIL("no timeout_error");
+  } catch (const ttlcache::timeout_error& e) {
+    const auto waited = Clock::now() - start;
+    CHECK(waited >= 280ms);
+    CHECK(waited < 900ms);  // bounded by connect_timeout, not the kernel's SYN retries
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("GET of key \"k\""));
+    CHECK_THAT(what, Catch::Contains("127.0.0.1:" + std::to_string(silent.port())));
+    CHECK_THAT(what, Catch::Contains("no answer within 300 ms (connect_timeout)"));
+  }
+  CHECK(store.stats().connect_failures == 1);
+}
+
+TEST_CASE("reconnect attempts back off exponentially up to reconnect_backoff_max", "[redis]") {
+  auto options = options_for(shared_server(), unique_namespace("backoff"));
+  options.port = 1;  // nothing listens there: each connect attempt is refused at once
+  options.connect_on_start = false;
+  options.reconnect_backoff_initial = 50ms;
+  options.reconnect_backoff_max = 200ms;
+  RedisStore store(options);
+
+  // Retry as fast as a busy caller would for 1.5 s and note when a real connect was attempted
+  // (connect_failures went up); calls inside the backoff window fail without one.
+  std::vector<Clock::time_point> attempts;
+  const auto start = Clock::now();
+  while (Clock::now() - start < 1500ms) {
+    const auto before = store.stats().connect_failures;
+    const auto called = Clock::now();
+    CHECK_THROWS_AS(store.get("k"), ttlcache::connection_error);
+    if (store.stats().connect_failures > before) attempts.push_back(called);
+    std::this_thread::sleep_for(2ms);
+  }
+
+  // Waits of 50, 100, then 200 ms (+ up to 25 % jitter each): about 8 attempts in 1.5 s.
+  // Without backoff there would be hundreds, without doubling (50 ms each) about 25, and
+  // without the cap (400, 800 ms ...) about 5 with gaps far above 200 ms.
+  INFO("attempts: " << attempts.size());
+  CHECK(attempts.size() >= 5);
+  CHECK(attempts.size() <= 12);
+  REQUIRE(attempts.size() >= 5);
+  std::vector<long long> gaps;
+  for (std::size_t i = 1; i < attempts.size(); ++i) {
+    gaps.push_back(
+        std::chrono::duration_cast<std::chrono::milliseconds>(attempts[i] - attempts[i - 1])
+            .count());
+  }
+  for (std::size_t i = 0; i < gaps.size(); ++i) {
+    INFO("gap " << i << ": " << gaps[i] << " ms");
+    // The backoff is a lower bound (a loaded machine only makes gaps longer); 20 ms slack for
+    // the time between noting a call and its connect attempt.
+    const long long expected = i == 0 ? 50 : i == 1 ? 100 : 200;
+    CHECK(gaps[i] >= expected - 20);
+  }
+  // Medians, so that one late wake-up on a loaded machine cannot decide the outcome.
+  std::vector<long long> capped(gaps.begin() + 2, gaps.end());
+  std::sort(capped.begin(), capped.end());
+  const long long capped_median = capped[capped.size() / 2];
+  INFO("median of the capped gaps: " << capped_median << " ms");
+  CHECK(capped_median < 350);  // the cap holds (a further doubling would give 400+)
+  // Doubling: the first two waits (about 50 + 100 ms) together are shorter than two capped ones.
+  CHECK(gaps[0] + gaps[1] < 2 * capped_median);
 }
