@@ -420,10 +420,53 @@ TEST_CASE("the configured database is selected", "[redis]") {
 }
 
 TEST_CASE("used_memory reports INFO memory", "[redis]") {
-  RedisStore store(options_for(shared_server(), unique_namespace("memory")));
-  const auto before = store.used_memory();
-  CHECK(before > 100000);  // an empty redis-server 7 uses about 1 MB
+  // A server of its own: nothing else allocates between the two readings.
+  ttlcache_test::OwnServer server;
+  RedisStore store(options_for(server.info(), unique_namespace("memory")));
+  const auto reported = store.used_memory();
+  CHECK(reported > 100000);  // an empty redis-server 7 uses about 1 MB
+
+  RawClient raw(server.port());
+  const std::string info = raw.string_reply({"INFO", "memory"});
+  const std::string field = "\r\nused_memory:";
+  const auto at = info.find(field);
+  REQUIRE(at != std::string::npos);
+  const auto raw_used = std::stoull(info.substr(at + field.size()));
+  INFO("store " << reported << ", INFO memory " << raw_used);
+  const auto diff = reported > raw_used ? reported - raw_used : raw_used - reported;
+  CHECK(diff * 10 <= raw_used);
   store.ping();
+}
+
+TEST_CASE("batches, erase and clear send MGET, SET, UNLINK and SCAN, never GET or KEYS",
+          "[redis]") {
+  // A server of its own, so that other tests' commands do not show in its statistics.
+  ttlcache_test::OwnServer server;
+  RedisStore store(options_for(server.info(), unique_namespace("commands")));
+  RawClient raw(server.port());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 25; ++i) keys.push_back("k" + std::to_string(i));
+  for (const auto& key : keys) store.set(key, "v", 1min);
+
+  raw.command({"CONFIG", "RESETSTAT"});
+  const auto many = store.get_many(keys);
+  CHECK(many.size() == keys.size());
+  CHECK(many[7] == std::optional<std::string>("v"));
+  store.set_many({{"a1", "x", 1min}, {"a2", "y", 1min}, {"b1", "z", 1min}});
+  CHECK(store.erase("k0"));
+  store.clear();
+  store.set_many({{"p:1", "x", 1min}, {"p:2", "y", 1min}});
+  CHECK(store.erase_prefix("p:") == 2);
+
+  const std::string stats = raw.string_reply({"INFO", "commandstats"});
+  INFO(stats);
+  CHECK_THAT(stats, Catch::Contains("cmdstat_mget:"));
+  CHECK_THAT(stats, !Catch::Contains("cmdstat_get:"));
+  CHECK_THAT(stats, Catch::Contains("cmdstat_set:calls=5,"));
+  CHECK_THAT(stats, Catch::Contains("cmdstat_unlink:"));
+  CHECK_THAT(stats, !Catch::Contains("cmdstat_del:"));
+  CHECK_THAT(stats, Catch::Contains("cmdstat_scan:"));
+  CHECK_THAT(stats, !Catch::Contains("cmdstat_keys:"));
 }
 
 TEST_CASE("errors name the key, the server and the cause", "[redis]") {
