@@ -584,25 +584,23 @@ void RedisStore::set_many(const std::vector<Write>& items) {
     return;
   }
 
-  const std::size_t chunk = impl_->options.batch_chunk;
   impl_->on_master([&](const std::shared_ptr<Node>& node) {
     auto lease = node->pool.acquire(op);
     std::string full;
     std::string wrapped;
-    // One pipeline per chunk bounds the memory the output buffer holds at once.
-    for (std::size_t start = 0; start < items.size(); start += chunk) {
-      const std::size_t end = std::min(start + chunk, items.size());
-      for (std::size_t i = start; i < end; ++i) {
-        full.assign(impl_->prefix).append(items[i].key);
-        detail::wrap_value(wrapped, items[i].value, impl_->options.checksum);
-        const TtlText ttl_text(items[i].ttl);
-        // append() copies the arguments into hiredis's buffer, so the strings can be reused.
-        if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) {
-          Impl::fail(*node, lease, op);
-        }
+    // Every SET is queued first and the replies read after: one round trip for the batch, as
+    // in get_many. The output buffer then holds the whole batch once (about the caller's own
+    // bytes); Redis answers as it reads, so nothing waits on the other side.
+    for (const auto& item : items) {
+      full.assign(impl_->prefix).append(item.key);
+      detail::wrap_value(wrapped, item.value, impl_->options.checksum);
+      const TtlText ttl_text(item.ttl);
+      // append() copies the arguments into hiredis's buffer, so the strings can be reused.
+      if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) {
+        Impl::fail(*node, lease, op);
       }
-      Impl::drain_status(*node, lease, end - start, op);
     }
+    Impl::drain_status(*node, lease, items.size(), op);
     return 0;
   });
 }

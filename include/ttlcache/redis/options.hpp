@@ -93,7 +93,8 @@ struct RedisOptions {
   bool checksum = true;
   /// COUNT hint for the SCAN loops of clear(), erase_prefix() and size().
   std::size_t scan_count = 1000;
-  /// Batches (get_many, set_many) are pipelined in chunks of this many commands or keys.
+  /// Keys per MGET of get_many (the MGETs of one batch share one pipeline). In a cluster, also
+  /// the commands sent to a node before its replies are read.
   std::size_t batch_chunk = 1000;
 
   /// Parses a URL into a RedisOptions with default values elsewhere:

@@ -56,9 +56,9 @@ struct RedisStats {
 ///
 /// - Keys are stored as "<key_namespace>:<key>"; every command is sent in binary-safe argv
 ///   form, so keys and values may hold any bytes.
-/// - set() is `SET k v PX ttl`; get_many() is MGET and set_many() a pipeline of SET PX (each
-///   entry keeps its own TTL), both in chunks of batch_chunk; erase() is UNLINK; clear(),
-///   erase_prefix() and size() walk the namespace with SCAN MATCH (never KEYS) and UNLINK
+/// - set() is `SET k v PX ttl`; get_many() is MGET in chunks of batch_chunk keys, one
+///   pipeline; set_many() one pipeline of SET PX (each entry keeps its own TTL); erase() is UNLINK;
+///   clear(), erase_prefix() and size() walk the namespace with SCAN MATCH (never KEYS) and UNLINK
 ///   in batches.
 /// - Values carry a small header (magic, format version, CRC-32C). Bytes under one of our keys
 ///   that fail the check (written by someone else, truncated, corrupted) read as a miss and
