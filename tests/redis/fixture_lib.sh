@@ -19,6 +19,12 @@ require_tools() {
       die "$tool not found: $what need a real server (apt-get install redis-server)"
     fi
   done
+  # The tests expect Redis 7 behaviour (ACL error texts, CLIENT PAUSE ... ALL): say so plainly.
+  local version major
+  version=$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9][0-9.]*\).*/\1/p' | head -n1)
+  major=${version%%.*}
+  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read the version from 'redis-server --version': $(redis-server --version 2>&1 | head -n1)"
+  ((major >= 7)) || die "redis-server $version is too old: $what need Redis 7 or later"
 }
 
 alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
