@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -181,34 +182,91 @@ TEST_CASE("64 threads on one cold key run the loader exactly once", "[cache][loa
   for (const auto& r : results) CHECK(r == "loaded");
 }
 
+namespace {
+
+// A key that reports when a thread finds it already in a map. SingleFlight keeps in-flight
+// loads in an unordered_map under a lock: a caller whose lookup finds the running load (its
+// key compares equal) has joined it, and the load cannot be forgotten before that lock is
+// released. So "every other thread compared equal" means "every other thread is a waiter".
+struct JoinKey {
+  std::string name;
+  bool operator==(const JoinKey& other) const;
+};
+
+struct JoinCounter {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<bool> joined;  // by worker index
+  int count = 0;
+};
+JoinCounter join_counter;
+thread_local int worker_index = -1;
+
+bool JoinKey::operator==(const JoinKey& other) const {
+  const bool equal = name == other.name;
+  if (equal && worker_index >= 0) {
+    std::lock_guard<std::mutex> lock(join_counter.mutex);
+    if (!join_counter.joined[static_cast<std::size_t>(worker_index)]) {
+      join_counter.joined[static_cast<std::size_t>(worker_index)] = true;
+      ++join_counter.count;
+      join_counter.cv.notify_all();
+    }
+  }
+  return equal;
+}
+
+}  // namespace
+
+template <>
+struct std::hash<JoinKey> {
+  std::size_t operator()(const JoinKey& k) const noexcept {
+    return std::hash<std::string>{}(k.name);
+  }
+};
+
 TEST_CASE("every waiter receives the loader's exception", "[cache][load][concurrency]") {
-  StringCache cache;
+  // No sleep: the loader holds the load open until every other thread has joined it, so a late
+  // thread can never start a second load, however slow the machine (TSan, load).
+  Cache<JoinKey, std::string> cache;
+  constexpr int threads = 16;
+  {
+    std::lock_guard<std::mutex> lock(join_counter.mutex);
+    join_counter.joined.assign(threads, false);
+    join_counter.count = 0;
+  }
   std::atomic<int> loads{0};
   std::atomic<int> failures{0};
-  std::atomic<int> arrived{0};
-  constexpr int threads = 16;
+  std::atomic<bool> all_joined{true};
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
-      ++arrived;
-      while (arrived.load() < threads) std::this_thread::yield();
+    workers.emplace_back([&, t] {
+      worker_index = t;
       try {
         cache.get_or_load(
-            "hot",
+            JoinKey{"hot"},
             [&]() -> std::string {
               ++loads;
-              std::this_thread::sleep_for(100ms);
+              std::unique_lock<std::mutex> lock(join_counter.mutex);
+              // Bounded, so a change in how loads are joined fails the test instead of hanging.
+              const bool joined = join_counter.cv.wait_for(lock, std::chrono::seconds(30), [&] {
+                const int self = join_counter.joined[static_cast<std::size_t>(t)] ? 1 : 0;
+                return join_counter.count - self == threads - 1;
+              });
+              if (!joined) all_joined = false;
               throw std::runtime_error("boom");
             },
             1min);
       } catch (const std::runtime_error& e) {
         if (std::string(e.what()) == "boom") ++failures;
       }
+      worker_index = -1;
     });
   }
   for (auto& w : workers) w.join();
+  CHECK(all_joined.load());
   CHECK(loads.load() == 1);
   CHECK(failures.load() == threads);
+  CHECK(cache.get(JoinKey{"hot"}) == std::nullopt);  // a failed load caches nothing
 }
 
 TEST_CASE("loads of different keys run in parallel", "[cache][load][concurrency]") {
