@@ -6,12 +6,15 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "conformance/backend_conformance.hpp"
@@ -77,6 +80,38 @@ struct RedisInstance {
     cache = std::make_unique<StringCache>(parts.backend);
   }
   bool in_l1(const std::string& key) { return parts.tiered->l1().contains(key); }
+};
+
+/// INFO commandstats as command -> calls.
+std::map<std::string, long long> command_calls(RawClient& raw) {
+  std::map<std::string, long long> out;
+  std::istringstream in(raw.string_reply({"INFO", "commandstats"}));
+  for (std::string line; std::getline(in, line);) {
+    const std::string prefix = "cmdstat_";
+    const auto colon = line.find(':');
+    const auto calls = line.find("calls=");
+    if (line.rfind(prefix, 0) != 0 || colon == std::string::npos || calls == std::string::npos) {
+      continue;
+    }
+    out[line.substr(prefix.size(), colon - prefix.size())] = std::stoll(line.substr(calls + 6));
+  }
+  return out;
+}
+
+/// SIGSTOPs a server and SIGCONTs it when the scope ends, even when a REQUIRE fails.
+class Frozen {
+ public:
+  explicit Frozen(int pid) : pid_(pid) { ::kill(pid_, SIGSTOP); }
+  ~Frozen() { thaw(); }
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+  void thaw() {
+    if (pid_ != 0) ::kill(pid_, SIGCONT);
+    pid_ = 0;
+  }
+
+ private:
+  int pid_;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -270,6 +305,270 @@ TEST_CASE("tiered over Redis with pub/sub: every change on A evicts B's L1",
   CHECK(eventually([&] { return a.bus->stats().ignored_own > 0; }));  // saw its own, dropped
   CHECK(a.bus->stats().publish_failures == 0);
   CHECK(b.bus->stats().received > 0);
+}
+
+TEST_CASE("invalidates, InvalidationScope and write_through on two instances over Redis",
+          "[redis][tiered][bus][helpers]") {
+  const std::string ns = unique_namespace("helpers");
+  const std::string channel = unique_namespace("chan");
+  RedisInstance a(ns, channel);
+  RedisInstance b(ns, channel);
+  using Inv = ttlcache::Invalidation<std::string>;
+  std::string db;
+
+  // B holds key in its L1 (read from L2 after A wrote it).
+  auto held_by_b = [&](const std::string& key, const std::string& value,
+                       const ttlcache::Tags& tags) {
+    a.cache->set(key, value, 1h, tags);
+    REQUIRE(eventually([&] { return b.cache->get(key) == std::optional<std::string>(value); }));
+    REQUIRE(eventually([&] {
+      (void)b.cache->get(key);
+      return b.in_l1(key);
+    }));
+  };
+  // Nothing A does after this may reach B: A publishes nothing.
+  auto published = [&] { return a.bus->stats().published; };
+  auto left_alone = [&](const std::string& key, const std::string& value,
+                        std::uint64_t published_before) {
+    CHECK(published() == published_before);
+    CHECK(b.in_l1(key));
+    CHECK(b.cache->get(key) == std::optional<std::string>(value));
+  };
+  auto missed_by_b = [&](const std::string& key) {
+    return eventually([&] { return !b.cache->get(key).has_value(); });
+  };
+
+  SECTION("invalidates: a successful write invalidates on B, a throwing one does nothing") {
+    held_by_b("f:1", "one", {"user:1"});
+    auto save = ttlcache::invalidates(*a.cache, Inv{{}, {"user:1"}, {}, {}},
+                                      [&](const std::string& v) { db = v; });
+    save(std::string("saved"));
+    CHECK(db == "saved");
+    CHECK(missed_by_b("f:1"));
+
+    held_by_b("f:2", "two", {"user:2"});
+    auto fail = ttlcache::invalidates(
+        *a.cache, Inv{{"f:2"}, {"user:2"}, {}, {}},
+        [](const std::string&) -> int { throw std::runtime_error("db down"); });
+    const auto before = published();
+    CHECK_THROWS_AS(fail(std::string("x")), std::runtime_error);
+    left_alone("f:2", "two", before);
+  }
+  SECTION("InvalidationScope: commit invalidates, no commit and an exception do not") {
+    held_by_b("f:3", "three", {"user:3"});
+    {
+      ttlcache::InvalidationScope<std::string, std::string> scope(*a.cache,
+                                                                  Inv{{"f:3"}, {}, {}, {}});
+      db = "written";
+      scope.commit();
+    }
+    CHECK(eventually([&] { return !b.in_l1("f:3"); }));
+    CHECK_FALSE(b.cache->get("f:3"));
+
+    held_by_b("f:4", "four", {"user:4"});
+    auto before = published();
+    {
+      ttlcache::InvalidationScope<std::string, std::string> scope(*a.cache,
+                                                                  Inv{{"f:4"}, {"user:4"}, {}, {}});
+      db = "not committed";
+    }
+    left_alone("f:4", "four", before);
+
+    before = published();
+    try {
+      ttlcache::InvalidationScope<std::string, std::string> scope(*a.cache,
+                                                                  Inv{{"f:4"}, {"user:4"}, {}, {}});
+      scope.commit();
+      throw std::runtime_error("the write failed after commit");
+    } catch (const std::runtime_error&) {
+    }
+    left_alone("f:4", "four", before);
+  }
+  SECTION("InvalidationScope::finish invalidates at once, and the destructor not again") {
+    held_by_b("f:5", "five", {"user:5"});
+    std::uint64_t after_finish = 0;
+    {
+      ttlcache::InvalidationScope<std::string, std::string> scope(*a.cache,
+                                                                  Inv{{}, {"user:5"}, {}, {}});
+      scope.commit();
+      scope.finish();
+      CHECK(missed_by_b("f:5"));  // before the scope ends
+      after_finish = published();
+    }
+    CHECK(published() == after_finish);
+  }
+  SECTION("write_through: a failing source leaves B alone, invalidate mode evicts B's L1") {
+    held_by_b("w", "x1", {});
+    const auto before = published();
+    CHECK_THROWS_AS(ttlcache::write_through(
+                        *a.cache, std::string("w"), std::string("x2"), 1h,
+                        [](const std::string&) { throw std::runtime_error("source refused"); }),
+                    std::runtime_error);
+    left_alone("w", "x1", before);
+    CHECK(a.cache->get("w") == std::optional<std::string>("x1"));
+
+    ttlcache::write_through(
+        *a.cache, std::string("w"), std::string("x3"), 1h, [&](const std::string& v) { db = v; },
+        {}, ttlcache::WriteThroughMode::invalidate);
+    CHECK(db == "x3");
+    CHECK(eventually([&] { return !b.in_l1("w"); }));
+    CHECK_FALSE(b.cache->get("w"));  // erased, not updated: the next read loads it
+    CHECK_FALSE(a.cache->get("w"));
+  }
+}
+
+TEST_CASE("invalidate_tag on Redis is O(1): no SCAN or DEL, the same commands for 10 or 10,000",
+          "[redis][tags][complexity]") {
+  ttlcache_test::OwnServer server;  // commandstats are server-wide: no other test's commands
+  auto store = make_store(unique_namespace("o1"), server.port());
+  StringCache cache(ttlcache::redis::make_tagged_backend<std::string, std::string>(store));
+  RawClient raw(server.port());
+  for (int i = 0; i < 10'000; ++i) cache.set("hot:" + std::to_string(i), "v", 1h, {"hot"});
+  for (int i = 0; i < 10; ++i) cache.set("cold:" + std::to_string(i), "v", 1h, {"cold"});
+  REQUIRE(cache.get("hot:9999"));
+
+  // Commands the server ran for one invalidate_tag (those called from scripts included).
+  auto commands_for = [&](const std::string& tag) {
+    raw.command({"CONFIG", "RESETSTAT"});
+    cache.invalidate_tag(tag);
+    auto calls = command_calls(raw);
+    calls.erase("config|resetstat");
+    calls.erase("config");
+    calls.erase("info");
+    return calls;
+  };
+  const long long dbsize = raw.integer_reply({"DBSIZE"});
+  const auto hot = commands_for("hot");
+  CHECK(raw.integer_reply({"DBSIZE"}) == dbsize);
+  const auto cold = commands_for("cold");
+  CHECK(raw.integer_reply({"DBSIZE"}) == dbsize);
+
+  long long total = 0;
+  std::string listing;
+  for (const auto& [name, calls] : hot) {
+    total += calls;
+    listing += " " + name + "=" + std::to_string(calls);
+  }
+  std::printf("invalidate_tag of 10,000 entries: %lld commands (%s ), DBSIZE %lld\n", total,
+              listing.c_str(), dbsize);
+  for (const char* forbidden : {"scan", "keys", "del", "unlink", "flushdb", "flushall"}) {
+    CHECK(hot.count(forbidden) == 0);
+  }
+  CHECK(total >= 1);
+  CHECK(total <= 3);
+  CHECK(hot == cold);  // the entries tagged are not visited
+  CHECK_FALSE(cache.get("hot:0"));
+  CHECK_FALSE(cache.get("hot:9999"));
+  CHECK_FALSE(cache.get("cold:0"));
+}
+
+TEST_CASE("an L2 hit fills L1 with the remaining TTL capped by l1_max_ttl (Redis)",
+          "[redis][tiered][ttl]") {
+  const std::string ns = unique_namespace("fill-ttl");
+  const std::string channel = unique_namespace("chan");
+  RedisInstance a(ns, channel, 3s);
+  RedisInstance b(ns, channel, 3s);
+  auto l1_ttl = [&](const std::string& key) { return b.parts.tiered->l1().ttl(key); };
+
+  a.cache->set("long", "L", 1h, {"t"});
+  a.cache->set("short", "S", 2s, {"t"});
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(b.cache->get("long") == std::optional<std::string>("L"));  // L2 hit
+  REQUIRE(b.cache->get("short") == std::optional<std::string>("S"));
+  REQUIRE(b.in_l1("long"));
+  REQUIRE(b.in_l1("short"));
+  CHECK(b.parts.tiered->stats().l1_fills == 2);
+  // The hour is capped at l1_max_ttl.
+  CHECK(*l1_ttl("long") <= 3s);
+  CHECK(*l1_ttl("long") > 2s);
+  // 2 s written 0.5 s ago: what is left of it, not l1_max_ttl.
+  CHECK(*l1_ttl("short") <= 1500ms);
+  CHECK(*l1_ttl("short") > 500ms);
+
+  // Untagged values carry no expiry of their own: the fill asks Redis (PTTL).
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  auto l2 = ttlcache::redis::make_backend<std::string, std::string>(
+      ttlcache_test::options_for(shared_server(), unique_namespace("fill-ttl-plain")));
+  ttlcache::TieredOptions options;
+  options.l1_max_ttl = 3s;
+  auto make = [&] {
+    return std::make_shared<ttlcache::TieredBackend<std::string, std::string>>(
+        std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>(), l2,
+        std::make_shared<ttlcache::InProcessBus>(hub), options);
+  };
+  auto writer = make();
+  auto reader = make();
+  writer->set("long", "L", 1h);
+  writer->set("short", "S", 2s);
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(reader->get("long"));
+  REQUIRE(reader->get("short"));
+  REQUIRE(reader->l1().contains("long"));
+  CHECK(*reader->l1().ttl("long") <= 3s);
+  CHECK(*reader->l1().ttl("long") > 2s);
+  CHECK(*reader->l1().ttl("short") <= 1500ms);
+  CHECK(*reader->l1().ttl("short") > 500ms);
+}
+
+TEST_CASE(
+    "a frozen server (SIGSTOP): the heartbeat marks the bus unhealthy, L1 is bypassed, "
+    "and after SIGCONT it resubscribes and resets by itself",
+    "[redis][tiered][bus][resilience][heartbeat]") {
+  ttlcache_test::OwnServer server;
+  const auto beat = 300ms;
+  RedisInstance b(unique_namespace("frozen"), unique_namespace("chan"), 5s, server.port(), beat);
+  b.cache->set("k", "v", 1h, {"t"});
+  b.cache->set("plain", "p", 1h);
+  REQUIRE(b.in_l1("k"));
+  REQUIRE(b.in_l1("plain"));
+  REQUIRE(b.bus->healthy());
+  const auto subscriptions = b.bus->stats().subscriptions;
+  const auto resets = b.parts.tiered->stats().resets;
+
+  Frozen frozen(server.info().pid);  // the socket stays open: only the heartbeat can tell
+  const auto stopped = Clock::now();
+  // Generous: 2 intervals plus scheduling on a loaded 2-core machine.
+  const auto limit = 2 * beat + 2s;
+  REQUIRE(eventually([&] { return !b.bus->healthy(); }, limit + 1s));
+  const double detected_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - stopped).count();
+  std::printf("frozen server noticed after %.0f ms (heartbeat %lld ms)\n", detected_ms,
+              static_cast<long long>(beat.count()));
+  CHECK(detected_ms >= static_cast<double>(beat.count()));  // a ping had to go unanswered
+  CHECK(detected_ms <= std::chrono::duration<double, std::milli>(limit).count());
+
+  // L1 is bypassed: the read goes to L2, which cannot answer, so the L1 copy stands in as a
+  // failure fallback (not as an L1 hit).
+  const auto before = b.parts.tiered->stats();
+  CHECK(b.cache->get("plain") == std::optional<std::string>("p"));
+  const auto during = b.parts.tiered->stats();
+  CHECK(during.l1_hits == before.l1_hits);
+  CHECK(during.l1_misses == before.l1_misses + 1);
+  CHECK(during.l1_served_on_failure == before.l1_served_on_failure + 1);
+  // A tagged copy needs its versions, which are read from Redis too while the bus is down:
+  // they cannot be confirmed, so an error rather than a possibly stale value.
+  CHECK_THROWS_AS(b.cache->get("k"), ttlcache::backend_error);
+  CHECK(b.parts.tiered->stats().l1_hits == before.l1_hits);
+  CHECK_FALSE(b.bus->healthy());
+
+  frozen.thaw();
+  CHECK(eventually([&] { return b.bus->healthy(); }, 15s));
+  CHECK(b.bus->stats().subscriptions >= subscriptions + 1);
+  CHECK(b.parts.tiered->stats().resets >= resets + 1);
+  CHECK_FALSE(b.in_l1("k"));  // cleared on resubscribe: messages may have been missed
+  CHECK(eventually(
+      [&] {
+        try {
+          return b.cache->get("k") == std::optional<std::string>("v");
+        } catch (const ttlcache::backend_error&) {
+          return false;  // pooled connections that timed out while frozen are being replaced
+        }
+      },
+      10s));
+  CHECK(eventually([&] {
+    (void)b.cache->get("k");
+    return b.in_l1("k");
+  }));
 }
 
 TEST_CASE("bus payloads: round trip, and foreign payloads on the channel are ignored",
@@ -474,16 +773,15 @@ TEST_CASE("multi-process: p50/p99 delay until B stops returning an invalidated v
     long long t1 = wait_for_value(value);
     REQUIRE(t1 > 0);
     update_us.push_back(static_cast<double>(t1 - t0) / 1000.0);
-    if (i % 2 == 0) {
-      // ...and sometimes invalidates its tag: B's copy must stop being served.
-      std::this_thread::sleep_for(200us);  // B serves the value from L1 meanwhile
-      t0 = ns_now();
-      a.cache->invalidate_tag("grp");
-      t1 = wait_for_value("<miss>");
-      REQUIRE(t1 > 0);
-      tag_us.push_back(static_cast<double>(t1 - t0) / 1000.0);
-    }
+    // ...and then invalidates its tag: B's copy must stop being served.
+    std::this_thread::sleep_for(200us);  // B serves the value from L1 meanwhile
+    t0 = ns_now();
+    a.cache->invalidate_tag("grp");
+    t1 = wait_for_value("<miss>");
+    REQUIRE(t1 > 0);
+    tag_us.push_back(static_cast<double>(t1 - t0) / 1000.0);
   }
+  REQUIRE(tag_us.size() == static_cast<std::size_t>(rounds));
   a.cache->set("item", "quit", 1h);
   REQUIRE(wait_for_value("quit") > 0);
   std::string stats_line;
