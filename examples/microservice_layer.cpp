@@ -1,5 +1,6 @@
 // Two services sharing one Redis: namespaces, tagged entries, event-driven invalidation,
-// write-through. SPDX-License-Identifier: MIT
+// write-through.
+// SPDX-License-Identifier: MIT
 //
 // usage: microservice_layer [redis://127.0.0.1:6379/0]
 //
@@ -7,16 +8,17 @@
 // one Redis. Each service has its own namespace; each instance has an in-process L1 in front of
 // Redis, kept coherent by pub/sub. A file edit goes to the "database" first (write-through),
 // then the cache is updated, the user's file lists are invalidated by tag, every file list is
-// invalidated by an entity version bump, and the stats service reacts to the event by
-// invalidating the owner's statistics.
+// invalidated by an entity version bump, and the files service publishes a "file changed"
+// event on a Redis channel; the stats service subscribes to it and invalidates the owner's
+// statistics.
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <ttlcache/invalidation.hpp>
 #include <ttlcache/redis.hpp>
@@ -27,49 +29,40 @@ using StringCache = ttlcache::Cache<std::string, std::string>;
 
 namespace {
 
-/// The source of truth (a database stand-in), shared by both services.
+/// The source of truth (a database stand-in), shared by both services. Used from one thread.
 class Database {
  public:
   void save_file(const std::string& id, const std::string& owner, const std::string& content) {
-    std::lock_guard<std::mutex> lock(mutex_);
     if (content.empty()) throw std::runtime_error("refusing an empty file");
     files_[id] = {owner, content};
   }
   std::string file(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
     ++queries_;
-    return files_.at(id).content;
+    return files_.at(id).second;
   }
   std::string list_of(const std::string& owner) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++queries_;
     std::string out;
-    for (const auto& [id, f] : files_) {
-      if (f.owner == owner) out += (out.empty() ? "" : ",") + id;
-    }
+    for_owner(owner, [&](const std::string& id, const std::string&) {
+      out += (out.empty() ? "" : ",") + id;
+    });
     return "[" + out + "]";
   }
   std::string bytes_of(const std::string& owner) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++queries_;
     std::size_t n = 0;
-    for (const auto& [id, f] : files_) {
-      if (f.owner == owner) n += f.content.size();
-    }
+    for_owner(owner, [&](const std::string&, const std::string& c) { n += c.size(); });
     return std::to_string(n);
   }
-  int queries() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return queries_;
-  }
+  int queries() const { return queries_; }
 
  private:
-  struct File {
-    std::string owner;
-    std::string content;
-  };
-  std::mutex mutex_;
-  std::map<std::string, File> files_;
+  template <class F>
+  void for_owner(const std::string& owner, F f) {
+    ++queries_;
+    for (const auto& [id, file] : files_) {
+      if (file.first == owner) f(id, file.second);
+    }
+  }
+  std::map<std::string, std::pair<std::string, std::string>> files_;  // id -> owner, content
   int queries_ = 0;
 };
 
@@ -156,10 +149,25 @@ int main(int argc, char** argv) {
     failures += check(db.queries() == warm_queries, "repeat reads are served by the caches");
     failures += check(files_b.parts.tiered->stats().l1_hits > 0, "...from the in-process L1");
 
-    // The stats service listens to the files service's change events (here: a callback; in
-    // production a queue or the files service's own bus) and invalidates by tag.
-    auto on_file_changed = [&](const std::string& owner) {
-      stats_a.cache->invalidate_tag("user:" + owner);  // reaches stats_b over pub/sub
+    // Domain events on their own channel: a PubSubBus carries any (scope, subject), here
+    // ("file-changed", owner). Two bus objects: a bus ignores what it published itself.
+    ttlcache::redis::PubSubOptions events;
+    events.redis = ttlcache::redis::RedisOptions::from_url(url);
+    events.channel = "file-events-" + run;
+    ttlcache::redis::PubSubBus files_events(events);  // the files service publishes
+    ttlcache::redis::PubSubBus stats_events(events);  // the stats service listens
+    const auto subscription = stats_events.subscribe(
+        [&](const ttlcache::InvalidationMessage& m) {
+          // On the bus thread; the bump reaches stats_b over the stats invalidation channel.
+          if (m.scope == "file-changed") stats_a.cache->invalidate_tag("user:" + m.subject);
+        },
+        [] {});
+    if (!stats_events.wait_until_subscribed(5s)) throw std::runtime_error("no event channel");
+    auto publish_file_changed = [&](const std::string& owner) {
+      ttlcache::InvalidationMessage m;
+      m.scope = "file-changed";
+      m.subject = owner;
+      files_events.publish(m);
     };
 
     std::printf("alice edits f1 on instance A of the files service (write-through)\n");
@@ -169,7 +177,7 @@ int main(int argc, char** argv) {
           ttlcache::write_through(*files_a.cache, "file:" + id, content, 5min,
                                   [&](const std::string& c) { db.save_file(id, "alice", c); },
                                   {"file:" + id});
-          on_file_changed("alice");
+          publish_file_changed("alice");
         });
     edit("f1", "hello, edited");
 
@@ -179,8 +187,12 @@ int main(int argc, char** argv) {
                       "alice's file lists are stale on B (tag user:alice)");
     failures += check(soon([&] { return !files_b.cache->get("list:bob"); }),
                       "every file list is stale on B (entity version of \"file\" bumped)");
-    failures += check(soon([&] { return !stats_b.cache->get("bytes:alice"); }),
-                      "the stats service dropped alice's statistics on both instances");
+    failures +=
+        check(soon([&] {
+                return !stats_a.cache->get("bytes:alice") && !stats_b.cache->get("bytes:alice");
+              }),
+              "the stats service got the event and dropped alice's statistics on both "
+              "instances");
     failures += check(read_bytes(stats_b, "alice") == "19", "...and recomputes them (19 bytes)");
 
     std::printf("a failing write changes nothing in the cache\n");
@@ -207,6 +219,7 @@ int main(int argc, char** argv) {
     std::printf("files B: %llu invalidation messages received, %llu of its own ignored\n",
                 static_cast<unsigned long long>(bus_stats.received),
                 static_cast<unsigned long long>(bus_stats.ignored_own));
+    stats_events.unsubscribe(subscription);
     for (Instance* i : {&files_a, &stats_a}) i->cache->clear();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "microservice_layer: %s\n", e.what());
