@@ -22,6 +22,7 @@
 #include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
 #include "ttlcache/detail/hash.hpp"
+#include "ttlcache/detail/key_text.hpp"
 #include "ttlcache/detail/memory_shard.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/eviction.hpp"
@@ -316,9 +317,9 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     if (!weigher_) return 0;
     const std::size_t w = weigher_(key, value);
     if (shard_max_weight_ != 0 && w > shard_max_weight_) {
-      throw limit_error("ttlcache memory backend: entry weight " + std::to_string(w) +
-                        " is over a shard's share of max_weight (" +
-                        std::to_string(shard_max_weight_) + ")");
+      throw limit_error("ttlcache memory backend: entry '" + detail::key_text(key) + "' weighs " +
+                        std::to_string(w) + ", over a shard's share of max_weight (" +
+                        std::to_string(shard_max_weight_) + "); it was not stored");
     }
     return static_cast<std::uint32_t>(
         std::min<std::size_t>(w, std::numeric_limits<std::uint32_t>::max()));

@@ -20,6 +20,7 @@
 #include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
 #include "ttlcache/detail/hit_window.hpp"
+#include "ttlcache/detail/key_text.hpp"
 #include "ttlcache/detail/label_registry.hpp"
 #include "ttlcache/detail/striped_counters.hpp"
 #include "ttlcache/removal.hpp"
@@ -300,18 +301,6 @@ void notify(const Fn& fn, const Event& event) noexcept {
   try {
     fn(event);
   } catch (...) {  // a listener's failure must not break the operation that raised the event
-  }
-}
-
-/// A key as text for events: strings as they are, numbers formatted, anything else "".
-template <class K>
-std::string key_text(const K& key) {
-  if constexpr (std::is_convertible_v<const K&, std::string_view>) {
-    return std::string(std::string_view(key));
-  } else if constexpr (std::is_arithmetic_v<K>) {
-    return std::to_string(key);
-  } else {
-    return std::string();
   }
 }
 

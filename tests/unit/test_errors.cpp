@@ -105,7 +105,7 @@ TEST_CASE("a non-positive TTL names the backend and the value", "[errors]") {
   CHECK_FALSE(cache.get("k"));  // nothing stored
 }
 
-TEST_CASE("an over-weight entry is a limit_error naming the sizes", "[errors]") {
+TEST_CASE("an over-weight entry is a limit_error naming the key and the sizes", "[errors]") {
   ttlcache::MemoryOptions<std::string, std::string> options;
   options.shards = 1;
   options.max_weight = 4;
@@ -116,7 +116,8 @@ TEST_CASE("an over-weight entry is a limit_error naming the sizes", "[errors]") 
     FAIL("expected limit_error");
   } catch (const ttlcache::limit_error& e) {
     CHECK_THAT(e.what(), Catch::Contains("memory backend"));
-    CHECK_THAT(e.what(), Catch::Contains("weight 9"));
+    CHECK_THAT(e.what(), Catch::Contains("entry 'k'"));
+    CHECK_THAT(e.what(), Catch::Contains("weighs 9"));
     CHECK_THAT(e.what(), Catch::Contains("(4)"));
   }
   CHECK_FALSE(backend.contains("k"));
