@@ -286,6 +286,31 @@ TEST_CASE("process local time follows TZ", "[dynamic_ttl]") {
   ::tzset();
 }
 
+TEST_CASE("process local time follows daylight saving changes", "[dynamic_ttl]") {
+  const char* old = std::getenv("TZ");
+  const std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
+  // Central Europe as a POSIX rule (no tzdata needed): UTC+1, UTC+2 from the last Sunday of
+  // March to the last Sunday of October.
+  ::setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+  ::tzset();
+  auto config = exact_defaults();
+  config.utc_offset.reset();
+  Fixture f(config);
+  f.set_time(89, 7, 30);  // Saturday 2024-03-30 07:30 UTC = 08:30 CET: night
+  CHECK(f.ms("tags") == 450'000);
+  f.set_time(90, 7, 30);  // Sunday 2024-03-31 07:30 UTC = 09:30 CEST: working hours
+  CHECK(f.ms("tags") == 210'000);
+  CHECK(f.policy->explain("tags", {}).local_minute == 9 * 60 + 30);
+  f.set_time(301, 7, 30);  // Monday 2024-10-28 07:30 UTC = 08:30 CET again: night
+  CHECK(f.ms("tags") == 450'000);
+  if (saved) {
+    ::setenv("TZ", saved->c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+}
+
 TEST_CASE("every rule operator", "[dynamic_ttl]") {
   const auto policy_with = [](TtlRule rule) {
     auto config = exact_defaults();
