@@ -16,7 +16,7 @@ struct Response {
   std::string body;
   std::string etag;
 };
-Response respond(std::string body) {
+Response respond(const std::string& body) {
   return {body, "\"" + ttlcache::digest_hex(body).substr(0, 16) + "\""};
 }
 
