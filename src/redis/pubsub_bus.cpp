@@ -277,10 +277,12 @@ struct PubSubBus::Impl {
     if (type == "subscribe") {
       subscribed = true;
       subscriptions.fetch_add(1, std::memory_order_relaxed);
-      set_connected(true);
       // Whatever was published while we were not listening is lost: subscribers drop what
-      // they may have missed. Runs after SUBSCRIBE is confirmed, so nothing falls in between.
+      // they may have missed. Runs after SUBSCRIBE is confirmed, so nothing falls in between,
+      // and before healthy() turns true, so that a subscriber added once
+      // wait_until_subscribed() returned never sees a late reset clear what it just cached.
       handlers.reset();
+      set_connected(true);
       return true;
     }
     if (type == "message" && reply->elements == 3 &&
