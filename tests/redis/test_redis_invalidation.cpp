@@ -275,6 +275,8 @@ TEST_CASE("tiered over Redis with pub/sub: every change on A evicts B's L1",
   a.cache->set("f:1", "v1", 1h, {"user:1"});
   a.cache->set("f:2", "w1", 1h, Tags{}.entity("file"));
   a.cache->set("dir:9:a", "d", 1h);
+  // B reads after A's three messages arrived: one arriving after B's fill would evict it.
+  REQUIRE(eventually([&] { return b.bus->stats().received >= 3; }));
   CHECK(b.cache->get("f:1") == std::optional<std::string>("v1"));
   CHECK(b.cache->get("f:2"));
   CHECK(b.cache->get("dir:9:a"));
@@ -316,10 +318,13 @@ TEST_CASE("invalidates, InvalidationScope and write_through on two instances ove
   using Inv = ttlcache::Invalidation<std::string>;
   std::string db;
 
-  // B holds key in its L1 (read from L2 after A wrote it).
+  // B holds key in its L1 (read from L2 after A wrote it). Only once B has received A's
+  // message for that write: arriving after B's fill, it would evict it (correctly).
   auto held_by_b = [&](const std::string& key, const std::string& value,
                        const ttlcache::Tags& tags) {
+    const auto received = b.bus->stats().received;
     a.cache->set(key, value, 1h, tags);
+    REQUIRE(eventually([&] { return b.bus->stats().received > received; }));
     REQUIRE(eventually([&] { return b.cache->get(key) == std::optional<std::string>(value); }));
     REQUIRE(eventually([&] {
       (void)b.cache->get(key);
@@ -473,6 +478,8 @@ TEST_CASE("an L2 hit fills L1 with the remaining TTL capped by l1_max_ttl (Redis
   a.cache->set("long", "L", 1h, {"t"});
   a.cache->set("short", "S", 2s, {"t"});
   std::this_thread::sleep_for(500ms);
+  // A's messages for these writes must not arrive after B's fills (they would evict them).
+  REQUIRE(eventually([&] { return b.bus->stats().received >= 2; }));
   REQUIRE(b.cache->get("long") == std::optional<std::string>("L"));  // L2 hit
   REQUIRE(b.cache->get("short") == std::optional<std::string>("S"));
   REQUIRE(b.in_l1("long"));
