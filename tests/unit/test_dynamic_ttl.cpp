@@ -82,6 +82,29 @@ std::string source_root() {
   return file.substr(0, file.rfind("tests/unit/"));
 }
 
+/// Sets the process's TZ for one test and puts the previous one back, even when it fails.
+class ScopedTz {
+ public:
+  explicit ScopedTz(const char* zone) {
+    if (const char* old = std::getenv("TZ")) saved_ = old;
+    ::setenv("TZ", zone, 1);
+    ::tzset();
+  }
+  ~ScopedTz() {
+    if (saved_) {
+      ::setenv("TZ", saved_->c_str(), 1);
+    } else {
+      ::unsetenv("TZ");
+    }
+    ::tzset();
+  }
+  ScopedTz(const ScopedTz&) = delete;
+  ScopedTz& operator=(const ScopedTz&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
 }  // namespace
 
 TEST_CASE("shipped base TTLs per content type, default for unknown types", "[dynamic_ttl]") {
@@ -267,10 +290,7 @@ TEST_CASE("a fixed UTC offset moves the windows", "[dynamic_ttl]") {
 }
 
 TEST_CASE("process local time follows TZ", "[dynamic_ttl]") {
-  const char* old = std::getenv("TZ");
-  const std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
-  ::setenv("TZ", "TTL-2", 1);  // POSIX: a zone named TTL at UTC+2
-  ::tzset();
+  const ScopedTz zone("TTL-2");  // POSIX: a zone named TTL at UTC+2
   auto config = exact_defaults();
   config.utc_offset.reset();
   Fixture f(config);
@@ -278,21 +298,12 @@ TEST_CASE("process local time follows TZ", "[dynamic_ttl]") {
   CHECK(f.ms("tags") == 210'000);
   f.set_time(0, 21, 30);  // 23:30 local: night
   CHECK(f.ms("tags") == 450'000);
-  if (saved) {
-    ::setenv("TZ", saved->c_str(), 1);
-  } else {
-    ::unsetenv("TZ");
-  }
-  ::tzset();
 }
 
 TEST_CASE("process local time follows daylight saving changes", "[dynamic_ttl]") {
-  const char* old = std::getenv("TZ");
-  const std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
   // Central Europe as a POSIX rule (no tzdata needed): UTC+1, UTC+2 from the last Sunday of
   // March to the last Sunday of October.
-  ::setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
-  ::tzset();
+  const ScopedTz zone("CET-1CEST,M3.5.0,M10.5.0/3");
   auto config = exact_defaults();
   config.utc_offset.reset();
   Fixture f(config);
@@ -303,12 +314,6 @@ TEST_CASE("process local time follows daylight saving changes", "[dynamic_ttl]")
   CHECK(f.policy->explain("tags", {}).local_minute == 9 * 60 + 30);
   f.set_time(301, 7, 30);  // Monday 2024-10-28 07:30 UTC = 08:30 CET again: night
   CHECK(f.ms("tags") == 450'000);
-  if (saved) {
-    ::setenv("TZ", saved->c_str(), 1);
-  } else {
-    ::unsetenv("TZ");
-  }
-  ::tzset();
 }
 
 TEST_CASE("every rule operator", "[dynamic_ttl]") {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -266,6 +267,14 @@ TEST_CASE("a bus outage: L1 bypassed while down, cleared on reconnect", "[tiered
 /// network reorders what Redis pub/sub never promises to keep in order across publishers.
 class QueueingBus final : public ttlcache::InvalidationBus {
  public:
+  /// Two buses, each queueing what the other publishes.
+  static std::pair<std::shared_ptr<QueueingBus>, std::shared_ptr<QueueingBus>> pair() {
+    auto a = std::make_shared<QueueingBus>();
+    auto b = std::make_shared<QueueingBus>();
+    a->peers = {b.get()};
+    b->peers = {a.get()};
+    return {a, b};
+  }
   std::string_view name() const noexcept override { return "queueing"; }
   void publish(const ttlcache::InvalidationMessage& message) override {
     for (auto* peer : peers) peer->queue.push_back(message);
@@ -296,10 +305,8 @@ class QueueingBus final : public ttlcache::InvalidationBus {
 TEST_CASE("tiered: a late version message from another instance does not undo a newer bump",
           "[tiered][ordering]") {
   World world;
-  auto bus_a = std::make_shared<QueueingBus>();
-  auto bus_c = std::make_shared<QueueingBus>();
-  bus_a->peers = {bus_c.get()};
-  bus_c->peers = {bus_a.get()};
+  std::shared_ptr<QueueingBus> bus_a, bus_c;  // not a structured binding: lambdas capture them
+  std::tie(bus_a, bus_c) = QueueingBus::pair();
   ttlcache::TieredOptions options;
   options.l1_max_ttl = 5s;
   options.scope = "files";
@@ -362,10 +369,8 @@ class HookedStampStore final : public ttlcache::StampStore {
 TEST_CASE("tiered stamp store: crossing bumps leave no instance trusting the older version",
           "[tiered][ordering]") {
   World world;
-  auto bus_a = std::make_shared<QueueingBus>();
-  auto bus_c = std::make_shared<QueueingBus>();
-  bus_a->peers = {bus_c.get()};
-  bus_c->peers = {bus_a.get()};
+  std::shared_ptr<QueueingBus> bus_a, bus_c;  // not a structured binding: lambdas capture them
+  std::tie(bus_a, bus_c) = QueueingBus::pair();
   auto hooked = std::make_shared<HookedStampStore>(world.stamps);
   ttlcache::TieredStampStore a(hooked, bus_a, "files", 5s, world.clock);
   ttlcache::TieredStampStore c(world.stamps, bus_c, "files", 5s, world.clock);
