@@ -11,6 +11,7 @@
 #include "ttlcache/codec.hpp"
 #include "ttlcache/codec_backend.hpp"
 #include "ttlcache/context.hpp"
+#include "ttlcache/deadline.hpp"
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/eviction.hpp"
