@@ -20,6 +20,7 @@ ttlcache_packages=(
   "redis-server:/usr/bin/redis-server"
   "redis-tools:/usr/bin/redis-cli"
   "xz-utils:/usr/bin/xz"
+  "python3:/usr/bin/python3"
 )
 
 # ttlcache_require [extra "package:file" ...]: installs what is missing (as root) or prints the

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace ttlcache {
 
@@ -33,25 +32,11 @@ struct KeyCodec<K, std::enable_if_t<std::is_integral_v<K> && !std::is_same_v<K, 
 
 /// Turns a value into bytes and back. decode() returns nullopt for bytes it cannot read (never
 /// throws for bad input): a corrupt value is a miss. encode() may throw; CodecBackend turns that
-/// into codec_error naming the key.
-///
-/// The primary template serialises through nlohmann::json (any type with to_json/from_json):
-/// JSON text, so other services and redis-cli can read the values too.
+/// into codec_error naming the key. Provided here for std::string and byte vectors (passed
+/// through); the primary template, for any type with nlohmann's to_json/from_json, is in
+/// json_codec.hpp (kept apart so that in-process users never parse nlohmann/json).
 template <class V, class Enable = void>
-struct ValueCodec {
-  static std::string encode(const V& value) {
-    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
-  }
-  static std::optional<V> decode(std::string_view bytes) noexcept {
-    try {
-      auto json = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-      if (json.is_discarded()) return std::nullopt;
-      return json.template get<V>();
-    } catch (...) {  // type mismatch, or V's from_json throwing: undecodable means absent
-      return std::nullopt;
-    }
-  }
-};
+struct ValueCodec;
 
 /// Strings are bytes: passed through unchanged.
 template <>

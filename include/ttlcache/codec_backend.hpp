@@ -15,7 +15,9 @@
 #include "ttlcache/backend_stats.hpp"
 #include "ttlcache/byte_store.hpp"
 #include "ttlcache/codec.hpp"
+#include "ttlcache/envelope_codec.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/json_codec.hpp"
 
 namespace ttlcache {
 

@@ -17,9 +17,7 @@
 #include "ttlcache/backend.hpp"
 #include "ttlcache/backend_stats.hpp"
 #include "ttlcache/clock.hpp"
-#include "ttlcache/codec.hpp"
 #include "ttlcache/errors.hpp"
-#include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tags.hpp"
 
 namespace ttlcache {
@@ -35,70 +33,6 @@ struct Timed {
   std::uint32_t load_us = 0;        ///< how long the load that produced it took (XFetch's delta)
   bool fail_safe = false;           ///< a stale value re-stored after a failed load
 };
-
-/// Codec of Timed<V> for remote stores: magic, the times, then VC's payload. Bytes it cannot
-/// read decode as nullopt (a miss), never an exception.
-template <class V, class VC = ValueCodec<V>>
-struct TimedCodec {
-  static constexpr std::array<char, 4> magic{'\xF6', 'F', 'S', '1'};
-  // magic, three 64-bit times, the 32-bit load time, the flag byte
-  static constexpr std::size_t header_size = magic.size() + 8 + 8 + 8 + 4 + 1;
-
-  static std::string encode(const Timed<V>& t) {
-    std::string out(magic.data(), magic.size());
-    put(out, static_cast<std::uint64_t>(t.written_ms), 8);
-    put(out, static_cast<std::uint64_t>(t.fresh_until_ms), 8);
-    put(out, static_cast<std::uint64_t>(t.stale_until_ms), 8);
-    put(out, t.load_us, 4);
-    out += t.fail_safe ? '\1' : '\0';
-    out += VC::encode(t.value);
-    return out;
-  }
-
-  static std::optional<Timed<V>> decode(std::string_view bytes) noexcept {
-    try {
-      if (bytes.size() < header_size ||
-          bytes.substr(0, magic.size()) != std::string_view(magic.data(), magic.size())) {
-        return std::nullopt;
-      }
-      std::size_t pos = magic.size();
-      Timed<V> out;
-      out.written_ms = static_cast<std::int64_t>(get(bytes, pos, 8));
-      out.fresh_until_ms = static_cast<std::int64_t>(get(bytes, pos, 8));
-      out.stale_until_ms = static_cast<std::int64_t>(get(bytes, pos, 8));
-      out.load_us = static_cast<std::uint32_t>(get(bytes, pos, 4));
-      const char flag = bytes[pos++];
-      if (flag != '\0' && flag != '\1') return std::nullopt;
-      out.fail_safe = flag == '\1';
-      if (out.fresh_until_ms > out.stale_until_ms) return std::nullopt;
-      std::optional<V> value = VC::decode(bytes.substr(pos));
-      if (!value) return std::nullopt;
-      out.value = std::move(*value);
-      return out;
-    } catch (...) {  // V's codec throwing: unreadable is a miss
-      return std::nullopt;
-    }
-  }
-
- private:
-  static void put(std::string& out, std::uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-  }
-  // Callers checked the size (header_size) first.
-  static std::uint64_t get(std::string_view in, std::size_t& pos, int bytes) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) {
-      v |= static_cast<std::uint64_t>(
-               static_cast<unsigned char>(in[pos + static_cast<std::size_t>(i)]))
-           << (8 * i);
-    }
-    pos += static_cast<std::size_t>(bytes);
-    return v;
-  }
-};
-
-template <class V>
-struct ValueCodec<Timed<V>> : TimedCodec<V> {};
 
 /// Settings of a FailSafeBackend.
 struct FailSafeOptions {
@@ -125,6 +59,11 @@ class TimedCapable {
   /// set_timed carrying tag stamps (from TagCapable::stamps_for); argument_error when the
   /// backend under the fail-safe layer is not tag-aware.
   virtual void set_timed_stamped(const K& key, Timed<V> entry, std::vector<Stamp> stamps) = 0;
+  /// A batch of set_timed_stamped under the same stamps; the default writes one by one.
+  virtual void set_many_timed_stamped(std::vector<std::pair<K, Timed<V>>> entries,
+                                      const std::vector<Stamp>& stamps) {
+    for (auto& e : entries) set_timed_stamped(e.first, std::move(e.second), stamps);
+  }
   /// An entry for value written now with ttl: fresh for ttl, then stale for max_stale.
   virtual Timed<V> make_entry(V value, std::chrono::milliseconds ttl,
                               std::uint32_t load_us) const = 0;
@@ -167,7 +106,12 @@ class FailSafeBackend final : public Backend<K, V>,
     check_ttl(ttl);
     inner_->set(key, make_entry(std::move(value), ttl, 0), physical(ttl));
   }
-  bool erase(const K& key) override { return inner_->erase(key); }
+  /// Removes the entry and its stale copy; true only if a live (fresh) entry was removed, as the
+  /// Backend contract says (a stale copy is not an entry a reader could have seen).
+  bool erase(const K& key) override {
+    const bool live = contains(key);
+    return inner_->erase(key) && live;
+  }
   bool contains(const K& key) override { return get(key).has_value(); }
   std::optional<std::chrono::milliseconds> ttl(const K& key) override {
     auto t = inner_->get(key);
@@ -228,6 +172,16 @@ class FailSafeBackend final : public Backend<K, V>,
   void set_timed_stamped(const K& key, Timed<V> entry, std::vector<Stamp> stamps) override {
     const auto life = remaining(entry);
     tag_inner().set_stamped(key, std::move(entry), life, std::move(stamps));
+  }
+  void set_many_timed_stamped(std::vector<std::pair<K, Timed<V>>> entries,
+                              const std::vector<Stamp>& stamps) override {
+    std::vector<Write<K, Timed<V>>> writes;
+    writes.reserve(entries.size());
+    for (auto& e : entries) {
+      const auto life = remaining(e.second);
+      writes.push_back({std::move(e.first), std::move(e.second), life});
+    }
+    tag_inner().set_many_stamped(std::move(writes), stamps);
   }
   Timed<V> make_entry(V value, std::chrono::milliseconds ttl,
                       std::uint32_t load_us) const override {
@@ -308,15 +262,5 @@ class FailSafeBackend final : public Backend<K, V>,
   FailSafeOptions options_;
   TagCapable<K, Timed<V>>* tags_ = nullptr;
 };
-
-/// A fail-safe in-process backend. The memory clock also drives the fail-safe times when
-/// options.clock is unset, so tests with a FakeClock move both.
-template <class K, class V>
-std::shared_ptr<FailSafeBackend<K, V>> make_fail_safe_memory_backend(
-    MemoryOptions<K, Timed<V>> memory = {}, FailSafeOptions options = {}) {
-  if (!options.clock) options.clock = memory.clock;
-  auto inner = std::make_shared<MemoryBackend<K, Timed<V>>>(std::move(memory));
-  return std::make_shared<FailSafeBackend<K, V>>(std::move(inner), std::move(options));
-}
 
 }  // namespace ttlcache

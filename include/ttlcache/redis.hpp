@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "ttlcache/redis/builder.hpp"
 #include "ttlcache/redis/fail_safe.hpp"
 #include "ttlcache/redis/invalidation.hpp"
 #include "ttlcache/redis/lock.hpp"

@@ -1,4 +1,5 @@
 // Cache statistics: options, event listeners, the snapshot struct, and the recorder behind them.
+// It is over 600 lines because the recorder and the snapshot types it fills are one unit.
 // SPDX-License-Identifier: MIT
 #pragma once
 

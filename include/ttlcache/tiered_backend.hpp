@@ -1,4 +1,6 @@
 // TieredBackend: an in-process L1 in front of a shared L2 (Redis), kept coherent by a bus.
+// It is over 600 lines because TieredBackend and TieredStampStore are one coherence protocol
+// (generations, bus messages, resets) that must be read together.
 // SPDX-License-Identifier: MIT
 #pragma once
 

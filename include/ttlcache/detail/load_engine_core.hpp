@@ -1,0 +1,771 @@
+// The engine behind Cache: backend calls (counted, timed, under a deadline) and the loading
+// machinery (single-flight, XFetch, refresh-ahead, stale-while-revalidate, fail-safe, timeouts,
+// the distributed lock, background work). Batches and warming are defined in
+// load_engine_batch.hpp; include load_engine.hpp for both.
+// This header is over 600 lines because it is one class whose parts share its private state;
+// splitting it further would only move the threading of that state back into parameters.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/backend.hpp"
+#include "ttlcache/backend_stats.hpp"
+#include "ttlcache/cache_options.hpp"
+#include "ttlcache/deadline.hpp"
+#include "ttlcache/detail/background.hpp"
+#include "ttlcache/detail/load_shared.hpp"
+#include "ttlcache/detail/single_flight.hpp"
+#include "ttlcache/entry_options.hpp"
+#include "ttlcache/errors.hpp"
+#include "ttlcache/fail_safe.hpp"
+#include "ttlcache/load_options.hpp"
+#include "ttlcache/lock.hpp"
+#include "ttlcache/stats.hpp"
+#include "ttlcache/tags.hpp"
+
+namespace ttlcache::detail {
+
+template <class T, class = void>
+struct is_map : std::false_type {};
+template <class T>
+struct is_map<T, std::void_t<typename T::mapped_type>> : std::true_type {};
+
+/// The engine of one Cache. Users never name it: Cache is its facade, CacheBuilder its factory.
+/// Thread-safety: every member may be called concurrently. Exceptions: those of the backend
+/// (counted and reported, then rethrown unchanged) and of loaders (passed to every waiter).
+template <class K, class V>
+class LoadEngine {
+ public:
+  using backend_type = Backend<K, V>;
+  using ContentTypeCounters = StatsRecorder::ContentTypeCounters;
+  using TtlFn = std::function<std::chrono::milliseconds()>;
+
+  /// Everything one load needs, resolved once from the EntryOptions and the cache's defaults
+  /// instead of being threaded through every step as loose parameters.
+  struct Request {
+    TtlFn ttl;
+    ContentTypeCounters* ct = nullptr;
+    std::string_view content_type;
+    const Tags* tags = nullptr;
+    bool fail_safe = false;
+    std::chrono::milliseconds soft_timeout{0};
+    std::chrono::milliseconds hard_timeout{0};
+    std::chrono::milliseconds deadline{0};
+  };
+
+  LoadEngine(std::shared_ptr<backend_type> backend, CacheOptions options)
+      : backend_(std::move(backend)), options_(std::move(options)) {
+    if (!backend_) throw argument_error("ttlcache: Cache needs a backend");
+    if (options_.default_ttl.count() <= 0) {
+      throw_bad_ttl(backend_->name(), static_cast<long long>(options_.default_ttl.count()));
+    }
+    if (options_.call_deadline.count() < 0) {
+      throw argument_error(who() + "call_deadline must not be negative");
+    }
+    init_stats();
+    init_loading();
+  }
+  LoadEngine(const LoadEngine&) = delete;
+  LoadEngine& operator=(const LoadEngine&) = delete;
+
+  // ---- plain operations ----
+
+  std::optional<V> get(const K& key, ContentTypeCounters* ct) {
+    std::optional<V> out = call("get", [&] { return backend_->get(key); });
+    if (stats_) record_read(out.has_value(), ct);
+    return out;
+  }
+  bool contains(const K& key) {
+    return call("contains", [&] { return backend_->contains(key); });
+  }
+  std::optional<std::chrono::milliseconds> ttl(const K& key) {
+    return call("ttl", [&] { return backend_->ttl(key); });
+  }
+  std::vector<std::optional<V>> get_many(const std::vector<K>& keys) {
+    auto out = call("get_many", [&] { return backend_->get_many(keys); });
+    if (stats_) {
+      for (const auto& v : out) v ? stats_->record_hit() : stats_->record_miss();
+    }
+    return out;
+  }
+
+  void set(const K& key, V value, const EntryOptions& eo) {
+    Request req = request(eo);
+    const auto ttl = req.ttl();
+    call("set", req.deadline, [&] {
+      if (req.tags) {
+        auto& tagged = tag_support(*backend_);
+        tagged.set_stamped(key, std::move(value), ttl, tagged.stamps_for(*req.tags, ttl));
+      } else {
+        backend_->set(key, std::move(value), ttl);
+      }
+    });
+    if (stats_ && req.ct) stats_->record_set(*req.ct);
+  }
+
+  /// Entries with their own TTLs, untagged.
+  void set_many(std::vector<Write<K, V>> writes) {
+    for (const auto& w : writes) check_ttl(w.ttl);
+    call("set_many", [&] { backend_->set_many(std::move(writes)); });
+  }
+  /// Entries sharing one EntryOptions (TTL computed once; one stamp read for all).
+  void set_many(std::vector<std::pair<K, V>> items, const EntryOptions& eo) {
+    Request req = request(eo);
+    std::vector<K> keys;
+    std::vector<std::optional<V>> values;
+    keys.reserve(items.size());
+    values.reserve(items.size());
+    for (auto& item : items) {
+      keys.push_back(std::move(item.first));
+      values.emplace_back(std::move(item.second));
+    }
+    const auto ttl = req.ttl();
+    auto stamps = stamps_for(req, ttl);
+    write_many(std::move(keys), std::move(values), ttl, 0, stamps, req.deadline);
+  }
+
+  bool erase(const K& key) {
+    const bool removed = call("erase", [&] { return backend_->erase(key); });
+    if (stats_) {
+      if (stats_->listeners().on_invalidation) {
+        const std::string text = key_text(key);
+        stats_->record_invalidation(InvalidationKind::key, text);
+      } else {
+        stats_->record_invalidation(InvalidationKind::key);
+      }
+    }
+    return removed;
+  }
+  void clear() {
+    call("clear", [&] { backend_->clear(); });
+  }
+  std::size_t size() {
+    return call("size", [&] { return backend_->size(); });
+  }
+
+  // ---- tags (through call(), like every backend operation) ----
+
+  void invalidate_tags(const std::vector<std::string>& tags) {
+    auto& t = tag_support(*backend_);
+    call("invalidate_tags", [&] { t.invalidate_tags(tags); });
+    if (stats_) {
+      for (const auto& tag : tags) stats_->record_invalidation(InvalidationKind::tag, tag);
+    }
+  }
+  std::uint64_t bump_version(std::string_view entity_type) {
+    auto& t = tag_support(*backend_);
+    const std::uint64_t v = call("bump_version", [&] { return t.bump_version(entity_type); });
+    if (stats_) stats_->record_invalidation(InvalidationKind::version, entity_type);
+    return v;
+  }
+  std::uint64_t version(std::string_view entity_type) {
+    auto& t = tag_support(*backend_);
+    return call("version", [&] { return t.version(entity_type); });
+  }
+  std::size_t invalidate_matching(std::string_view literal_prefix) {
+    auto& t = tag_support(*backend_);
+    const std::size_t n =
+        call("invalidate_matching", [&] { return t.invalidate_matching(literal_prefix); });
+    // One request, whatever it removed (the event carries the count).
+    if (stats_) stats_->record_invalidation(InvalidationKind::pattern, literal_prefix, n);
+    return n;
+  }
+
+  // ---- loading ----
+
+  /// get_or_load's engine. A value that loaded is always returned, even when storing it fails
+  /// (the failure is counted); with fail-safe, a backend that cannot be read is a miss.
+  template <class Loader>
+  LoadResult<V> load(const K& key, Loader& loader, const EntryOptions& eo) {
+    Request req = request(eo);
+    if (req.tags) tag_support(*backend_);  // a clear error before anything when not tag-aware
+    if (timed_) return load_timed(key, loader, req);
+    std::optional<V> hit;
+    try {
+      hit = call("get", req.deadline, [&] { return backend_->get(key); });
+    } catch (const backend_error&) {
+      if (!req.fail_safe) throw;  // (fail-safe implies timed_; kept for clarity)
+    }
+    if (hit) {
+      if (stats_) record_read(true, req.ct);
+      return {std::move(*hit), false, true};
+    }
+    if (stats_) record_read(false, req.ct);
+    return flights_.run(key, [&]() -> LoadResult<V> {
+      // A load for this key may have finished between our miss and our turn as leader.
+      if (auto again = call("get", req.deadline, [&] { return backend_->get(key); })) {
+        return {std::move(*again), false, true};
+      }
+      std::optional<Timed<V>> no_stale;
+      return lead_load(key, loader, req, no_stale);
+    });
+  }
+
+  template <class BatchLoader>
+  std::vector<std::optional<V>> load_many(const std::vector<K>& keys, BatchLoader& batch_loader,
+                                          const EntryOptions& eo);
+  template <class Loader>
+  WarmProgress warm(const std::vector<K>& keys, Loader& loader, const EntryOptions& eo,
+                    const WarmOptions& wo);
+
+  // ---- introspection ----
+
+  backend_type& backend() noexcept { return *backend_; }
+  const std::shared_ptr<backend_type>& shared_backend() const noexcept { return backend_; }
+  const CacheOptions& options() const noexcept { return options_; }
+  std::size_t loads_in_flight() const { return flights_.in_flight(); }
+  StatsRecorder* stats_recorder() const noexcept { return stats_.get(); }
+  const std::shared_ptr<StatsRecorder>& shared_stats_recorder() const noexcept { return stats_; }
+  /// The counters of content type (nullptr without statistics or without a type).
+  ContentTypeCounters* counters(std::string_view content_type) {
+    return stats_ && !content_type.empty() ? &stats_->content_type(content_type) : nullptr;
+  }
+
+  CacheStats stats() const {
+    CacheStats out;
+    if (stats_) {
+      stats_->snapshot_into(out);
+    } else {
+      out.cache = options_.name;
+      out.enabled = false;
+    }
+    out.backend = std::string(backend_->name());
+    out.loads_in_flight = flights_.in_flight();
+    if (source_) {
+      BackendStats b;
+      source_->collect_stats(b);
+      out.entries = b.entries;
+      out.weight_bytes = b.weight;
+      out.removals = b.removals;
+      out.corrupt_values = b.corrupt_values;
+      for (const auto& tier : b.tiers) {
+        TierStats& t = out.tiers[tier.name];
+        t.hits += tier.hits;
+        t.misses += tier.misses;
+      }
+      if (b.remote_invalidations) {
+        out.invalidations[static_cast<std::size_t>(InvalidationKind::remote)] +=
+            *b.remote_invalidations;
+      }
+    }
+    return out;
+  }
+
+ private:
+  using LoaderFn = typename LoadShared<K, V>::LoaderFn;
+
+  std::string who() const { return "ttlcache cache '" + options_.name + "': "; }
+
+  void check_ttl(std::chrono::milliseconds ttl) const {
+    if (ttl.count() <= 0) throw_bad_ttl(backend_->name(), static_cast<long long>(ttl.count()));
+  }
+
+  Request request(const EntryOptions& eo) {
+    Request req;
+    const LoadOptions& lo = options_.loading;
+    if (eo.ttl()) {
+      const auto ms = *eo.ttl();
+      check_ttl(ms);
+      req.ttl = [ms] { return ms; };
+    } else if (!eo.content_type().empty()) {
+      if (!options_.ttl_policy) no_policy();
+      req.ttl = [policy = options_.ttl_policy, type = eo.content_type(), context = eo.context()] {
+        return policy->ttl_for(type, context);
+      };
+    } else {
+      req.ttl = [ms = options_.default_ttl] { return ms; };
+    }
+    req.content_type = eo.content_type();
+    req.ct = counters(eo.content_type());
+    req.tags = eo.tags();
+    req.fail_safe = eo.fail_safe().value_or(lo.fail_safe);
+    if (req.fail_safe && !timed_) {
+      throw argument_error(who() +
+                           "fail-safe was asked for this call, but the cache keeps no "
+                           "stale copies (build it with fail_safe())");
+    }
+    req.soft_timeout = eo.soft_timeout().value_or(lo.soft_timeout);
+    req.hard_timeout = eo.hard_timeout().value_or(lo.hard_timeout);
+    check_timeouts(req.soft_timeout, req.hard_timeout);
+    req.deadline = eo.deadline().value_or(options_.call_deadline);
+    return req;
+  }
+
+  void check_timeouts(std::chrono::milliseconds soft, std::chrono::milliseconds hard) const {
+    if (soft.count() < 0 || hard.count() < 0) {
+      throw argument_error(who() + "soft_timeout and hard_timeout must not be negative");
+    }
+    if (soft.count() > 0 && hard.count() > 0 && hard <= soft) {
+      throw argument_error(who() + "hard_timeout must be longer than soft_timeout");
+    }
+  }
+
+  // The path over a backend that keeps entry times (fail-safe, early refresh, refresh-ahead).
+  template <class Loader>
+  LoadResult<V> load_timed(const K& key, Loader& loader, const Request& req) {
+    std::optional<Timed<V>> entry;
+    try {
+      entry = call("get", req.deadline, [&] { return timed_->get_timed(key); });
+    } catch (const backend_error&) {
+      if (!req.fail_safe) throw;  // fail-safe: a cache that cannot be read is a miss
+    }
+    const std::int64_t now_us = timed_->now_us();
+    if (entry && now_us < entry->fresh_until_ms * 1000) {
+      if (stats_) record_read(true, req.ct);
+      if (entry->fail_safe) {  // a stale copy standing in while the source fails
+        if (stats_) stats_->record_stale_served(req.ct);
+        return {std::move(entry->value), true, true};
+      }
+      const LoadOptions& lo = options_.loading;
+      if (lo.early_refresh && refresh_early(*entry, now_us)) {
+        auto refreshed = flights_.try_run(key, [&]() -> LoadResult<V> {
+          try {
+            std::optional<Timed<V>> no_stale;
+            return lead_load(key, loader, req, no_stale);
+          } catch (...) {  // the current value is still fresh: keep serving it
+            return {entry->value, false, true};
+          }
+        });
+        if (refreshed) return std::move(*refreshed);
+      } else if (lo.refresh_ahead_at > 0 && due_for_refresh(*entry, now_us)) {
+        refresh_ahead(key, loader, req);
+      }
+      return {std::move(entry->value), false, true};
+    }
+    if (entry && within_revalidate_window(*entry, now_us) &&
+        refresh_ahead(key, loader, req, *entry)) {
+      if (stats_) {
+        record_read(true, req.ct);
+        stats_->record_stale_served(req.ct);
+      }
+      return {std::move(entry->value), true, true};
+    }
+    if (stats_) record_read(false, req.ct);
+    return flights_.run(key, [&]() -> LoadResult<V> {
+      std::optional<Timed<V>> again;
+      try {
+        again = call("get", req.deadline, [&] { return timed_->get_timed(key); });
+      } catch (const backend_error&) {
+        if (!req.fail_safe) throw;
+      }
+      if (again && timed_->now_ms() < again->fresh_until_ms) {
+        return {std::move(again->value), again->fail_safe, true};
+      }
+      if (!again) again = std::move(entry);
+      if (again && timed_->now_ms() >= again->stale_until_ms) again.reset();
+      return lead_load(key, loader, req, again);
+    });
+  }
+
+  // XFetch: refresh with probability exp(-t_left / (beta * delta)), i.e. when
+  // -beta * delta * ln(u) >= t_left for u uniform in (0, 1].
+  bool refresh_early(const Timed<V>& entry, std::int64_t now_us) const {
+    if (entry.load_us == 0) return false;
+    const double t_left = static_cast<double>(entry.fresh_until_ms * 1000 - now_us);
+    const double delta = options_.loading.early_refresh_beta * static_cast<double>(entry.load_us);
+    return -delta * std::log(uniform()) >= t_left;
+  }
+  double uniform() const {
+    if (options_.loading.random) return options_.loading.random();
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);  // (0, 1]
+  }
+  // Stale-while-revalidate: expired, but by less than the window (and still kept).
+  bool within_revalidate_window(const Timed<V>& entry, std::int64_t now_us) const {
+    const std::int64_t window = options_.loading.stale_while_revalidate.count();
+    return window > 0 && now_us < (entry.fresh_until_ms + window) * 1000 &&
+           now_us < entry.stale_until_ms * 1000;
+  }
+  bool due_for_refresh(const Timed<V>& entry, std::int64_t now_us) const {
+    const double total = static_cast<double>(entry.fresh_until_ms - entry.written_ms) * 1000.0;
+    const double elapsed = static_cast<double>(now_us - entry.written_ms * 1000);
+    return total > 0 && elapsed >= options_.loading.refresh_ahead_at * total;
+  }
+
+  // Starts a background reload of key unless one is running. `current`, when given, is the
+  // expired copy stale-while-revalidate serves: kept for fail_safe_ttl if the reload fails.
+  // False when the reload cannot run in the background (a move-only loader, or the tag stamps
+  // could not be read), so stale-while-revalidate loads in the foreground instead.
+  template <class Loader>
+  bool refresh_ahead(const K& key, Loader& loader, const Request& req,
+                     std::optional<Timed<V>> current = std::nullopt) {
+    if constexpr (std::is_copy_constructible_v<std::decay_t<Loader>>) {
+      {  // one refresh per key at a time; a load already running will store a fresh value
+        std::lock_guard<std::mutex> lock(bg_->mutex);
+        if (bg_->running.count(key) != 0) return true;
+      }
+      try {
+        const auto ttl = req.ttl();
+        start_background(key, loader, req, stamps_for(req, ttl),
+                         req.fail_safe ? std::move(current) : std::nullopt);
+      } catch (const error&) {  // the stamps could not be read: no refresh this time
+        return false;
+      }
+      return true;
+    } else {
+      return false;
+    }
+  }
+
+  // The tag versions a load is stored under, read before it runs (so a tag invalidated during
+  // the load leaves the value stale); nullopt without tags.
+  std::optional<std::vector<Stamp>> stamps_for(const Request& req, std::chrono::milliseconds ttl) {
+    if (!req.tags) return std::nullopt;
+    auto& t = tag_support(*backend_);
+    return call("stamps_for", req.deadline, [&] { return t.stamps_for(*req.tags, ttl); });
+  }
+
+  // The leader's load: distributed lock (optional), then the loader, directly or on the
+  // executor when timeouts are set; fail-safe answers a failure from stale when it can.
+  template <class Loader>
+  LoadResult<V> lead_load(const K& key, Loader& loader, const Request& req,
+                          std::optional<Timed<V>>& stale) {
+    const LoadOptions& lo = options_.loading;
+    std::unique_ptr<LockLease> lease;
+    struct Release {
+      std::unique_ptr<LockLease>& lease;
+      ~Release() {
+        if (!lease) return;
+        try {
+          lease->release();
+        } catch (...) {  // the lease runs out by itself
+        }
+      }
+    } release{lease};
+    if (lo.lock_service) {
+      if (auto peer = wait_for_peer(key, lease)) return std::move(*peer);
+    }
+    std::optional<std::vector<Stamp>> stamps;
+    try {
+      stamps = stamps_for(req, req.ttl());
+    } catch (const backend_error&) {
+      // Tag versions unreadable: load anyway and do not store (an unstamped copy could outlive
+      // an invalidation it never saw).
+      if (!req.fail_safe) throw;
+      return {run_loader(loader, key, req), false, false};
+    }
+    if (req.soft_timeout.count() > 0 || req.hard_timeout.count() > 0) {
+      return load_with_timeouts(key, loader, req, stale, stamps);
+    }
+    const std::int64_t started = bg_->clock_us();
+    std::optional<V> value;
+    try {
+      value.emplace(run_loader(loader, key, req));
+    } catch (...) {
+      if (req.fail_safe && stale) return serve_stale(key, std::move(*stale), req, true, stamps);
+      throw;
+    }
+    const std::int64_t took = bg_->clock_us() - started;
+    try {
+      call("set", req.deadline, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
+    } catch (const backend_error&) {  // counted by call(); the value is still the answer
+    }
+    return {std::move(*value), false, false};
+  }
+
+  // Distributed single-flight. Takes the lock, or waits for the holder's value; nullopt means
+  // "load it here" (with lease set when we hold the lock).
+  std::optional<LoadResult<V>> wait_for_peer(const K& key, std::unique_ptr<LockLease>& lease) {
+    const LoadOptions& lo = options_.loading;
+    const std::string name = options_.name + ":load:" + key_text(key);
+    enum class Got { lock, busy, unavailable };
+    auto take = [&] {
+      try {
+        lease = lo.lock_service->try_lock(name, lo.lock_lease);
+      } catch (const error&) {  // lock service down: load without it rather than not at all
+        lease.reset();
+        return Got::unavailable;
+      }
+      return lease ? Got::lock : Got::busy;
+    };
+    auto fresh = [&]() -> std::optional<LoadResult<V>> {
+      try {
+        if (auto hit = backend_->get(key)) return LoadResult<V>{std::move(*hit), false, true};
+      } catch (const backend_error&) {
+      }
+      return std::nullopt;
+    };
+    Got got = take();
+    const auto deadline = std::chrono::steady_clock::now() + lo.lock_wait;
+    while (got == Got::busy && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(lo.lock_poll);
+      if (auto hit = fresh()) return hit;
+      got = take();
+    }
+    // Holding the lock: the previous holder may have stored the value just before releasing.
+    if (got == Got::lock) return fresh();
+    return std::nullopt;
+  }
+
+  template <class Loader>
+  LoadResult<V> load_with_timeouts(const K& key, Loader& loader, const Request& req,
+                                   std::optional<Timed<V>>& stale,
+                                   const std::optional<std::vector<Stamp>>& stamps) {
+    auto pending = start_background(key, loader, req, stamps);
+    const bool can_serve_stale = req.fail_safe && stale.has_value();
+    std::chrono::milliseconds waited{0};
+    if (req.soft_timeout.count() > 0 && can_serve_stale) {
+      if (!pending->wait_for(req.soft_timeout)) return serve_stale(key, *stale, req, false, stamps);
+      waited = req.soft_timeout;
+    }
+    bool done = true;
+    if (req.hard_timeout.count() > 0) {
+      done = pending->wait_for(req.hard_timeout - waited);
+    } else {
+      pending->wait_for(std::chrono::milliseconds(0));  // no hard timeout: as long as it takes
+    }
+    if (!done) {
+      if (can_serve_stale) return serve_stale(key, *stale, req, false, stamps);
+      throw timeout_error("loader", who() + "the load of key " + key_text(key) +
+                                        " did not finish within " +
+                                        std::to_string(req.hard_timeout.count()) +
+                                        " ms (hard_timeout); it goes on in the background");
+    }
+    try {
+      return {pending->get(), false, false};
+    } catch (...) {
+      if (can_serve_stale) return serve_stale(key, std::move(*stale), req, true, stamps);
+      throw;
+    }
+  }
+
+  // Fail-safe: the stale copy is served; after a failed load it is also stored again (see
+  // restore_stale), so the source is retried after fail_safe_ttl, not on every read.
+  LoadResult<V> serve_stale(const K& key, Timed<V> stale, const Request& req, bool restore,
+                            const std::optional<std::vector<Stamp>>& stamps) {
+    if (restore) {
+      DeadlineScope scope(req.deadline);
+      bg_->restore_stale(key, stale, stamps);
+    }
+    if (stats_) stats_->record_stale_served(req.ct);
+    return {std::move(stale.value), true, false};
+  }
+
+  // Starts (or joins) the background load of key; the loader must be copyable.
+  template <class Loader>
+  std::shared_ptr<PendingLoad<V>> start_background(
+      const K& key, Loader& loader, const Request& req, std::optional<std::vector<Stamp>> stamps,
+      std::optional<Timed<V>> keep_on_failure = std::nullopt) {
+    if constexpr (!std::is_copy_constructible_v<std::decay_t<Loader>>) {
+      throw argument_error(who() +
+                           "soft_timeout/hard_timeout run the loader in the background, so "
+                           "it must be copyable");
+    } else {
+      std::shared_ptr<PendingLoad<V>> pending;
+      {
+        std::lock_guard<std::mutex> lock(bg_->mutex);
+        auto [it, inserted] = bg_->running.try_emplace(key);
+        if (!inserted) return it->second;
+        it->second = std::make_shared<PendingLoad<V>>();
+        pending = it->second;
+      }
+      LoaderFn fn = [loader = std::decay_t<Loader>(loader), key]() mutable {
+        return invoke_loader(loader, key);
+      };
+      auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn = req.ttl, ct = req.ct,
+                   type = std::string(req.content_type), deadline = req.deadline, pending,
+                   stamps = std::move(stamps), keep = std::move(keep_on_failure)]() mutable {
+        bg->run(key, fn, ttl_fn, ct, type, deadline, pending, stamps, keep);
+      };
+      try {
+        submit(std::move(task));
+      } catch (...) {
+        pending->fail(std::current_exception());
+        std::lock_guard<std::mutex> lock(bg_->mutex);
+        bg_->running.erase(key);
+      }
+      return pending;
+    }
+  }
+
+  void submit(std::function<void()> task) {
+    if (options_.loading.executor) {
+      options_.loading.executor(std::move(task));
+      return;
+    }
+    std::call_once(pool_once_, [&] {
+      pool_ = std::make_unique<WorkerPool>(options_.loading.background_threads);
+    });
+    pool_->submit(std::move(task));
+  }
+
+  // ---- batches (load_engine_batch.hpp) ----
+
+  template <class BatchLoader>
+  std::vector<std::optional<V>> call_batch_loader(BatchLoader& loader, const std::vector<K>& keys);
+  void read_many(const std::vector<K>& keys, std::vector<std::optional<V>>& out,
+                 std::vector<std::optional<Timed<V>>>* stale, std::chrono::milliseconds deadline);
+  void write_many(std::vector<K> keys, std::vector<std::optional<V>> values,
+                  std::chrono::milliseconds ttl, std::int64_t took_us,
+                  const std::optional<std::vector<Stamp>>& stamps,
+                  std::chrono::milliseconds deadline);
+
+  // ---- statistics and backend calls ----
+
+  // Requires stats_.
+  void record_read(bool hit, ContentTypeCounters* ct) noexcept {
+    if (ct) {
+      hit ? stats_->record_hit(*ct) : stats_->record_miss(*ct);
+    } else {
+      hit ? stats_->record_hit() : stats_->record_miss();
+    }
+  }
+
+  template <class Loader>
+  V run_loader(Loader& loader, const K& key, const Request& req) {
+    if (!stats_) return invoke_loader(loader, key);
+    const std::int64_t start = stats_->now_ns();
+    try {
+      V value = invoke_loader(loader, key);
+      stats_->record_load(stats_->now_ns() - start, req.ct);
+      return value;
+    } catch (...) {
+      stats_->record_load_failure(stats_->now_ns() - start, std::current_exception(),
+                                  req.content_type, req.ct);
+      throw;
+    }
+  }
+
+  // Times a backend call when asked to (see BackendTiming); the destructor records, so a call
+  // that throws is timed too.
+  class BackendTimer {
+   public:
+    explicit BackendTimer(StatsRecorder* recorder) noexcept
+        : recorder_(recorder), start_(recorder ? recorder->now_ns() : 0) {}
+    ~BackendTimer() {
+      if (recorder_) recorder_->record_backend_call(recorder_->now_ns() - start_);
+    }
+    BackendTimer(const BackendTimer&) = delete;
+    BackendTimer& operator=(const BackendTimer&) = delete;
+
+   private:
+    StatsRecorder* recorder_;
+    std::int64_t start_;
+  };
+
+ public:
+  /// Every backend call goes through here, tag operations included: backend errors are counted
+  /// and reported (then rethrown unchanged), remote calls are timed, and the call runs under
+  /// the deadline (deadline.hpp) when one is set.
+  template <class Fn>
+  decltype(auto) call(std::string_view operation, std::chrono::milliseconds deadline, Fn&& fn) {
+    std::optional<DeadlineScope> scope;
+    if (deadline.count() > 0) scope.emplace(deadline);
+    if (!stats_) return fn();
+    try {
+      BackendTimer timer(time_backend_ ? stats_.get() : nullptr);
+      return fn();
+    } catch (const backend_error&) {
+      stats_->record_backend_error(backend_->name(), operation, std::current_exception());
+      throw;
+    }
+  }
+  template <class Fn>
+  decltype(auto) call(std::string_view operation, Fn&& fn) {
+    return call(operation, options_.call_deadline, std::forward<Fn>(fn));
+  }
+
+ private:
+  void init_loading() {
+    timed_ = dynamic_cast<TimedCapable<K, V>*>(backend_.get());
+    bg_ = std::make_shared<LoadShared<K, V>>();
+    bg_->backend = backend_;
+    bg_->timed = timed_;
+    bg_->tags = dynamic_cast<TagCapable<K, V>*>(backend_.get());
+    bg_->stats = stats_;
+    const LoadOptions& lo = options_.loading;
+    bg_->fail_safe_ttl = lo.fail_safe_ttl;
+    if ((lo.early_refresh || lo.refresh_ahead_at > 0 || lo.fail_safe ||
+         lo.stale_while_revalidate.count() > 0) &&
+        !timed_) {
+      throw argument_error(who() +
+                           "early_refresh, refresh_ahead_at, stale_while_revalidate and fail_safe "
+                           "need a backend that keeps entry times (CacheBuilder's fail_safe() "
+                           "and refresh options build one); the '" +
+                           std::string(backend_->name()) + "' backend given is not one");
+    }
+    if (!(lo.early_refresh_beta > 0))
+      throw argument_error(who() + "early_refresh_beta must be > 0");
+    if (!(lo.refresh_ahead_at >= 0 && lo.refresh_ahead_at < 1)) {
+      throw argument_error(who() + "refresh_ahead_at must be in [0, 1)");
+    }
+    if (lo.fail_safe_ttl.count() <= 0) throw argument_error(who() + "fail_safe_ttl must be > 0");
+    if (lo.stale_while_revalidate.count() < 0) {
+      throw argument_error(who() + "stale_while_revalidate must not be negative");
+    }
+    check_timeouts(lo.soft_timeout, lo.hard_timeout);
+    if (lo.lock_lease.count() <= 0 || lo.lock_poll.count() <= 0 || lo.lock_wait.count() < 0) {
+      throw argument_error(who() + "lock_lease and lock_poll must be > 0, lock_wait >= 0");
+    }
+    if (lo.background_threads == 0) throw argument_error(who() + "background_threads must be > 0");
+  }
+
+  [[noreturn]] void no_policy() const {
+    throw argument_error(who() + "a content type was given but the cache has no TTL policy");
+  }
+
+  void init_stats() {
+    source_ = dynamic_cast<const StatsSource*>(backend_.get());
+    if (!options_.stats.enabled) return;
+    stats_ = std::make_shared<StatsRecorder>(options_.name, options_.stats, options_.listeners);
+    BackendStats b;
+    if (source_) source_->collect_stats(b);
+    switch (options_.stats.time_backend_calls) {
+      case BackendTiming::always:
+        time_backend_ = true;
+        break;
+      case BackendTiming::never:
+        time_backend_ = false;
+        break;
+      case BackendTiming::automatic:
+        time_backend_ = !b.in_process;
+        break;
+    }
+  }
+
+  template <class Loader>
+  static V invoke_loader(Loader& loader, const K& key) {
+    if constexpr (std::is_invocable_v<Loader&, const K&>) {
+      return static_cast<V>(std::invoke(loader, key));
+    } else {
+      static_assert(std::is_invocable_v<Loader&>,
+                    "a loader is callable as loader(key) or loader() and returns a V");
+      return static_cast<V>(std::invoke(loader));
+    }
+  }
+
+  std::shared_ptr<backend_type> backend_;
+  CacheOptions options_;
+  SingleFlight<K, LoadResult<V>> flights_;
+  // Statistics (null when off); source_ is the backend's StatsSource side, if it has one.
+  std::shared_ptr<StatsRecorder> stats_;
+  const StatsSource* source_ = nullptr;
+  bool time_backend_ = false;
+  // Loading: the backend's entry-time side (null unless fail-safe capable), the state shared
+  // with background loads, and the engine's own workers (last: joined first on destruction).
+  TimedCapable<K, V>* timed_ = nullptr;
+  std::shared_ptr<LoadShared<K, V>> bg_;
+  std::once_flag pool_once_;
+  std::unique_ptr<WorkerPool> pool_;
+};
+
+}  // namespace ttlcache::detail

@@ -1,0 +1,140 @@
+// The state a cache's background loads share with it: where values are stored, the loads
+// running per key, and the one place a value or a stale copy is written back.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/backend.hpp"
+#include "ttlcache/deadline.hpp"
+#include "ttlcache/detail/background.hpp"
+#include "ttlcache/errors.hpp"
+#include "ttlcache/fail_safe.hpp"
+#include "ttlcache/stats.hpp"
+#include "ttlcache/tags.hpp"
+
+namespace ttlcache::detail {
+
+/// Shared (by shared_ptr) between a LoadEngine and its background tasks, so that a task
+/// outliving a call (or, with a user executor, the Cache) never touches the engine itself.
+/// Thread-safety: running is guarded by mutex; the rest is set once before any task starts.
+template <class K, class V>
+struct LoadShared {
+  using TtlFn = std::function<std::chrono::milliseconds()>;
+  using LoaderFn = std::function<V()>;
+  using ContentTypeCounters = StatsRecorder::ContentTypeCounters;
+
+  std::shared_ptr<Backend<K, V>> backend;
+  TimedCapable<K, V>* timed = nullptr;  // owned by backend; null unless it keeps entry times
+  TagCapable<K, V>* tags = nullptr;     // owned by backend; null when not tag-aware
+  std::shared_ptr<StatsRecorder> stats;
+  std::chrono::milliseconds fail_safe_ttl{0};  // how long a restored stale copy stands in
+  std::mutex mutex;
+  std::unordered_map<K, std::shared_ptr<PendingLoad<V>>> running;
+
+  std::int64_t clock_us() const noexcept {
+    if (timed) return timed->now_us();
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  /// Stores a loaded value: with its entry times when the backend keeps them, under stamps
+  /// when it was loaded for tags.
+  void store(const K& key, const V& value, std::chrono::milliseconds ttl, std::int64_t took_us,
+             const std::optional<std::vector<Stamp>>& stamps) {
+    if (timed) {
+      const auto us =
+          std::clamp<std::int64_t>(took_us, 0, std::numeric_limits<std::uint32_t>::max());
+      auto entry = timed->make_entry(value, ttl, static_cast<std::uint32_t>(us));
+      if (stamps) {
+        timed->set_timed_stamped(key, std::move(entry), *stamps);
+      } else {
+        timed->set_timed(key, std::move(entry));
+      }
+    } else if (stamps && tags) {
+      tags->set_stamped(key, value, ttl, *stamps);
+    } else {
+      backend->set(key, value, ttl);
+    }
+  }
+
+  /// The one place a stale copy is stored again: marked as a fail-safe copy, fresh for
+  /// fail_safe_ttl (never past its stale_until), so the failing source is retried after that,
+  /// not on every read. With tags it goes under the versions read for this load: it came from
+  /// a stamp-checked read, so none of its tags was invalidated since. Serving matters more
+  /// than remembering: a failure here is counted, never thrown.
+  void restore_stale(const K& key, Timed<V> copy,
+                     const std::optional<std::vector<Stamp>>& stamps) noexcept {
+    try {
+      const std::int64_t now = timed->now_ms();
+      copy.fail_safe = true;
+      copy.fresh_until_ms = std::min(now + fail_safe_ttl.count(), copy.stale_until_ms);
+      if (copy.fresh_until_ms <= now) return;
+      if (stamps) {
+        timed->set_timed_stamped(key, std::move(copy), *stamps);
+      } else {
+        timed->set_timed(key, std::move(copy));
+      }
+    } catch (const backend_error&) {
+      report_store_error();
+    } catch (...) {
+    }
+  }
+
+  /// A background load: runs fn, stores its value (a failed store is counted; the waiters
+  /// still get the value), or on failure restores keep_on_failure (stale-while-revalidate
+  /// under fail-safe) and hands the error to the waiters.
+  void run(const K& key, LoaderFn& fn, const TtlFn& ttl_fn, ContentTypeCounters* ct,
+           const std::string& content_type, std::chrono::milliseconds deadline,
+           const std::shared_ptr<PendingLoad<V>>& pending,
+           const std::optional<std::vector<Stamp>>& stamps,
+           std::optional<Timed<V>>& keep_on_failure) {
+    const std::int64_t start_ns = stats ? stats->now_ns() : 0;
+    const std::int64_t started = clock_us();
+    try {
+      V value = fn();
+      const std::int64_t took = clock_us() - started;
+      if (stats) stats->record_load(stats->now_ns() - start_ns, ct);
+      try {
+        DeadlineScope scope(deadline);
+        store(key, value, ttl_fn(), took, stamps);
+      } catch (const backend_error&) {
+        report_store_error();
+      } catch (...) {  // the callers still get the value
+      }
+      pending->succeed(std::move(value));
+    } catch (...) {
+      if (stats) {
+        stats->record_load_failure(stats->now_ns() - start_ns, std::current_exception(),
+                                   content_type, ct);
+      }
+      if (keep_on_failure && timed) {
+        DeadlineScope scope(deadline);
+        restore_stale(key, std::move(*keep_on_failure), stamps);
+      }
+      pending->fail(std::current_exception());
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto it = running.find(key);
+    if (it != running.end() && it->second == pending) running.erase(it);
+  }
+
+ private:
+  void report_store_error() noexcept {
+    if (stats) stats->record_backend_error(backend->name(), "set", std::current_exception());
+  }
+};
+
+}  // namespace ttlcache::detail
