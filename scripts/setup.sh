@@ -50,7 +50,13 @@ ttlcache_require() {
 ttlcache_configure() {
   local dir="$1"
   shift
-  cmake -S "$ttlcache_root" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || {
+  # ccache, when the machine has it, makes a rebuild of unchanged sources nearly free (it is
+  # optional: nothing requires it).
+  local launcher=()
+  if command -v ccache >/dev/null && [ -z "${TTLCACHE_NO_CCACHE:-}" ]; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
+  cmake -S "$ttlcache_root" -B "$dir" "${launcher[@]}" "$@" >"$dir.configure.log" 2>&1 || {
     cat "$dir.configure.log" >&2
     return 1
   }

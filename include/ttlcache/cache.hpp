@@ -59,7 +59,7 @@ class Cache {
 
   // ---- reads ----
 
-  std::optional<V> get(const K& key) { return engine_->get(key, nullptr); }
+  TTLCACHE_HOT std::optional<V> get(const K& key) { return engine_->get(key, nullptr); }
   /// As get(key), also counted under content_type in the statistics.
   std::optional<V> get(const K& key, std::string_view content_type) {
     return engine_->get(key, engine_->counters(content_type));

@@ -8,7 +8,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "ttlcache/context.hpp"
 #include "ttlcache/tags.hpp"
@@ -60,13 +59,8 @@ class EntryOptions {
     has_tags_ = true;
     return *this;
   }
-  /// Adds tags (a brace list works: `.tags({"user:42", "files"})`).
-  EntryOptions& tags(const std::vector<std::string>& names) {
-    for (const auto& n : names) tags_.tag(n);
-    has_tags_ = has_tags_ || !names.empty();
-    return *this;
-  }
-  /// Sets the whole dependency set at once.
+  /// Sets the whole dependency set at once: `.tags({"user:42", "files"})`, or
+  /// `.tags(Tags{"user:42"}.entity("file"))`, or `.tags(Tags(vector_of_tags))`.
   EntryOptions& tags(Tags tags) {
     has_tags_ = has_tags_ || !tags.empty();
     tags_ = std::move(tags);

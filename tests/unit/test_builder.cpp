@@ -16,6 +16,12 @@
 #include "ttlcache/builder.hpp"
 #include "ttlcache/clock.hpp"
 
+// In-process users pay nothing for JSON: the builder and the Cache never include nlohmann/json
+// (it comes with json_codec.hpp, for Redis values, and metrics_export.hpp).
+#ifdef INCLUDE_NLOHMANN_JSON_HPP_
+#error "ttlcache/builder.hpp pulled in nlohmann/json"
+#endif
+
 using namespace std::chrono_literals;
 using ttlcache::CacheBuilder;
 using ttlcache::EntryOptions;
