@@ -117,7 +117,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-constexpr std::size_t read_chunk = 32 * 1024;
+constexpr std::size_t read_chunk = std::size_t{32} * 1024;
 
 // Closes the socket unless released: every early return of open() leaves nothing behind.
 class SocketGuard {
@@ -385,6 +385,15 @@ Connection::OpenResult Connection::open(const RedisOptions& options) {
   if (connection->broken()) {
     result.failure = connection->failure();
     result.reason = "during the connection handshake: " + connection->failure_text();
+    if (options.tls && connection->failure() == Failure::lost &&
+        result.reason.find("client certificate") == std::string::npos) {
+      // A server that refuses the client certificate (TLS 1.3: after the handshake) sends an
+      // alert and closes; the close can reset the socket before the alert is read.
+      result.reason +=
+          " (right after the TLS handshake: a server with tls-auth-clients closes the connection "
+          "this way when the client certificate is missing or not trusted: check tls_cert_file "
+          "and tls_key_file)";
+    }
     return result;
   }
   if (!refusal.empty()) {
@@ -408,6 +417,11 @@ void Connection::fail_tls(std::string_view doing) {
   if (reason.find("certificate required") != std::string::npos) {
     // TLS 1.3 reports a refused client certificate after the handshake, at the first read.
     reason += " (the server requires a client certificate: set tls_cert_file and tls_key_file)";
+  } else if (reason.find("alert unknown ca") != std::string::npos ||
+             reason.find("alert bad certificate") != std::string::npos) {
+    reason +=
+        " (the server does not trust the client certificate: it must be signed by a CA in the "
+        "server's tls-ca-cert-file)";
   } else if (reason.find("unexpected eof") != std::string::npos) {
     fail(Failure::lost, "connection closed by the server");
     return;
