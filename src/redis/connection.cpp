@@ -135,6 +135,18 @@ class SocketGuard {
   int fd_;
 };
 
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
+  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+// A DeadlineScope is active on this thread: waits must poll() for the remaining budget.
+bool under_deadline() noexcept {
+  return call_deadline() != std::chrono::steady_clock::time_point::max();
+}
+
 // poll() for one descriptor until deadline: >0 ready, 0 timed out, <0 error (errno set).
 int poll_until(int fd, short events, steady::time_point deadline) {
   for (;;) {
@@ -322,7 +334,19 @@ Connection::OpenResult Connection::open(const RedisOptions& options) {
   const int fd = connect_socket(options, budget, result);
   if (fd < 0) return result;
   std::unique_ptr<Connection> connection(new Connection(fd, options.command_timeout));
-  if (options.tls) {
+  if (!options.tls) {
+    // Plain sockets block in send/recv, bounded by the kernel's timeouts: one system call per
+    // wait, as hiredis, so that plain TCP keeps its speed. poll() is added only while a call
+    // deadline is set (see flush and fill).
+    const timeval limit = to_timeval(options.command_timeout);
+    if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+      result.failure = Failure::refused;
+      result.reason = fmt::format("cannot set the socket timeouts: {}", std::strerror(errno));
+      return result;
+    }
+  } else {
     std::string error;
     connection->ssl_ = tls_session(tls_context.get(), fd, options, error);
     connection->tls_context_ = std::move(tls_context);
@@ -443,6 +467,11 @@ bool Connection::wait_for(short events, bool sending) {
     fail(Failure::lost, fmt::format("connection lost: {}", std::strerror(errno)));
     return false;
   }
+  fail_timeout(sending, budget);
+  return false;
+}
+
+void Connection::fail_timeout(bool sending, std::chrono::milliseconds budget) {
   const std::string what = sending ? "the command could not be sent" : "no reply";
   if (budget < timeout_) {
     fail(Failure::timeout, fmt::format("{} within the call's remaining time budget of {} ms; the "
@@ -453,7 +482,6 @@ bool Connection::wait_for(short events, bool sending) {
          fmt::format("{} within {} ms (command_timeout); the connection was dropped", what,
                      timeout_.count()));
   }
-  return false;
 }
 
 bool Connection::queue(int argc, const char** argv, const std::size_t* lens) {
@@ -477,13 +505,18 @@ bool Connection::flush() {
     const char* data = out_.data() + out_sent_;
     const std::size_t left = out_.size() - out_sent_;
     if (ssl_ == nullptr) {
-      const ssize_t sent = ::send(fd_, data, left, MSG_NOSIGNAL);
+      const bool bounded = under_deadline();
+      const ssize_t sent = ::send(fd_, data, left, MSG_NOSIGNAL | (bounded ? MSG_DONTWAIT : 0));
       if (sent >= 0) {
         out_sent_ += static_cast<std::size_t>(sent);
         continue;
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!bounded) {  // SO_SNDTIMEO expired
+          fail_timeout(true, timeout_);
+          return false;
+        }
         if (!wait_for(POLLOUT, true)) return false;
         continue;
       }
@@ -518,11 +551,12 @@ bool Connection::flush() {
 bool Connection::fill(bool wait) {
   std::array<char, read_chunk> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init)
   bool got = false;
-  if (ssl_ == nullptr && wait && !wait_for(POLLIN, false)) return false;
+  const bool bounded = under_deadline();
+  if (ssl_ == nullptr && wait && bounded && !wait_for(POLLIN, false)) return false;
   for (;;) {
     ssize_t size = 0;
     if (ssl_ == nullptr) {
-      size = ::recv(fd_, buffer.data(), buffer.size(), 0);
+      size = ::recv(fd_, buffer.data(), buffer.size(), wait && !bounded ? 0 : MSG_DONTWAIT);
       if (size == 0) {
         fail(Failure::lost, "connection closed by the server");
         return false;
@@ -534,6 +568,10 @@ bool Connection::fill(bool wait) {
           return false;
         }
         if (!wait || got) return true;
+        if (!bounded) {  // SO_RCVTIMEO expired
+          fail_timeout(false, timeout_);
+          return false;
+        }
         if (!wait_for(POLLIN, false)) return false;
         continue;
       }

@@ -64,10 +64,12 @@ struct Op {
 };
 std::string describe(const Op& op);
 
-/// A blocking connection. The socket is ours (non-blocking, every wait a poll() bounded by
-/// ttlcache::remaining_budget() of the command or connect timeout), optionally wrapped in TLS
-/// (OpenSSL); hiredis only encodes commands (redisFormatCommandArgv) and parses replies
-/// (redisReader). One transport for plain and TLS keeps both on the same code path.
+/// A blocking connection. The socket is ours, optionally wrapped in TLS (OpenSSL); every wait
+/// is bounded by ttlcache::remaining_budget() of the command or connect timeout. Plain sockets
+/// block in send/recv with the kernel's timeouts set to command_timeout (one system call per
+/// wait, as hiredis), and poll() first only while a call deadline is set; TLS sockets are
+/// non-blocking with a poll() per wait; hiredis only encodes commands (redisFormatCommandArgv) and
+/// parses replies (redisReader). One transport for plain and TLS keeps both on the same code path.
 /// Not thread-safe: the pool hands it to one caller at a time.
 /// Command methods return a null Reply when the connection failed; failure() and
 /// failure_text() then say why, and the connection must not be used again.
@@ -122,6 +124,7 @@ class Connection {
  private:
   Connection(int fd, std::chrono::milliseconds timeout);
   bool wait_for(short events, bool sending);
+  void fail_timeout(bool sending, std::chrono::milliseconds budget);
   bool fill(bool wait);
   bool queue(int argc, const char** argv, const std::size_t* lens);
   void fail(Failure failure, std::string text);
