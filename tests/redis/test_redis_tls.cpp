@@ -175,6 +175,9 @@ TEST_CASE("TLS options: validate refuses half or forgotten TLS settings", "[redi
   auto missing = tls;
   missing.tls_ca_file = "/nonexistent/ca.pem";
   expect_field(missing, "tls_ca_file");
+  auto over_unix = tls;
+  over_unix.unix_socket = "/run/redis/redis.sock";
+  expect_field(over_unix, "tls");
   auto forgotten = RedisOptions::from_url("redis://127.0.0.1:6379");
   forgotten.tls_ca_file = tls_servers()["ca_file"];
   expect_field(forgotten, "tls_ca_file");
