@@ -1,4 +1,4 @@
-// Redis backend vs raw hiredis on the same server: single get/set and batches of 100.
+// Redis backend vs raw hiredis on the same server: single get/set and batches of 100; over TLS too.
 // SPDX-License-Identifier: MIT
 //
 // Needs a running Redis; its address comes from --redis-url=URL or TTLCACHE_BENCH_REDIS_URL
@@ -8,6 +8,12 @@
 //   TTLCACHE_BENCH_REDIS_URL=redis://127.0.0.1:16379/0 build/redis/bench/bench_redis
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true   (one line)
 //   redis-cli -p 16379 shutdown nosave
+//
+// TLS: give the same server's TLS port with --tls-url=rediss://127.0.0.1:PORT/0 (or
+// TTLCACHE_BENCH_TLS_URL) and its CA with --tls-ca=FILE (or TTLCACHE_BENCH_TLS_CA); then
+// get/ttlcache_tls and get_many_100/ttlcache_tls run too, on the same keys, e.g. with
+//   redis-server --port 16379 --tls-port 16380 --tls-cert-file server.crt
+//       --tls-key-file server.key --tls-ca-cert-file ca.crt --tls-auth-clients no ...
 //
 // Both sides do the same work per call: build nothing but the command, wait for the reply,
 // copy the value(s) into std::string. The raw side stores plain values; ttlcache adds its
@@ -36,7 +42,9 @@ constexpr int key_count = 1000;
 constexpr int batch = 100;
 constexpr std::size_t value_size = 100;
 
-std::string g_url;  // set once in main, before any benchmark runs
+std::string g_url;      // set once in main, before any benchmark runs
+std::string g_tls_url;  // optional: the same server's TLS port
+std::string g_tls_ca;
 
 struct Keys {
   std::vector<std::string> plain;  // as the ttlcache backend sees them (it adds "bench:")
@@ -120,8 +128,9 @@ class Raw {
   redisContext* context_ = nullptr;
 };
 
-std::shared_ptr<ttlcache::Backend<std::string, std::string>> make_ttlcache() {
-  auto options = ttlcache::redis::RedisOptions::from_url(g_url);
+std::shared_ptr<ttlcache::Backend<std::string, std::string>> make_ttlcache(bool tls = false) {
+  auto options = ttlcache::redis::RedisOptions::from_url(tls ? g_tls_url : g_url);
+  if (tls) options.tls_ca_file = g_tls_ca;
   options.key_namespace = "bench";
   options.pool_size = 1;  // one connection, like the raw side
   return ttlcache::redis::make_backend<std::string, std::string>(options);
@@ -152,6 +161,15 @@ void get_raw(benchmark::State& state) {
 
 void get_ttlcache(benchmark::State& state) {
   auto cache = make_ttlcache();
+  int i = 0;
+  for (auto _ : state) {
+    auto out = cache->get(keys().plain[i++ % key_count]);
+    benchmark::DoNotOptimize(out);
+  }
+}
+
+void get_ttlcache_tls(benchmark::State& state) {
+  auto cache = make_ttlcache(true);
   int i = 0;
   for (auto _ : state) {
     auto out = cache->get(keys().plain[i++ % key_count]);
@@ -229,6 +247,19 @@ void get_many_ttlcache(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+void get_many_ttlcache_tls(benchmark::State& state) {
+  auto cache = make_ttlcache(true);
+  int start = 0;
+  std::vector<std::string> batch_keys(batch);
+  for (auto _ : state) {
+    for (int j = 0; j < batch; ++j) batch_keys[j] = keys().plain[(start + j) % key_count];
+    start += batch;
+    auto out = cache->get_many(batch_keys);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
 void set_many_raw_pipeline(benchmark::State& state) {
   Raw raw;
   int start = 0;
@@ -276,12 +307,22 @@ int main(int argc, char** argv) {
     const std::string_view arg(argv[i]);
     if (arg.substr(0, 12) == "--redis-url=") {
       g_url = std::string(arg.substr(12));
+    } else if (arg.substr(0, 10) == "--tls-url=") {
+      g_tls_url = std::string(arg.substr(10));
+    } else if (arg.substr(0, 9) == "--tls-ca=") {
+      g_tls_ca = std::string(arg.substr(9));
     } else {
       rest.push_back(argv[i]);
     }
   }
   if (g_url.empty()) {
     if (const char* env = std::getenv("TTLCACHE_BENCH_REDIS_URL")) g_url = env;
+  }
+  if (const char* env = std::getenv("TTLCACHE_BENCH_TLS_URL"); env && g_tls_url.empty()) {
+    g_tls_url = env;
+  }
+  if (const char* env = std::getenv("TTLCACHE_BENCH_TLS_CA"); env && g_tls_ca.empty()) {
+    g_tls_ca = env;
   }
   if (g_url.empty()) {
     std::fprintf(stderr,
@@ -294,6 +335,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_redis: cannot prepare the data on the server: %s\n", e.what());
     return 1;
+  }
+  if (!g_tls_url.empty()) {
+    // Registered after the plain ones, so that the report lists them last.
+    benchmark::RegisterBenchmark("get/ttlcache_tls", get_ttlcache_tls)->UseRealTime();
+    benchmark::RegisterBenchmark("get_many_100/ttlcache_tls", get_many_ttlcache_tls)->UseRealTime();
   }
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());

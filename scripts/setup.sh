@@ -16,6 +16,8 @@ ttlcache_packages=(
   "catch2:/usr/include/catch2/catch.hpp"
   "libbenchmark-dev:/usr/include/benchmark/benchmark.h"
   "libhiredis-dev:/usr/include/hiredis/hiredis.h"
+  "libssl-dev:/usr/include/openssl/ssl.h"
+  "openssl:/usr/bin/openssl"
   "libcpp-httplib-dev:/usr/include/httplib.h"
   "redis-server:/usr/bin/redis-server"
   "redis-tools:/usr/bin/redis-cli"

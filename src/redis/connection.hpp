@@ -1,4 +1,4 @@
-// One hiredis connection: connect + AUTH/SELECT, binary-safe commands, failure bookkeeping.
+// One Redis connection: our own socket (plain TCP, Unix or TLS), hiredis for RESP, handshake.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -12,8 +12,10 @@
 
 #include "ttlcache/redis/options.hpp"
 
-struct redisContext;
+struct redisReader;
 struct redisReply;
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace ttlcache::redis::detail {
 
@@ -62,7 +64,13 @@ struct Op {
 };
 std::string describe(const Op& op);
 
-/// A blocking hiredis context. Not thread-safe: the pool hands it to one caller at a time.
+/// A blocking connection. The socket is ours, optionally wrapped in TLS (OpenSSL); every wait
+/// is bounded by ttlcache::remaining_budget() of the command or connect timeout. Plain sockets
+/// block in send/recv with the kernel's timeouts set to command_timeout (one system call per
+/// wait, as hiredis), and poll() first only while a call deadline is set; TLS sockets are
+/// non-blocking with a poll() per wait; hiredis only encodes commands (redisFormatCommandArgv) and
+/// parses replies (redisReader). One transport for plain and TLS keeps both on the same code path.
+/// Not thread-safe: the pool hands it to one caller at a time.
 /// Command methods return a null Reply when the connection failed; failure() and
 /// failure_text() then say why, and the connection must not be used again.
 class Connection {
@@ -72,8 +80,10 @@ class Connection {
     Failure failure = Failure::none;
     std::string reason;  // never contains credentials
   };
-  /// Connects, applies timeouts and keepalive, and pipelines AUTH, SELECT, CLIENT SETNAME and
-  /// PING. Never throws for network or server problems (see OpenResult); throws bad_alloc.
+  /// Connects (TCP or Unix; TLS handshake and certificate checks for options.tls), applies
+  /// keepalive, and pipelines AUTH, SELECT, CLIENT SETNAME and PING. Connect and handshake
+  /// together wait at most remaining_budget(connect_timeout). Never throws for network, TLS or
+  /// server problems (see OpenResult); throws bad_alloc.
   static OpenResult open(const RedisOptions& options);
 
   ~Connection();
@@ -86,6 +96,7 @@ class Connection {
   /// Queues a command for a pipeline; read the replies with read_reply(), in order.
   bool append(Args& args);
   bool append(std::initializer_list<std::string_view> args);
+  /// Sends what is queued, then waits for the next reply.
   Reply read_reply();
 
   /// PING with the command timeout; false (and broken) when no PONG came back.
@@ -96,15 +107,35 @@ class Connection {
   const std::string& failure_text() const noexcept { return failure_text_; }
 
   std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
-  /// The hiredis context, for the pub/sub subscriber's own read loop (poll + buffered reads).
-  redisContext* context() noexcept { return context_; }
   void touch() noexcept { last_used_ = std::chrono::steady_clock::now(); }
 
- private:
-  explicit Connection(redisContext* context) noexcept;
-  void record_failure(int saved_errno);
+  // ---- for a caller's own poll() loop (the pub/sub subscriber) ----
+  /// The socket, to poll for POLLIN. Data already read is never hidden from the caller:
+  /// read_available() drains TLS's own buffer too, so poll() sees everything else.
+  int fd() const noexcept { return fd_; }
+  /// Sends every queued command, waiting as a command would. False (broken) on failure.
+  bool flush();
+  /// Reads what the socket has now, without waiting. False (broken) on EOF or error.
+  bool read_available();
+  /// Moves a reply already read into out (out stays null when there is none). False (broken)
+  /// on a protocol error.
+  bool buffered_reply(Reply& out);
 
-  redisContext* context_;
+ private:
+  Connection(int fd, std::chrono::milliseconds timeout);
+  bool wait_for(short events, bool sending);
+  void fail_timeout(bool sending, std::chrono::milliseconds budget);
+  bool fill(bool wait);
+  bool queue(int argc, const char** argv, const std::size_t* lens);
+  void fail(Failure failure, std::string text);
+  void fail_tls(std::string_view doing);
+
+  int fd_;
+  ssl_st* ssl_ = nullptr;
+  std::shared_ptr<ssl_ctx_st> tls_context_;  // kept alive as long as ssl_
+  redisReader* reader_ = nullptr;
+  std::string out_;  // queued commands, RESP-encoded
+  std::size_t out_sent_ = 0;
   Failure failure_ = Failure::none;
   std::string failure_text_;
   std::chrono::milliseconds timeout_{0};

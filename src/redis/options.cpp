@@ -3,9 +3,13 @@
 #include "ttlcache/redis/options.hpp"
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <utility>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -234,25 +238,30 @@ RedisOptions& RedisOptions::apply_url(std::string_view url) {
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
     url_error(
-        "expected redis://host:port/db, unix:///path?db=N, redis+cluster://host:port,host:port "
-        "or redis+sentinel://host:port,host:port/master-name");
+        "expected redis://host:port/db (rediss:// for TLS), unix:///path?db=N, "
+        "redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/master-name");
   }
   std::string scheme(url.substr(0, scheme_end));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string_view rest = url.substr(scheme_end + 3);
+  // "rediss..." is the same address over TLS; the other TLS fields (CA, client certificate,
+  // server name, verification) are options, not URL parts, so they keep their values.
+  const bool secure = scheme.size() >= 6 && scheme.compare(0, 6, "rediss") == 0;
+  if (secure) scheme.erase(5, 1);
   if (scheme == "redis") {
     parse_redis_url(rest, parsed);
-  } else if (scheme == "unix") {
+  } else if (scheme == "unix" && !secure) {
     parse_unix_url(rest, parsed);
   } else if (scheme == "redis+cluster") {
     parse_multi_url(rest, Topology::cluster, parsed);
   } else if (scheme == "redis+sentinel") {
     parse_multi_url(rest, Topology::sentinel, parsed);
-  } else if (scheme == "rediss") {
-    url_error("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS");
   } else {
-    url_error("unknown scheme (expected redis://, unix://, redis+cluster:// or redis+sentinel://)");
+    url_error(
+        "unknown scheme (expected redis://, rediss:// (TLS), unix://, redis+cluster://, "
+        "rediss+cluster://, redis+sentinel:// or rediss+sentinel://)");
   }
+  parsed.tls = secure;
   *this = std::move(parsed);
   return *this;
 }
@@ -264,6 +273,7 @@ std::string RedisOptions::describe() const {
   } else if (!password.empty()) {
     auth = ":***@";
   }
+  const char* scheme = tls ? "rediss" : "redis";
   std::string where;
   if (topology != Topology::standalone) {
     std::string hosts;
@@ -274,17 +284,30 @@ std::string RedisOptions::describe() const {
                    : fmt::format("{}:{}", node.host, node.port);
     }
     where = topology == Topology::cluster
-                ? fmt::format("redis+cluster://{}{}", auth, hosts)
-                : fmt::format("redis+sentinel://{}{}/{}/{}", auth, hosts, sentinel_master, db);
+                ? fmt::format("{}+cluster://{}{}", scheme, auth, hosts)
+                : fmt::format("{}+sentinel://{}{}/{}/{}", scheme, auth, hosts, sentinel_master, db);
   } else if (!unix_socket.empty()) {
     where = fmt::format("unix://{}{}?db={}", auth, unix_socket, db);
   } else if (host.find(':') != std::string::npos) {
-    where = fmt::format("redis://{}[{}]:{}/{}", auth, host, port, db);
+    where = fmt::format("{}://{}[{}]:{}/{}", scheme, auth, host, port, db);
   } else {
-    where = fmt::format("redis://{}{}:{}/{}", auth, host, port, db);
+    where = fmt::format("{}://{}{}:{}/{}", scheme, auth, host, port, db);
   }
-  return fmt::format("{} namespace={} pool={} connect_timeout={}ms command_timeout={}ms", where,
-                     key_namespace, pool_size, connect_timeout.count(), command_timeout.count());
+  std::string tls_text;
+  if (tls) {
+    // Unverified TLS first and in capitals: it must not pass unnoticed in a log.
+    if (!tls_verify)
+      tls_text += " TLS-UNVERIFIED (insecure: the server's certificate and name are not checked)";
+    tls_text +=
+        fmt::format(" tls_ca={}", tls_ca_file.empty() && tls_ca_dir.empty() ? std::string("system")
+                                  : tls_ca_file.empty()                     ? tls_ca_dir
+                                                                            : tls_ca_file);
+    if (!tls_cert_file.empty()) tls_text += fmt::format(" tls_cert={}", tls_cert_file);
+    if (!tls_server_name.empty()) tls_text += fmt::format(" tls_server_name={}", tls_server_name);
+  }
+  return fmt::format("{}{} namespace={} pool={} connect_timeout={}ms command_timeout={}ms", where,
+                     tls_text, key_namespace, pool_size, connect_timeout.count(),
+                     command_timeout.count());
 }
 
 void RedisOptions::validate() const {
@@ -313,6 +336,39 @@ void RedisOptions::validate() const {
     }
     if (topology == Topology::sentinel && sentinel_master.empty()) {
       fail("sentinel_master", "must name the master the Sentinels monitor");
+    }
+  }
+  if (tls) {
+    if (!unix_socket.empty())
+      fail("tls", "Redis serves TLS on TCP ports only, not on a unix socket");
+    if (tls_cert_file.empty() != tls_key_file.empty()) {
+      fail(tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+           "a client certificate needs both tls_cert_file and tls_key_file");
+    }
+    const std::pair<const char*, const std::string*> files[] = {{"tls_ca_file", &tls_ca_file},
+                                                                {"tls_cert_file", &tls_cert_file},
+                                                                {"tls_key_file", &tls_key_file}};
+    for (const auto& [field, path] : files) {
+      if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+        fail(field, fmt::format("cannot read '{}': {}", *path, std::strerror(errno)));
+      }
+    }
+    if (!tls_ca_dir.empty() && ::access(tls_ca_dir.c_str(), R_OK | X_OK) != 0) {
+      fail("tls_ca_dir", fmt::format("cannot read '{}': {}", tls_ca_dir, std::strerror(errno)));
+    }
+  } else {
+    // A CA or certificate without tls is almost surely a forgotten rediss://: say so rather
+    // than send the data in the clear.
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"tls_ca_file", &tls_ca_file},
+        {"tls_ca_dir", &tls_ca_dir},
+        {"tls_cert_file", &tls_cert_file},
+        {"tls_key_file", &tls_key_file},
+        {"tls_server_name", &tls_server_name}};
+    for (const auto& [field, value] : fields) {
+      if (!value->empty()) {
+        fail(field, "is set but tls is off: use a rediss:// URL or set tls = true");
+      }
     }
   }
   if (max_redirects < 0 || max_redirects > 100) fail("max_redirects", "must be from 0 to 100");

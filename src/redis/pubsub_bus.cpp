@@ -207,20 +207,11 @@ struct PubSubBus::Impl {
     }
   }
 
-  static bool flush(redisContext* ctx) {
-    int done = 0;
-    while (!done) {
-      if (redisBufferWrite(ctx, &done) != REDIS_OK) return false;
-    }
-    return true;
-  }
-
   // One connection's life: SUBSCRIBE, then read until the connection fails or stop. Returns
   // whether it got as far as being subscribed.
   bool session(detail::Connection& connection) {
     using clock = std::chrono::steady_clock;
-    redisContext* ctx = connection.context();
-    if (!connection.append({"SUBSCRIBE", options.channel}) || !flush(ctx)) return false;
+    if (!connection.append({"SUBSCRIBE", options.channel}) || !connection.flush()) return false;
     bool subscribed = false;
     const auto started = clock::now();
     auto last_heard = started;
@@ -230,10 +221,9 @@ struct PubSubBus::Impl {
     for (;;) {
       // Replies already buffered first: poll() cannot see them.
       for (;;) {
-        void* raw = nullptr;
-        if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) return subscribed;
-        if (raw == nullptr) break;
-        detail::Reply reply(static_cast<redisReply*>(raw));
+        detail::Reply reply;
+        if (!connection.buffered_reply(reply)) return subscribed;
+        if (!reply) break;
         last_heard = clock::now();
         ping_outstanding = false;
         if (!handle(reply.get(), subscribed)) return subscribed;
@@ -244,11 +234,11 @@ struct PubSubBus::Impl {
       if (!subscribed && now - started > options.redis.command_timeout) return false;
       if (ping_outstanding && now - last_heard > 2 * beat) return subscribed;  // silent: dead
       if (subscribed && !ping_outstanding && now - last_heard >= beat) {
-        if (!connection.append({"PING"}) || !flush(ctx)) return subscribed;
+        if (!connection.append({"PING"}) || !connection.flush()) return subscribed;
         ping_outstanding = true;
       }
 
-      pollfd fds[2] = {{ctx->fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+      pollfd fds[2] = {{connection.fd(), POLLIN, 0}, {wake[0], POLLIN, 0}};
       const int timeout_ms = static_cast<int>(std::max<long long>(
           1, std::min<long long>(beat.count(), options.redis.command_timeout.count()) / 4));
       const int ready = ::poll(fds, 2, timeout_ms);
@@ -262,7 +252,7 @@ struct PubSubBus::Impl {
         }
       }
       if (fds[0].revents != 0) {
-        if (redisBufferRead(ctx) != REDIS_OK) return subscribed;  // EOF, reset, killed
+        if (!connection.read_available()) return subscribed;  // EOF, reset, killed
       }
     }
   }

@@ -61,7 +61,7 @@ TEST_CASE("bad URLs are config_errors that never repeat the password", "[redis][
   const std::string secret = "Sup3rSecret";
   for (const std::string& url :
        {"redis://u:" + secret + "@host:notaport/0", "redis://u:" + secret + "@host:6379/x",
-        "rediss://u:" + secret + "@host:6379", "http://u:" + secret + "@host",
+        "rediss://u:" + secret + "@host:0", "http://u:" + secret + "@host",
         "redis://u:" + secret + "@:6379", "redis://u:" + secret + "@host:70000",
         "redis://u:" + secret + "/slash@host:6379", "unix://u:" + secret + "@relative/path",
         std::string("unix:///tmp/s.sock?database=1"), std::string("redis://u:%zz@host"),

@@ -59,6 +59,29 @@ struct RedisOptions {
   /// Sent as CLIENT SETNAME so the connections are recognisable in CLIENT LIST (no spaces).
   std::string client_name;
 
+  // ---- TLS ----
+  /// Encrypt every connection (data, pool, pub/sub bus, locks, Sentinels, cluster nodes) with
+  /// TLS. rediss:// (and rediss+cluster://, rediss+sentinel://) URLs set it.
+  bool tls = false;
+  /// PEM file of the CAs trusted to sign the server's certificate. With tls_ca_dir also empty,
+  /// the system's trust store is used (the public CAs of managed services).
+  std::string tls_ca_file;
+  /// Folder of hashed CA certificates (`openssl rehash`), as an alternative or addition.
+  std::string tls_ca_dir;
+  /// Client certificate (PEM, may hold the chain) for servers that require mutual TLS
+  /// (tls-auth-clients yes). Needs tls_key_file.
+  std::string tls_cert_file;
+  /// The client certificate's private key (unencrypted PEM).
+  std::string tls_key_file;
+  /// The name sent as SNI and checked against the server's certificate; empty: host (or each
+  /// cluster node's address). Set it when the certificate names a host other than the one
+  /// connected to, e.g. a cluster whose nodes are announced by IP address.
+  std::string tls_server_name;
+  /// Check the server's certificate chain and that it is issued for the host (or
+  /// tls_server_name). false turns both checks off: the connection is encrypted but anyone on
+  /// the path can impersonate the server. describe() then says "TLS-UNVERIFIED (insecure)".
+  bool tls_verify = true;
+
   // ---- time ----
   std::chrono::milliseconds connect_timeout{1000};
   /// Limit for each reply (each read and write on the socket). A command that times out
@@ -98,25 +121,29 @@ struct RedisOptions {
   std::size_t batch_chunk = 1000;
 
   /// Parses a URL into a RedisOptions with default values elsewhere:
-  /// `redis://[[user]:password@]host[:port][/db]` (host may be `[ipv6]`) or
+  /// `redis://[[user]:password@]host[:port][/db]` (host may be `[ipv6]`), its TLS form
+  /// `rediss://...` (sets tls; the other TLS fields keep their values), or
   /// `unix://[[user]:password@]/path/to/socket[?db=N]`,
   /// `redis+cluster://[[user]:password@]host1:port,host2:port` (seed nodes, database 0), or
   /// `redis+sentinel://[[user]:password@]s1:port,s2:port/master-name[/db]` (Sentinel port
-  /// defaults to 26379; the credentials are for the master, the Sentinels get no AUTH).
+  /// defaults to 26379; the credentials are for the master, the Sentinels get no AUTH);
+  /// `rediss+cluster://` and `rediss+sentinel://` are the same over TLS.
   /// User and password are percent-decoded. Throws config_error (path "url"), whose message
   /// never repeats the password.
   static RedisOptions from_url(std::string_view url);
 
   /// Like from_url(), but overwrites only the connection fields (topology, nodes,
-  /// sentinel_master, host, port, unix_socket, user, password, db) of *this. Throws
+  /// sentinel_master, host, port, unix_socket, user, password, db, tls) of *this. Throws
   /// config_error.
   RedisOptions& apply_url(std::string_view url);
 
   /// A loggable one-line summary, e.g. "redis://app:***@10.0.0.5:6379/2 namespace=billing
-  /// pool=8". The password is always shown as "***".
+  /// pool=8". The password is always shown as "***". TLS shows as rediss://... with the CA and
+  /// client certificate files; verification turned off shows as "TLS-UNVERIFIED (insecure)".
   std::string describe() const;
 
-  /// Throws config_error (path = the field name) if a field is out of range.
+  /// Throws config_error (path = the field name) if a field is out of range, or a TLS field is
+  /// set without tls, or a TLS file named cannot be read.
   void validate() const;
 };
 

@@ -1,0 +1,424 @@
+// TLS against real servers (tls_fixture.sh): round trip, pool, bus, lock, Sentinel, refusals, mTLS.
+// SPDX-License-Identifier: MIT
+// No ';' in test names: catch_discover_tests splits the name there.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ttlcache/deadline.hpp"
+#include "ttlcache/errors.hpp"
+#include "ttlcache/redis.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::redis::RedisOptions;
+using ttlcache::redis::RedisStore;
+
+namespace {
+
+/// The fields of tls.info, written by tls_fixture.sh.
+struct TlsInfo {
+  std::map<std::string, std::string> fields;
+  int port(const std::string& name) const { return std::stoi(fields.at(name + "_port")); }
+  const std::string& operator[](const std::string& name) const { return fields.at(name); }
+};
+
+const TlsInfo& tls_servers() {
+  static const TlsInfo info = [] {
+    const char* path = std::getenv("TTLCACHE_TEST_TLS_INFO");
+    if (path == nullptr || *path == '\0') {
+      throw std::runtime_error(
+          "TTLCACHE_TEST_TLS_INFO is not set: run the TLS tests through ctest, which starts the "
+          "TLS servers (fixture test redis_tls_start)");
+    }
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(std::string("cannot read the TLS fixture file ") + path);
+    TlsInfo out;
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) out.fields[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return out;
+  }();
+  return info;
+}
+
+std::string unique_namespace(const std::string& tag) {
+  static std::atomic<unsigned> counter{0};
+  return "tls-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+/// rediss:// to the named fixture server, trusting the fixture's CA.
+RedisOptions tls_options(const std::string& server, const std::string& tag) {
+  RedisOptions options =
+      RedisOptions::from_url("rediss://127.0.0.1:" + std::to_string(tls_servers().port(server)));
+  options.tls_ca_file = tls_servers()["ca_file"];
+  options.key_namespace = unique_namespace(tag);
+  options.connect_timeout = 3s;
+  options.command_timeout = 3s;
+  return options;
+}
+
+/// The message of the error a fresh store's first connection throws (connect_on_start).
+template <class Error>
+std::string refusal(const RedisOptions& options) {
+  try {
+    RedisStore store(options);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  FAIL("the connection was accepted: " << options.describe());
+  return {};
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+/// A loopback TCP port that accepts connections (the kernel's backlog) but never answers.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      throw std::runtime_error("cannot open a silent loopback listener");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace
+
+// ---- options (no server needed, but they run with the others) ----
+
+TEST_CASE("TLS options: rediss URLs set tls and keep the other TLS fields", "[redis][tls]") {
+  RedisOptions options;
+  options.tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  options.apply_url("rediss://app:secret@cache.example.com:6380/2");
+  CHECK(options.tls);
+  CHECK(options.host == "cache.example.com");
+  CHECK(options.port == 6380);
+  CHECK(options.db == 2);
+  CHECK(options.tls_ca_file == "/etc/ssl/certs/ca-certificates.crt");
+  CHECK(options.describe().rfind("rediss://app:***@cache.example.com:6380/2", 0) == 0);
+  CHECK(options.describe().find("secret") == std::string::npos);
+
+  options.apply_url("redis://cache.example.com");
+  CHECK_FALSE(options.tls);
+
+  const auto cluster = RedisOptions::from_url("rediss+cluster://10.0.0.1:7000,10.0.0.2:7000");
+  CHECK(cluster.tls);
+  CHECK(cluster.topology == ttlcache::redis::Topology::cluster);
+  CHECK(cluster.describe().rfind("rediss+cluster://10.0.0.1:7000,10.0.0.2:7000", 0) == 0);
+  const auto sentinel = RedisOptions::from_url("rediss+sentinel://10.0.0.1:26379/mymaster");
+  CHECK(sentinel.tls);
+  CHECK(sentinel.sentinel_master == "mymaster");
+  CHECK_THROWS_AS(RedisOptions::from_url("rediss+unix:///tmp/redis.sock"), ttlcache::config_error);
+}
+
+TEST_CASE("TLS options: turning verification off is loud in describe()", "[redis][tls]") {
+  auto options = RedisOptions::from_url("rediss://10.0.0.5:6380");
+  CHECK(options.describe().find("TLS-UNVERIFIED") == std::string::npos);
+  CHECK(options.describe().find("tls_ca=system") != std::string::npos);
+  options.tls_verify = false;
+  CHECK(options.describe().find("TLS-UNVERIFIED (insecure") != std::string::npos);
+}
+
+TEST_CASE("TLS options: validate refuses half or forgotten TLS settings", "[redis][tls]") {
+  auto tls = RedisOptions::from_url("rediss://127.0.0.1:6380");
+  tls.validate();
+  auto expect_field = [](const RedisOptions& o, const std::string& field) {
+    try {
+      o.validate();
+      FAIL("validate() accepted the options, expected an error on " << field);
+    } catch (const ttlcache::config_error& e) {
+      CHECK(e.path() == field);
+    }
+  };
+  auto half = tls;
+  half.tls_cert_file = tls_servers()["client_cert"];
+  expect_field(half, "tls_key_file");
+  auto missing = tls;
+  missing.tls_ca_file = "/nonexistent/ca.pem";
+  expect_field(missing, "tls_ca_file");
+  auto over_unix = tls;
+  over_unix.unix_socket = "/run/redis/redis.sock";
+  expect_field(over_unix, "tls");
+  auto forgotten = RedisOptions::from_url("redis://127.0.0.1:6379");
+  forgotten.tls_ca_file = tls_servers()["ca_file"];
+  expect_field(forgotten, "tls_ca_file");
+}
+
+// ---- a verified server ----
+
+TEST_CASE("TLS: a store round trip over rediss, and the TLS-only port refuses plain TCP",
+          "[redis][tls]") {
+  const auto options = tls_options("good", "roundtrip");
+  RedisStore store(options);
+  store.set("greeting", std::string("hello\0tls", 9), 10s);
+  CHECK(store.get("greeting") == std::string("hello\0tls", 9));
+  // A value larger than one TLS record (16 KiB) crosses several records both ways.
+  const std::string big(200 * 1024, 'x');
+  store.set("big", big, 10s);
+  CHECK(store.get("big") == big);
+  const auto many = store.get_many({"greeting", "absent", "big"});
+  REQUIRE(many.size() == 3);
+  CHECK(many[0] == std::string("hello\0tls", 9));
+  CHECK_FALSE(many[1].has_value());
+  CHECK(many[2] == big);
+  CHECK(store.erase("greeting"));
+
+  RedisOptions plain = options;
+  plain.tls = false;
+  plain.tls_ca_file.clear();
+  plain.connect_timeout = 500ms;
+  plain.command_timeout = 500ms;
+  // The server speaks only TLS: a plain client gets no answer to its PING (or a reset).
+  try {
+    RedisStore in_the_clear(plain);
+    FAIL("a plain-TCP client got an answer from a TLS-only port");
+  } catch (const ttlcache::backend_error&) {
+  }
+}
+
+TEST_CASE("TLS: the host name is checked too (localhost, tls_server_name, tls_ca_dir)",
+          "[redis][tls]") {
+  auto by_name = tls_options("good", "names");
+  by_name.host = "localhost";  // the certificate names DNS:localhost besides 127.0.0.1
+  RedisStore(by_name).ping();
+
+  auto by_dir = tls_options("good", "names");
+  by_dir.tls_ca_file.clear();
+  by_dir.tls_ca_dir = tls_servers()["ca_dir"];
+  RedisStore(by_dir).ping();
+
+  // The wrong-host server's certificate is fine for the name it was issued for.
+  auto named = tls_options("wrong_host", "names");
+  named.tls_server_name = "wrong.example.com";
+  RedisStore(named).ping();
+}
+
+TEST_CASE("TLS: the pool shares its connections between threads", "[redis][tls][concurrency]") {
+  auto options = tls_options("good", "pool");
+  options.pool_size = 3;
+  options.pool_wait_timeout = 10s;
+  RedisStore store(options);
+  constexpr int threads = 6;
+  constexpr int rounds = 100;
+  std::atomic<int> wrong{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        const std::string key = "k" + std::to_string(t) + "-" + std::to_string(i % 10);
+        const std::string value = "v" + std::to_string(t) + "-" + std::to_string(i);
+        try {
+          store.set(key, value, 10s);
+          if (store.get(key) != value) wrong.fetch_add(1);
+        } catch (const ttlcache::error&) {
+          errors.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  CHECK(wrong.load() == 0);
+  CHECK(errors.load() == 0);
+  const auto stats = store.stats();
+  CHECK(stats.connects >= 1);
+  CHECK(stats.connects <= 3);  // reused, not one connection per call
+  CHECK(stats.discarded == 0);
+}
+
+TEST_CASE("TLS: the pub/sub bus delivers messages between two instances", "[redis][tls]") {
+  ttlcache::redis::PubSubOptions bus_options;
+  bus_options.redis = tls_options("good", "bus");
+  bus_options.channel = unique_namespace("channel");
+  ttlcache::redis::PubSubBus sender(bus_options);
+  ttlcache::redis::PubSubBus receiver(bus_options);
+  std::mutex mutex;
+  std::vector<std::string> subjects;
+  receiver.subscribe(
+      [&](const ttlcache::InvalidationMessage& m) {
+        std::lock_guard<std::mutex> lock(mutex);
+        subjects.push_back(m.subject);
+      },
+      [] {});
+  REQUIRE(receiver.wait_until_subscribed(10s));
+  ttlcache::InvalidationMessage message;
+  message.kind = ttlcache::InvalidationMessage::Kind::key;
+  message.scope = "s";
+  message.subject = "user:42";
+  sender.publish(message);
+  CHECK(sender.stats().published == 1);
+  const bool arrived = eventually([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !subjects.empty();
+  });
+  REQUIRE(arrived);
+  std::lock_guard<std::mutex> lock(mutex);
+  CHECK(subjects.front() == "user:42");
+}
+
+TEST_CASE("TLS: a lock is exclusive over TLS", "[redis][tls]") {
+  ttlcache::redis::RedisLockService locks(tls_options("good", "lock"));
+  auto first = locks.try_acquire("report", 10s);
+  REQUIRE(first.has_value());
+  CHECK_FALSE(locks.try_acquire("report", 10s).has_value());
+  CHECK(first->release());
+  CHECK(locks.try_acquire("report", 10s).has_value());
+}
+
+TEST_CASE("TLS: Sentinel and its master both over TLS (rediss+sentinel)", "[redis][tls]") {
+  auto options = RedisOptions::from_url(
+      "rediss+sentinel://127.0.0.1:" + std::to_string(tls_servers().port("sentinel")) +
+      "/mymaster");
+  options.tls_ca_file = tls_servers()["ca_file"];
+  options.key_namespace = unique_namespace("sentinel");
+  RedisStore store(options);
+  store.set("k", "v", 10s);
+  CHECK(store.get("k") == std::string("v"));
+  CHECK(store.stats().topology_refreshes >= 1);
+}
+
+// ---- refused servers ----
+
+TEST_CASE("TLS: a certificate from another CA is refused with a clear connection_error",
+          "[redis][tls]") {
+  auto options = tls_options("other_ca", "refused");
+  options.password = "pw-never-shown";
+  const std::string what = refusal<ttlcache::connection_error>(options);
+  CHECK_THAT(what, Catch::Contains("certificate was refused"));
+  CHECK_THAT(what, Catch::Contains("unable to get local issuer certificate"));
+  CHECK_THAT(what, Catch::Contains("tls_ca_file"));
+  CHECK_THAT(what, Catch::Contains(std::to_string(tls_servers().port("other_ca"))));
+  CHECK(what.find("pw-never-shown") == std::string::npos);
+
+  // Verification off: accepted, encrypted but unauthenticated.
+  options.tls_verify = false;
+  options.password.clear();
+  RedisStore(options).ping();
+}
+
+TEST_CASE("TLS: an expired certificate is refused with a clear connection_error", "[redis][tls]") {
+  const std::string what = refusal<ttlcache::connection_error>(tls_options("expired", "refused"));
+  CHECK_THAT(what, Catch::Contains("certificate has expired"));
+}
+
+TEST_CASE("TLS: a certificate for another host name is refused with a clear connection_error",
+          "[redis][tls]") {
+  auto options = tls_options("wrong_host", "refused");
+  std::string what = refusal<ttlcache::connection_error>(options);
+  CHECK_THAT(what, Catch::Contains("IP address mismatch"));
+  CHECK_THAT(what, Catch::Contains("not issued for '127.0.0.1'"));
+  options.host = "localhost";
+  what = refusal<ttlcache::connection_error>(options);
+  CHECK_THAT(what, Catch::Contains("hostname mismatch"));
+  CHECK_THAT(what, Catch::Contains("not issued for 'localhost'"));
+}
+
+// ---- mutual TLS ----
+
+TEST_CASE("TLS: mutual TLS accepts the right client certificate and refuses none or another",
+          "[redis][tls]") {
+  auto with_cert = tls_options("mtls", "mtls");
+  with_cert.tls_cert_file = tls_servers()["client_cert"];
+  with_cert.tls_key_file = tls_servers()["client_key"];
+  RedisStore store(with_cert);
+  store.set("k", "v", 10s);
+  CHECK(store.get("k") == std::string("v"));
+
+  // TLS 1.3 refuses a client certificate after the handshake: the alert ("certificate
+  // required", "unknown ca") or, when the server's close resets the socket first, a reset.
+  // Both messages must point at the client certificate.
+  const std::string without = refusal<ttlcache::connection_error>(tls_options("mtls", "mtls"));
+  CHECK_THAT(without, Catch::Contains("client certificate"));
+  CHECK_THAT(without, Catch::Contains("tls_cert_file"));
+
+  auto foreign = tls_options("mtls", "mtls");
+  foreign.tls_cert_file = tls_servers()["other_client_cert"];
+  foreign.tls_key_file = tls_servers()["other_client_key"];
+  const std::string other = refusal<ttlcache::connection_error>(foreign);
+  CHECK_THAT(other, Catch::Contains("client certificate"));
+}
+
+// ---- time budgets ----
+
+TEST_CASE("TLS: a silent server times out the handshake within connect_timeout", "[redis][tls]") {
+  SilentServer silent;
+  auto options = tls_options("good", "silent");
+  options.port = silent.port();
+  options.connect_timeout = 200ms;
+  const auto started = std::chrono::steady_clock::now();
+  const std::string what = refusal<ttlcache::timeout_error>(options);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK_THAT(what, Catch::Contains("TLS handshake: no answer within 200 ms (connect_timeout)"));
+}
+
+TEST_CASE("TLS: every wait honours the call's deadline and names the budget", "[redis][tls]") {
+  SilentServer silent;
+  auto options = tls_options("good", "deadline");
+  options.tls = false;
+  options.tls_ca_file.clear();
+  options.port = silent.port();
+  {
+    // The connection is accepted by the kernel; the PING of the handshake never gets a reply.
+    // Without the deadline the wait would last command_timeout (3 s). On a loaded machine the
+    // budget may be gone before the wait starts ("spent") or run out during it ("remaining
+    // time budget of N ms"): both name the budget.
+    ttlcache::DeadlineScope scope(300ms);
+    const auto started = std::chrono::steady_clock::now();
+    const std::string what = refusal<ttlcache::timeout_error>(options);
+    CHECK(std::chrono::steady_clock::now() - started < 2500ms);
+    CHECK_THAT(what, Catch::Contains("the call's") && Catch::Contains("time budget"));
+  }
+
+  RedisStore store(tls_options("good", "deadline"));
+  store.set("k", "v", 10s);
+  {
+    ttlcache::DeadlineScope scope(1ms);
+    std::this_thread::sleep_for(5ms);
+    try {
+      (void)store.get("k");
+      FAIL("a call past its deadline went ahead");
+    } catch (const ttlcache::timeout_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("time budget was spent"));
+    }
+  }
+  CHECK(store.get("k") == std::string("v"));  // a fresh connection; nothing was lost
+}
