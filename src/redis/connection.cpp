@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "ttlcache/deadline.hpp"
 #include "ttlcache/errors.hpp"
 
 namespace ttlcache::redis::detail {
@@ -108,12 +109,18 @@ Connection::~Connection() { redisFree(context_); }
 
 Connection::OpenResult Connection::open(const RedisOptions& options) {
   OpenResult result;
+  // A connect made inside a cache call waits no longer than the call's remaining budget.
+  const auto connect_wait = ttlcache::remaining_budget(options.connect_timeout);
+  if (connect_wait.count() == 0) {
+    result.failure = Failure::timeout;
+    result.reason = "not connecting: the call's deadline has passed";
+    return result;
+  }
   errno = 0;
-  redisContext* context = options.unix_socket.empty()
-                              ? redisConnectWithTimeout(options.host.c_str(), options.port,
-                                                        to_timeval(options.connect_timeout))
-                              : redisConnectUnixWithTimeout(options.unix_socket.c_str(),
-                                                            to_timeval(options.connect_timeout));
+  redisContext* context =
+      options.unix_socket.empty()
+          ? redisConnectWithTimeout(options.host.c_str(), options.port, to_timeval(connect_wait))
+          : redisConnectUnixWithTimeout(options.unix_socket.c_str(), to_timeval(connect_wait));
   const int connect_errno = errno;
   if (context == nullptr) throw std::bad_alloc();  // hiredis returns NULL only when out of memory
   std::unique_ptr<Connection> connection(new Connection(context));
@@ -126,10 +133,11 @@ Connection::OpenResult Connection::open(const RedisOptions& options) {
     result.reason = timed_out ? fmt::format(
                                     "cannot connect: no answer within {} ms "
                                     "(connect_timeout)",
-                                    options.connect_timeout.count())
+                                    connect_wait.count())
                               : fmt::format("cannot connect: {}", context->errstr);
     return result;
   }
+  connection->armed_ = options.command_timeout;
   if (redisSetTimeout(context, to_timeval(options.command_timeout)) != REDIS_OK) {
     result.failure = Failure::refused;
     result.reason = fmt::format("cannot set the socket timeout: {}", context->errstr);
@@ -201,6 +209,26 @@ Connection::OpenResult Connection::open(const RedisOptions& options) {
   return result;
 }
 
+bool Connection::arm_timeout() {
+  const auto wait = ttlcache::remaining_budget(timeout_);
+  if (wait.count() == 0) {
+    failure_ = Failure::timeout;
+    failure_text_ =
+        "the call's deadline passed before the command was sent; the connection was dropped";
+    return false;
+  }
+  if (wait != armed_) {
+    // Only when it differs: without a deadline this stays command_timeout and costs nothing.
+    if (redisSetTimeout(context_, to_timeval(wait)) != REDIS_OK) {
+      failure_ = Failure::lost;
+      failure_text_ = fmt::format("cannot set the socket timeout: {}", context_->errstr);
+      return false;
+    }
+    armed_ = wait;
+  }
+  return true;
+}
+
 void Connection::record_failure(int saved_errno) {
   switch (context_->err) {
     case REDIS_ERR_IO:
@@ -208,9 +236,9 @@ void Connection::record_failure(int saved_errno) {
       if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) {
         failure_ = Failure::timeout;
         failure_text_ = fmt::format(
-            "no reply within {} ms (command_timeout); the connection "
+            "no reply within {} ms ({}); the connection "
             "was dropped",
-            timeout_.count());
+            armed_.count(), armed_ < timeout_ ? "the call's deadline" : "command_timeout");
       } else {
         failure_ = Failure::lost;
         failure_text_ = fmt::format("connection lost: {}", context_->errstr);
@@ -233,7 +261,7 @@ void Connection::record_failure(int saved_errno) {
 }
 
 Reply Connection::command(std::initializer_list<std::string_view> args) {
-  if (broken()) return Reply{};
+  if (broken() || !arm_timeout()) return Reply{};
   const InlineArgs inline_args(args);
   errno = 0;
   void* raw =
@@ -246,7 +274,7 @@ Reply Connection::command(std::initializer_list<std::string_view> args) {
 }
 
 Reply Connection::command(Args& args) {
-  if (broken()) return Reply{};
+  if (broken() || !arm_timeout()) return Reply{};
   errno = 0;
   void* raw = redisCommandArgv(context_, static_cast<int>(args.size()), args.argv(), args.lens());
   if (raw == nullptr) {
@@ -278,7 +306,7 @@ bool Connection::append(std::initializer_list<std::string_view> args) {
 }
 
 Reply Connection::read_reply() {
-  if (broken()) return Reply{};
+  if (broken() || !arm_timeout()) return Reply{};
   void* raw = nullptr;
   errno = 0;
   if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {

@@ -103,11 +103,15 @@ class Connection {
  private:
   explicit Connection(redisContext* context) noexcept;
   void record_failure(int saved_errno);
+  // Before a blocking command or read: the socket timeout becomes what is left of the call's
+  // deadline (deadline.hpp), capped by command_timeout. false (and broken) when it is spent.
+  bool arm_timeout();
 
   redisContext* context_;
   Failure failure_ = Failure::none;
   std::string failure_text_;
   std::chrono::milliseconds timeout_{0};
+  std::chrono::milliseconds armed_{0};  // the socket timeout set now
   std::chrono::steady_clock::time_point last_used_;
 };
 
