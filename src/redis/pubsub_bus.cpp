@@ -159,7 +159,7 @@ struct PubSubBus::Impl {
   mutable std::mutex failure_mutex;
   std::string last_failure;
 
-  void report_failure(std::string reason) {
+  void report_failure(const std::string& reason) {
     {
       std::lock_guard<std::mutex> lock(failure_mutex);
       last_failure = reason;
