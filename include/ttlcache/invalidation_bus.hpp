@@ -38,6 +38,9 @@ struct InvalidationMessage {
   std::string scope;
   std::string subject;
   std::uint64_t version = 0;
+  /// Set by a transport that numbers messages (PubSubBus): the publisher's sequence number
+  /// for this scope, 1, 2, 3... so receivers can detect lost messages. 0: not numbered.
+  std::uint64_t sequence = 0;
 };
 
 /// Carries InvalidationMessages between the instances of a service.
@@ -52,6 +55,9 @@ struct InvalidationMessage {
 /// - on_reset runs after every (re)subscription: messages sent while this instance was not
 ///   listening are lost, so a subscriber must drop what it may have missed (its L1).
 /// - healthy() is false while the instance is known not to be listening.
+/// - A transport that detects lost messages for one scope (PubSubBus: a gap in a publisher's
+///   sequence numbers) delivers a Kind::clear message for that scope: subscribers drop what
+///   they hold for it, as after a reset.
 /// Thread-safety: every member may be called concurrently.
 class InvalidationBus {
  public:

@@ -22,6 +22,7 @@
 #include "ttlcache/backend_stats.hpp"
 #include "ttlcache/circuit_breaker.hpp"
 #include "ttlcache/clock.hpp"
+#include "ttlcache/deadline.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
@@ -48,6 +49,12 @@ struct ResilientOptions {
   std::size_t max_failed_keys = 10'000;
   /// Statistics label of this breaker (a tier name such as "l2"; "" for the cache's own).
   std::string tier;
+  /// Per-call deadline (0 = none): each call of this layer, with its repair pass and every
+  /// round trip below it (connect, pool wait, socket reads and writes), runs inside one
+  /// DeadlineScope of this budget (deadline.hpp), so a stalled server costs a caller at most
+  /// this long, and the call then fails with timeout_error (a failure for the breaker).
+  /// An outer scope with an earlier deadline still wins.
+  std::chrono::milliseconds call_budget{0};
   /// Clock of the breaker's cool-down; null means the steady clock.
   std::shared_ptr<const Clock> clock;
   /// Called on every breaker transition (after the statistics are told).
@@ -60,7 +67,7 @@ struct ResilientStats {
   std::uint64_t rejected = 0;       ///< calls not made because the breaker was open
   std::uint64_t degraded = 0;       ///< errors turned into a miss or a dropped write
   std::uint64_t failed_writes = 0;  ///< set/erase/clear/invalidations that failed or were refused
-  std::uint64_t repairs = 0;        ///< successful repair passes
+  std::uint64_t repairs = 0;        ///< successful repair passes (each up to 33 keys, or a clear)
   std::uint64_t repaired_keys = 0;  ///< keys erased by repair passes
   std::uint64_t repair_clears = 0;  ///< repair passes that cleared the whole cache
   std::size_t pending_keys = 0;     ///< keys waiting for the next repair
@@ -99,14 +106,18 @@ namespace detail {
 ///   backend error (CacheStats::backend_errors, on_backend_error). Under propagate, Cache
 ///   counts the errors that reach it, so they are not reported here twice.
 /// - Repair (both policies): a failed or refused set/erase leaves the backend holding a value
-///   the caller meant to replace. Those keys are remembered and, before the next call is made
-///   (normally the breaker's probe), erased from the backend; while that fails, the call fails
-///   too. Over max_failed_keys, after a failed clear() and after a failed tag invalidation the
-///   repair clears the whole cache instead. This protects this process's reads only: other
+///   the caller meant to replace. Those keys are remembered and erased from the backend before
+///   it is used for them again: a call on one key first erases that key (if remembered) and up
+///   to 32 others, so the work is spread over the first calls after recovery; a call without a
+///   key (batches, size, clear, tag calls) first erases them all. While that fails, the call
+///   fails too. Over max_failed_keys, after a failed clear() and after a failed tag invalidation
+///   the repair clears the whole cache instead. This protects this process's reads only: other
 ///   processes sharing the backend may read such a value until this one repairs it.
 /// - Statistics: attach_stats() connects a Cache's StatsRecorder: breaker transitions go to
 ///   record_breaker_state(tier), failures and refusals to record_tier_error(tier) when a tier
 ///   is named, degraded errors to record_backend_error.
+/// - Deadline: with ResilientOptions::call_budget, each call runs inside a DeadlineScope, so
+///   its remote waits together take at most that long.
 /// - Tags: TagCapable is forwarded to the wrapped backend (argument_error if it has none).
 ///   stamps_for degrades to stamps that never validate (the entry then reads as a miss),
 ///   set_stamped as set, invalidations as dropped writes with a clearing repair;
@@ -121,6 +132,9 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
   explicit ResilientBackend(std::shared_ptr<Backend<K, V>> inner, ResilientOptions options = {})
       : inner_(std::move(inner)), options_(std::move(options)) {
     if (!inner_) throw argument_error("ttlcache: ResilientBackend needs a backend");
+    if (options_.call_budget.count() < 0) {
+      throw argument_error("ttlcache: ResilientOptions::call_budget must not be negative");
+    }
     if (options_.breaker.enabled) {
       breaker_ = std::make_unique<CircuitBreaker>(
           options_.breaker, options_.clock,
@@ -244,6 +258,22 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
         [&] { remember_all(); }, [] { return std::size_t{0}; });
   }
 
+  /// Runs `call`, another route to the same server (e.g. its tag versions: GuardedStampStore),
+  /// through this layer's breaker, repair pass and deadline, so that one breaker watches
+  /// everything that talks to that server. Failures and refusals are always rethrown (the
+  /// caller has its own fallback); `invalidation` marks a write whose failure must make the
+  /// repair clear the cache.
+  template <class R, class Call>
+  R call_guarded(std::string_view operation, Call&& call, bool invalidation = false) {
+    // No repair pass first: such a call reads no value key (a tag version is not one).
+    return guarded<R, false, false>(
+        operation, nullptr, call,
+        [&] {
+          if (invalidation) remember_all();
+        },
+        [] { return R(); });
+  }
+
   // ---- StatsSource ----
 
   /// The wrapped backend's figures, as if Cache held it directly.
@@ -281,7 +311,8 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
   // Runs call through the breaker and the pending repair. On a backend_error (or a refusal):
   // on_failure() records what the failed call leaves behind, then propagate (or a call that
   // may not degrade) rethrows and degrade returns fallback().
-  template <class R, bool MayDegrade = true, class Call, class OnFailure, class Fallback>
+  template <class R, bool MayDegrade = true, bool Repairs = true, class Call, class OnFailure,
+            class Fallback>
   R guarded(std::string_view operation, const K* key, Call&& call, OnFailure&& on_failure,
             Fallback&& fallback) {
     CircuitBreaker::Permit permit = breaker_ ? breaker_->acquire() : CircuitBreaker::Permit();
@@ -296,7 +327,8 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
       }
     }
     try {
-      if (repair_needed_.load(std::memory_order_acquire)) repair();
+      const DeadlineScope deadline(options_.call_budget);
+      if (Repairs && repair_needed_.load(std::memory_order_acquire)) repair(key);
       if constexpr (std::is_void_v<R>) {
         call();
         permit.succeeded();
@@ -356,57 +388,78 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
     repair_needed_.store(true, std::memory_order_release);
   }
 
-  // Erases the remembered keys (or clears everything) before the backend is used again.
+  // At most this many remembered keys are erased by one call (plus its own key): after a long
+  // outage thousands of keys wait, and erasing them all in one caller's call (one round trip
+  // each; Backend has no batch erase) made the first call after recovery slow enough to miss
+  // its deadline and reopen the breaker.
+  static constexpr std::size_t repair_chunk = 32;
+
+  // Erases remembered keys (or clears everything) before the backend is used again: a call on
+  // one key erases that key (if remembered) and up to repair_chunk others, then goes ahead;
+  // a call without a key (batches, size, clear, tags) waits until nothing is remembered.
   // Throws the backend's error when that fails; the caller's call then counts as failed.
-  void repair() {
-    const std::uint64_t attempts_seen = repair_attempts_.load(std::memory_order_acquire);
+  void repair(const K* key) {
+    const std::uint64_t failures_seen = repair_failures_.load(std::memory_order_acquire);
     std::unique_lock<std::mutex> repairing(repair_mutex_);
-    if (!repair_needed_.load(std::memory_order_acquire)) return;
-    if (repair_attempts_.load(std::memory_order_acquire) != attempts_seen) {
-      // Another caller's repair failed while we waited: do not hammer the backend in a row.
-      throw connection_error(std::string(inner_->name()),
-                             "ttlcache " + std::string(inner_->name()) +
-                                 " backend: not used until the keys of failed writes are "
-                                 "erased, and erasing them just failed");
-    }
-    std::vector<K> keys;
-    std::uint64_t upto = 0;
-    bool wipe = false;
-    std::uint64_t clear_generation = 0;
-    {
-      std::lock_guard<std::mutex> lock(pending_mutex_);
-      wipe = clear_pending_;
-      clear_generation = clear_generation_;
-      upto = sequence_;
-      if (!wipe) {
-        keys.reserve(pending_.size());
-        for (const auto& entry : pending_) keys.push_back(entry.first);
+    for (;;) {
+      if (!repair_needed_.load(std::memory_order_acquire)) return;
+      if (repair_failures_.load(std::memory_order_acquire) != failures_seen) {
+        // Another caller's repair failed while we waited: do not hammer the backend in a row.
+        throw connection_error(std::string(inner_->name()),
+                               "ttlcache " + std::string(inner_->name()) +
+                                   " backend: not used until the keys of failed writes are "
+                                   "erased, and erasing them just failed");
       }
-    }
-    try {
+      std::vector<std::pair<K, std::uint64_t>> batch;
+      bool wipe = false;
+      bool own_key_pending = false;
+      std::uint64_t clear_generation = 0;
+      {
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        wipe = clear_pending_;
+        clear_generation = clear_generation_;
+        if (!wipe) {
+          if (key != nullptr) {
+            auto it = pending_.find(*key);
+            own_key_pending = it != pending_.end();
+            if (own_key_pending) batch.emplace_back(*it);
+          }
+          for (const auto& entry : pending_) {
+            if (key != nullptr && batch.size() > repair_chunk) break;
+            if (key == nullptr || !(entry.first == *key)) batch.emplace_back(entry);
+          }
+        }
+      }
+      try {
+        if (wipe) {
+          inner_->clear();
+        } else {
+          for (const auto& entry : batch) inner_->erase(entry.first);
+        }
+      } catch (...) {
+        repair_failures_.fetch_add(1, std::memory_order_acq_rel);
+        throw;
+      }
+      repairs_.fetch_add(1, std::memory_order_relaxed);
       if (wipe) {
-        inner_->clear();
+        repair_clears_.fetch_add(1, std::memory_order_relaxed);
       } else {
-        for (const auto& key : keys) inner_->erase(key);
+        repaired_keys_.fetch_add(batch.size(), std::memory_order_relaxed);
       }
-    } catch (...) {
-      repair_attempts_.fetch_add(1, std::memory_order_acq_rel);
-      throw;
+      {
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        // A key that failed again after the snapshot keeps its (newer) entry.
+        for (const auto& entry : batch) {
+          auto it = pending_.find(entry.first);
+          if (it != pending_.end() && it->second == entry.second) pending_.erase(it);
+        }
+        if (wipe && clear_generation_ == clear_generation) clear_pending_ = false;
+        repair_needed_.store(!pending_.empty() || clear_pending_, std::memory_order_release);
+      }
+      // A call on one key may go ahead once its key is erased (after a wipe, everything is);
+      // the other remembered keys wait for the next calls.
+      if (key != nullptr && !wipe) return;
     }
-    repair_attempts_.fetch_add(1, std::memory_order_acq_rel);
-    repairs_.fetch_add(1, std::memory_order_relaxed);
-    if (wipe) {
-      repair_clears_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      repaired_keys_.fetch_add(keys.size(), std::memory_order_relaxed);
-    }
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    // Keys that failed again after the snapshot keep their (newer) entry.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      it = it->second <= upto ? pending_.erase(it) : std::next(it);
-    }
-    if (wipe && clear_generation_ == clear_generation) clear_pending_ = false;
-    repair_needed_.store(!pending_.empty() || clear_pending_, std::memory_order_release);
   }
 
   void on_breaker_change(BreakerState from, BreakerState to) {
@@ -429,7 +482,7 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
 
   std::atomic<bool> repair_needed_{false};
   std::mutex repair_mutex_;
-  std::atomic<std::uint64_t> repair_attempts_{0};
+  std::atomic<std::uint64_t> repair_failures_{0};
   mutable std::mutex pending_mutex_;
   std::unordered_map<K, std::uint64_t> pending_;  // key -> sequence of its last failure
   std::uint64_t sequence_ = 0;
@@ -438,6 +491,47 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
 
   std::atomic<std::uint64_t> failures_{0}, rejected_{0}, degraded_{0}, failed_writes_{0},
       repairs_{0}, repaired_keys_{0}, repair_clears_{0};
+};
+
+/// A StampStore (tag and entity versions) whose calls go through a ResilientBackend's breaker,
+/// repair pass and deadline: the versions usually live on the same server as the values (the
+/// RedisStore is both), so when the breaker has given up on that server, version reads fail
+/// fast too instead of each waiting out the deadline. Failures are rethrown:
+/// TieredStampStore answers from its local copies, TaggedBackend's callers degrade. A failed
+/// bump_stamps makes the guard's repair clear the cache.
+///
+/// Thread-safety: as the wrapped store. Exceptions: the wrapped store's, and breaker_open_error.
+template <class K, class V>
+class GuardedStampStore final : public StampStore {
+ public:
+  /// Throws argument_error for a null store or guard.
+  GuardedStampStore(std::shared_ptr<StampStore> inner,
+                    std::shared_ptr<ResilientBackend<K, V>> guard)
+      : inner_(std::move(inner)), guard_(std::move(guard)) {
+    if (!inner_ || !guard_) {
+      throw argument_error("ttlcache: GuardedStampStore needs a stamp store and a guard");
+    }
+  }
+  std::string_view name() const noexcept override { return inner_->name(); }
+  std::vector<std::optional<std::uint64_t>> read_stamps(
+      const std::vector<std::string>& names) override {
+    return guard_->template call_guarded<std::vector<std::optional<std::uint64_t>>>(
+        "read_stamps", [&] { return inner_->read_stamps(names); });
+  }
+  std::vector<std::uint64_t> acquire_stamps(const std::vector<std::string>& names,
+                                            std::chrono::milliseconds keep_alive) override {
+    return guard_->template call_guarded<std::vector<std::uint64_t>>(
+        "acquire_stamps", [&] { return inner_->acquire_stamps(names, keep_alive); });
+  }
+  std::vector<std::uint64_t> bump_stamps(const std::vector<std::string>& names,
+                                         std::chrono::milliseconds keep_alive) override {
+    return guard_->template call_guarded<std::vector<std::uint64_t>>(
+        "bump_stamps", [&] { return inner_->bump_stamps(names, keep_alive); }, true);
+  }
+
+ private:
+  std::shared_ptr<StampStore> inner_;
+  std::shared_ptr<ResilientBackend<K, V>> guard_;
 };
 
 }  // namespace ttlcache

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,13 @@ template <class V>
 std::optional<std::chrono::milliseconds> embedded_remaining(const Tagged<V>& v,
                                                             std::int64_t now_ms) {
   if (v.expires_at_ms == 0) return std::nullopt;
-  return std::chrono::milliseconds(std::max<std::int64_t>(0, v.expires_at_ms - now_ms));
+  // Compared before subtracting: an envelope from the wire may carry any expiry, and
+  // INT64_MAX minus a negative time (or INT64_MIN minus a positive one) overflows.
+  if (v.expires_at_ms <= now_ms) return std::chrono::milliseconds(0);
+  if (now_ms < 0 && v.expires_at_ms > std::numeric_limits<std::int64_t>::max() + now_ms) {
+    return std::chrono::milliseconds::max();
+  }
+  return std::chrono::milliseconds(v.expires_at_ms - now_ms);
 }
 }  // namespace detail
 
@@ -469,7 +476,9 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
 /// it carries: messages from different instances may arrive in any order, and random versions
 /// cannot be ordered), so the next read fetches the current version from the shared store. A
 /// local copy is trusted for at most max_age (the same bound as L1 entries) and is dropped
-/// when the bus resubscribes.
+/// when the bus resubscribes. While the shared store fails (Redis unreachable), versions are
+/// answered from local copies younger than max_age, even while the bus is down, so tagged L1
+/// entries stay readable through an outage within the staleness bound.
 /// Thread-safety: every member may be called concurrently.
 class TieredStampStore final : public StampStore {
  public:
@@ -517,7 +526,22 @@ class TieredStampStore final : public StampStore {
     }
     if (missing.empty()) return out;
     const std::uint64_t before = generation_.load(std::memory_order_seq_cst);
-    auto fetched = shared_->read_stamps(missing);
+    std::vector<std::optional<std::uint64_t>> fetched;
+    try {
+      fetched = shared_->read_stamps(missing);
+    } catch (const backend_error&) {
+      // The shared store is unreachable: a local copy younger than max_age is as good as it
+      // is while the bus is up (the same staleness bound as the L1 entries it validates), so
+      // tagged L1 entries keep being served through an outage. Without one, the error stands.
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        auto it = local_.find(missing[j]);
+        if (it == local_.end() || now - it->second.fetched_ns >= max_age_ns_) throw;
+        out[where[j]] = it->second.version;
+      }
+      served_on_failure_.fetch_add(missing.size(), std::memory_order_relaxed);
+      return out;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     // A message that arrived while we asked the shared store may be about a newer version.
     const bool keep = trust_local && generation_.load(std::memory_order_seq_cst) == before;
@@ -569,6 +593,10 @@ class TieredStampStore final : public StampStore {
     std::lock_guard<std::mutex> lock(mutex_);
     return local_.size();
   }
+  /// Versions answered from the local copy because the shared store failed.
+  std::uint64_t served_on_failure() const noexcept {
+    return served_on_failure_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Local {
@@ -619,6 +647,7 @@ class TieredStampStore final : public StampStore {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Local> local_;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> served_on_failure_{0};
 };
 
 /// The pieces of one instance's tiered, tag-aware cache.

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "ttlcache/deadline.hpp"
 #include "ttlcache/errors.hpp"
 
 namespace ttlcache::redis::detail {
@@ -22,7 +23,8 @@ ConnectionPool::ConnectionPool(const RedisOptions& options, std::string endpoint
 ConnectionPool::~ConnectionPool() = default;
 
 ConnectionPool::Lease ConnectionPool::acquire(const Op& op) {
-  const auto deadline = Clock::now() + options_.pool_wait_timeout;
+  // Inside a cache call with a deadline (deadline.hpp), waiting for a connection uses its budget.
+  const auto deadline = Clock::now() + ttlcache::remaining_budget(options_.pool_wait_timeout);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (!idle_.empty()) {

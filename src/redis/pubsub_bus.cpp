@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <fcntl.h>
@@ -29,7 +31,8 @@ namespace ttlcache::redis {
 
 namespace {
 
-constexpr std::string_view wire_magic = "ttlc1|";
+constexpr std::string_view wire_magic_v1 = "ttlc1|";
+constexpr std::string_view wire_magic = "ttlc2|";
 
 bool valid_kind(char c) {
   return c == static_cast<char>(InvalidationMessage::Kind::key) ||
@@ -58,17 +61,21 @@ std::string random_origin() {
 }  // namespace
 
 std::string encode_message(std::string_view origin, const InvalidationMessage& message) {
-  return fmt::format("{}{}|{}|{}|{}|{}{}", wire_magic, origin, static_cast<char>(message.kind),
-                     message.version, message.scope.size(), message.scope, message.subject);
+  return fmt::format("{}{}|{}|{}|{}|{}|{}{}", wire_magic, origin, message.sequence,
+                     static_cast<char>(message.kind), message.version, message.scope.size(),
+                     message.scope, message.subject);
 }
 
 bool decode_message(std::string_view payload, std::string& origin, InvalidationMessage& out) {
-  if (payload.substr(0, wire_magic.size()) != wire_magic) return false;
+  const bool v2 = payload.substr(0, wire_magic.size()) == wire_magic;
+  if (!v2 && payload.substr(0, wire_magic_v1.size()) != wire_magic_v1) return false;
   std::size_t pos = wire_magic.size();
   const std::size_t bar = payload.find('|', pos);
   if (bar == std::string_view::npos) return false;
   origin.assign(payload.substr(pos, bar - pos));
   pos = bar + 1;
+  out.sequence = 0;
+  if (v2 && !take_number(payload, pos, out.sequence)) return false;
   if (pos + 2 > payload.size() || !valid_kind(payload[pos]) || payload[pos + 1] != '|') {
     return false;
   }
@@ -108,6 +115,7 @@ struct PubSubBus::Impl {
     if (o.heartbeat_interval.count() <= 0) {
       throw config_error("heartbeat_interval", "must be positive");
     }
+    if (o.gap_grace.count() <= 0) throw config_error("gap_grace", "must be positive");
     return o;
   }
 
@@ -129,7 +137,98 @@ struct PubSubBus::Impl {
   std::thread thread;
 
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, received{0}, ignored_own{0},
-      malformed{0}, subscriptions{0}, connect_failures{0};
+      malformed{0}, subscriptions{0}, connect_failures{0}, auth_failures{0}, subscribe_failures{0},
+      gaps{0};
+
+  // Publishing side: the next sequence number of each scope.
+  std::mutex sequence_mutex;
+  std::unordered_map<std::string, std::uint64_t> next_sequence;
+
+  // Receiving side (the subscriber thread only): per publisher and scope, the highest number
+  // seen and the numbers below it not seen yet, with when they were first missed.
+  struct Stream {
+    std::string scope;
+    std::uint64_t highest = 0;
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> missing;
+  };
+  std::unordered_map<std::string, Stream> streams;
+  bool any_missing = false;
+  static constexpr std::size_t max_streams = 10'000;
+  static constexpr std::uint64_t max_missing = 256;
+
+  mutable std::mutex failure_mutex;
+  std::string last_failure;
+
+  void report_failure(const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      last_failure = reason;
+    }
+    if (!options.on_failure) return;
+    try {
+      options.on_failure(reason);
+    } catch (...) {  // a listener's failure must not stop the subscriber
+    }
+  }
+
+  std::uint64_t next_number(const std::string& scope) {
+    std::lock_guard<std::mutex> lock(sequence_mutex);
+    return ++next_sequence[scope];
+  }
+
+  // Lost messages of one scope: subscribers drop what they hold for it.
+  void gap(const std::string& scope) {
+    gaps.fetch_add(1, std::memory_order_relaxed);
+    InvalidationMessage clear;
+    clear.kind = InvalidationMessage::Kind::clear;
+    clear.scope = scope;
+    handlers.dispatch(clear);
+  }
+
+  // Tracks one numbered message; may declare a gap at once (a jump too large to wait for).
+  void track(const std::string& from, const InvalidationMessage& m) {
+    if (m.sequence == 0) return;  // an unnumbered (older) publisher
+    const auto now = std::chrono::steady_clock::now();
+    std::string id = from;
+    id.append(1, '\0').append(m.scope);
+    auto it = streams.find(id);
+    if (it == streams.end()) {
+      if (streams.size() >= max_streams) streams.clear();  // publishers come and go
+      Stream fresh;
+      fresh.scope = m.scope;
+      fresh.highest = m.sequence;
+      streams.emplace(std::move(id), std::move(fresh));
+      return;
+    }
+    Stream& s = it->second;
+    if (m.sequence <= s.highest) {
+      s.missing.erase(m.sequence);  // a late one, or a duplicate
+      return;
+    }
+    if (m.sequence - s.highest - 1 > max_missing) {
+      s.missing.clear();
+      s.highest = m.sequence;
+      gap(s.scope);
+      return;
+    }
+    for (std::uint64_t n = s.highest + 1; n < m.sequence; ++n) s.missing.emplace(n, now);
+    any_missing = any_missing || !s.missing.empty();
+    s.highest = m.sequence;
+  }
+
+  // Numbers still missing after gap_grace are lost.
+  void check_gaps() {
+    if (!any_missing) return;  // the usual case: nothing to walk
+    const auto limit = std::chrono::steady_clock::now() - options.gap_grace;
+    any_missing = false;
+    for (auto& [id, s] : streams) {
+      if (!s.missing.empty() && s.missing.begin()->second <= limit) {
+        s.missing.clear();
+        gap(s.scope);
+      }
+      any_missing = any_missing || !s.missing.empty();
+    }
+  }
 
   void set_connected(bool value) {
     {
@@ -189,6 +288,14 @@ struct PubSubBus::Impl {
       }
       if (!opened.connection) {
         connect_failures.fetch_add(1, std::memory_order_relaxed);
+        const bool auth = opened.reason.rfind("AUTH was refused", 0) == 0;
+        if (auth) auth_failures.fetch_add(1, std::memory_order_relaxed);
+        try {
+          report_failure(fmt::format("invalidation bus cannot connect to {}: {}",
+                                     detail::endpoint_of(options.redis),
+                                     opened.reason.empty() ? "no node known" : opened.reason));
+        } catch (...) {  // bad_alloc: the counter still says it
+        }
         ++attempt;  // a cluster's next node
         relearn();
         pause(backoff);
@@ -213,6 +320,8 @@ struct PubSubBus::Impl {
     using clock = std::chrono::steady_clock;
     if (!connection.append({"SUBSCRIBE", options.channel}) || !connection.flush()) return false;
     bool subscribed = false;
+    streams.clear();  // a new subscription: whatever came before was reset anyway
+    any_missing = false;
     const auto started = clock::now();
     auto last_heard = started;
     bool ping_outstanding = false;
@@ -229,6 +338,7 @@ struct PubSubBus::Impl {
         if (!handle(reply.get(), subscribed)) return subscribed;
       }
       if (stop.load()) return subscribed;
+      check_gaps();
 
       const auto now = clock::now();
       if (!subscribed && now - started > options.redis.command_timeout) return false;
@@ -261,7 +371,18 @@ struct PubSubBus::Impl {
   bool handle(const redisReply* reply, bool& subscribed) {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-      return reply->type != REDIS_REPLY_ERROR;
+      if (reply->type != REDIS_REPLY_ERROR) return true;
+      if (!subscribed) {
+        // E.g. an ACL user without access to the channel: NOPERM. Reported, then retried.
+        subscribe_failures.fetch_add(1, std::memory_order_relaxed);
+        try {
+          report_failure(fmt::format("invalidation bus: SUBSCRIBE {} refused by {}: {}",
+                                     options.channel, detail::endpoint_of(options.redis),
+                                     std::string_view(reply->str, reply->len)));
+        } catch (...) {  // bad_alloc: the counter still says it
+        }
+      }
+      return false;
     }
     const std::string_view type(reply->element[0]->str, reply->element[0]->len);
     if (type == "subscribe") {
@@ -286,6 +407,7 @@ struct PubSubBus::Impl {
         ignored_own.fetch_add(1, std::memory_order_relaxed);
       } else {
         received.fetch_add(1, std::memory_order_relaxed);
+        track(from, message);
         handlers.dispatch(message);
       }
     }
@@ -311,7 +433,10 @@ PubSubBus::~PubSubBus() {
 std::string_view PubSubBus::name() const noexcept { return "redis-pubsub"; }
 
 void PubSubBus::publish(const InvalidationMessage& message) {
-  const std::string payload = encode_message(impl_->origin, message);
+  InvalidationMessage numbered = message;
+  numbered.sequence = impl_->next_number(message.scope);
+  // A message that fails to go out leaves a gap at the receivers: they reset that scope.
+  const std::string payload = encode_message(impl_->origin, numbered);
   const detail::Op op{"PUBLISH", detail::Op::Kind::key, impl_->options.channel};
   // Each candidate once, starting with the one that worked last; a failure moves on (cluster)
   // or learns the master again (Sentinel) before giving up.
@@ -362,6 +487,13 @@ PubSubStats PubSubBus::stats() const {
   s.malformed = impl_->malformed.load(std::memory_order_relaxed);
   s.subscriptions = impl_->subscriptions.load(std::memory_order_relaxed);
   s.connect_failures = impl_->connect_failures.load(std::memory_order_relaxed);
+  s.auth_failures = impl_->auth_failures.load(std::memory_order_relaxed);
+  s.subscribe_failures = impl_->subscribe_failures.load(std::memory_order_relaxed);
+  s.gaps = impl_->gaps.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(impl_->failure_mutex);
+    s.last_failure = impl_->last_failure;
+  }
   s.connected = impl_->connected.load(std::memory_order_acquire);
   return s;
 }

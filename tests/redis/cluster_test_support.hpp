@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -15,8 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "redis_test_support.hpp"
 #include "ttlcache/redis.hpp"
@@ -188,19 +194,41 @@ std::string join(const Strings& parts) {
   return out;
 }
 
-/// Sends SIGKILL to pid and waits (up to 2 s) until it is gone.
-inline void kill_process(int pid) {
+/// True when nothing accepts connections on 127.0.0.1:port any more.
+inline bool port_refuses(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
+                       errno == ECONNREFUSED;
+  ::close(fd);
+  return refused;
+}
+
+/// Sends SIGKILL to pid and waits until it is really dead: the process gone (or a zombie,
+/// which holds no sockets) and, with a port, that port refusing connections. A test that goes
+/// on before that can see the victim still answer. Throws after 10 s.
+inline void kill_process(int pid, int port = 0) {
   ::kill(pid, SIGKILL);
-  eventually(
-      [pid] {
+  const bool dead = eventually(
+      [pid, port] {
         std::ifstream status("/proc/" + std::to_string(pid) + "/status");
         std::string line;
+        bool gone = true;
         while (std::getline(status, line)) {
-          if (line.rfind("State:", 0) == 0) return line.find('Z') != std::string::npos;
+          if (line.rfind("State:", 0) == 0) gone = line.find('Z') != std::string::npos;
         }
-        return true;
+        return gone && (port == 0 || port_refuses(port));
       },
-      std::chrono::seconds(2));
+      std::chrono::seconds(10));
+  if (!dead) {
+    throw std::runtime_error("kill_process: pid " + std::to_string(pid) +
+                             (port != 0 ? " (port " + std::to_string(port) + ")" : "") +
+                             " still alive 10 s after SIGKILL");
+  }
 }
 
 }  // namespace ttlcache_test

@@ -250,3 +250,73 @@ TEST_CASE("many threads through the breaker: one probe at a time, consistent tra
   CHECK(count("closed->open") == count("half_open->closed"));  // every opening was recovered
   INFO("calls " << calls.load());
 }
+
+TEST_CASE("slow-call rate: slow calls open the breaker, fast ones and a short window do not",
+          "[breaker][slow]") {
+  auto clock = std::make_shared<FakeClock>();
+  BreakerOptions o = options(100, 1s);  // the failure rule stays out of the way
+  o.slow_call_duration = 100ms;
+  o.slow_call_rate_threshold = 50;
+  o.sliding_window = 4;
+  o.minimum_calls = 2;
+  CircuitBreaker breaker(o, clock);
+  const auto call = [&](std::chrono::milliseconds takes, bool ok = true) {
+    auto permit = breaker.acquire();
+    REQUIRE(permit);
+    clock->advance(takes);
+    if (ok) {
+      permit.succeeded();
+    } else {
+      permit.failed();
+    }
+  };
+  // Fast calls fill the window; one slow call of four is 25 %: still closed.
+  for (int i = 0; i < 4; ++i) call(1ms);
+  call(150ms);
+  CHECK(breaker.state() == BreakerState::closed);
+  CHECK(breaker.counters().slow_calls == 1);
+  // A second slow call: 2 of the last 4 (50 %) opens it, although every call succeeded.
+  call(100ms);
+  CHECK(breaker.state() == BreakerState::open);
+  CHECK_FALSE(breaker.acquire());
+  // After open_for, a slow probe reopens it; a fast one closes it, with an empty window.
+  clock->advance(1s);
+  call(120ms);
+  CHECK(breaker.state() == BreakerState::open);
+  clock->advance(1s);
+  call(1ms);
+  CHECK(breaker.state() == BreakerState::closed);
+  call(200ms);  // 1 of 1: below minimum_calls
+  CHECK(breaker.state() == BreakerState::closed);
+  // A slow failure counts as slow too.
+  call(200ms, false);
+  CHECK(breaker.state() == BreakerState::open);
+}
+
+TEST_CASE("slow-call rate off by default, and its options are checked", "[breaker][slow]") {
+  auto clock = std::make_shared<FakeClock>();
+  CircuitBreaker plain(options(3, 1s), clock);
+  for (int i = 0; i < 10; ++i) {
+    auto permit = plain.acquire();
+    clock->advance(10s);
+    permit.succeeded();
+  }
+  CHECK(plain.state() == BreakerState::closed);
+  CHECK(plain.counters().slow_calls == 0);
+
+  BreakerOptions o = options(3, 1s);
+  o.slow_call_duration = 10ms;
+  o.sliding_window = 33;
+  CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);
+  o.sliding_window = 4;
+  o.minimum_calls = 5;
+  CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);
+  o.minimum_calls = 2;
+  o.slow_call_rate_threshold = 0;
+  CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);
+  o.slow_call_rate_threshold = 101;
+  CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);
+  o.slow_call_rate_threshold = 50;
+  o.slow_call_duration = -1ms;
+  CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);
+}

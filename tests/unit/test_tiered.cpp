@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -475,4 +476,72 @@ TEST_CASE("tiered: Cache statistics show per-tier reads and remote invalidations
   const std::string text = ttlcache::to_prometheus({s});
   CHECK(text.find("ttlcache_tier_hits_total{cache=\"default\",tier=\"l1\"} 1") !=
         std::string::npos);
+}
+
+namespace {
+/// A shared stamp store that can go down (Redis unreachable).
+class DownableStampStore final : public ttlcache::StampStore {
+ public:
+  explicit DownableStampStore(std::shared_ptr<ttlcache::StampStore> inner)
+      : inner_(std::move(inner)) {}
+  std::atomic<bool> down{false};
+  std::string_view name() const noexcept override { return "downable"; }
+  std::vector<std::optional<std::uint64_t>> read_stamps(
+      const std::vector<std::string>& names) override {
+    check();
+    return inner_->read_stamps(names);
+  }
+  std::vector<std::uint64_t> acquire_stamps(const std::vector<std::string>& names,
+                                            std::chrono::milliseconds keep_alive) override {
+    check();
+    return inner_->acquire_stamps(names, keep_alive);
+  }
+  std::vector<std::uint64_t> bump_stamps(const std::vector<std::string>& names,
+                                         std::chrono::milliseconds keep_alive) override {
+    check();
+    return inner_->bump_stamps(names, keep_alive);
+  }
+
+ private:
+  void check() const {
+    if (down) throw ttlcache::connection_error("downable", "stamps: connection refused");
+  }
+  std::shared_ptr<ttlcache::StampStore> inner_;
+};
+}  // namespace
+
+TEST_CASE("tiered stamp store: local versions stand in while the shared store is down",
+          "[tiered][outage]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto shared =
+      std::make_shared<DownableStampStore>(std::make_shared<ttlcache::MemoryStampStore>());
+  auto hub = std::make_shared<ttlcache::InProcessHub>();
+  auto bus = std::make_shared<ttlcache::InProcessBus>(hub);
+  ttlcache::TieredStampStore stamps(shared, bus, "s", 5s, clock);
+  const auto v = shared->acquire_stamps({"t:a", "t:b"}, 1h);
+  REQUIRE(stamps.read_stamps({"t:a"}).at(0) == std::optional<std::uint64_t>(v.at(0)));
+
+  // Redis goes away, and with it the bus: the local copy (1 s old) still answers.
+  shared->down = true;
+  bus->set_connected(false);
+  clock->advance(1s);
+  CHECK(stamps.read_stamps({"t:a"}).at(0) == std::optional<std::uint64_t>(v.at(0)));
+  CHECK(stamps.served_on_failure() == 1);
+  // A name never read has no local copy: the error stands (the entry is a miss above).
+  CHECK_THROWS_AS(stamps.read_stamps({"t:b"}), ttlcache::connection_error);
+  // Past max_age the copy is no longer trusted.
+  clock->advance(4s);
+  CHECK_THROWS_AS(stamps.read_stamps({"t:a"}), ttlcache::connection_error);
+}
+
+TEST_CASE("tiered: an L2 envelope with an extreme expiry does not overflow the L1 fill",
+          "[tiered]") {
+  Tagged<std::string> t{"v", {}, std::numeric_limits<std::int64_t>::max()};
+  CHECK(ttlcache::detail::embedded_remaining(t, -5) == std::chrono::milliseconds::max());
+  CHECK(ttlcache::detail::embedded_remaining(t, 1000) ==
+        std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max() - 1000));
+  t.expires_at_ms = std::numeric_limits<std::int64_t>::min();
+  CHECK(ttlcache::detail::embedded_remaining(t, 1000) == std::chrono::milliseconds(0));
+  t.expires_at_ms = 5000;
+  CHECK(ttlcache::detail::embedded_remaining(t, 1000) == std::chrono::milliseconds(4000));
 }
