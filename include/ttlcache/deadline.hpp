@@ -57,6 +57,11 @@ class DeadlineScope {
     const auto mine = detail::deadline_clock::now() + budget;
     if (mine < saved_) detail::deadline_slot() = mine;
   }
+  /// A scope ending at an absolute point (already passed: every remote wait fails at once).
+  explicit DeadlineScope(std::chrono::steady_clock::time_point deadline) noexcept
+      : saved_(detail::deadline_slot()) {
+    if (deadline < saved_) detail::deadline_slot() = deadline;
+  }
   ~DeadlineScope() { detail::deadline_slot() = saved_; }
   DeadlineScope(const DeadlineScope&) = delete;
   DeadlineScope& operator=(const DeadlineScope&) = delete;

@@ -52,13 +52,12 @@ std::vector<std::optional<V>> LoadEngine<K, V>::call_batch_loader(BatchLoader& l
 // Reads keys; fresh values into out, stale copies (fail-safe) into stale.
 template <class K, class V>
 void LoadEngine<K, V>::read_many(const std::vector<K>& keys, std::vector<std::optional<V>>& out,
-                                 std::vector<std::optional<Timed<V>>>* stale,
-                                 std::chrono::milliseconds deadline) {
+                                 std::vector<std::optional<Timed<V>>>* stale, const Request& req) {
   if (!timed_) {
-    out = call("get_many", deadline, [&] { return backend_->get_many(keys); });
+    out = call("get_many", req, [&] { return backend_->get_many(keys); });
     return;
   }
-  auto timed = call("get_many", deadline, [&] { return timed_->get_many_timed(keys); });
+  auto timed = call("get_many", req, [&] { return timed_->get_many_timed(keys); });
   const std::int64_t now = timed_->now_ms();
   out.assign(keys.size(), std::nullopt);
   if (stale) stale->assign(keys.size(), std::nullopt);
@@ -77,7 +76,7 @@ template <class K, class V>
 void LoadEngine<K, V>::write_many(std::vector<K> keys, std::vector<std::optional<V>> values,
                                   std::chrono::milliseconds ttl, std::int64_t took_us,
                                   const std::optional<std::vector<Stamp>>& stamps,
-                                  std::chrono::milliseconds deadline) {
+                                  const Request& req) {
   check_ttl(ttl);
   if (timed_) {
     const auto us = static_cast<std::uint32_t>(
@@ -91,7 +90,7 @@ void LoadEngine<K, V>::write_many(std::vector<K> keys, std::vector<std::optional
       }
     }
     if (entries.empty()) return;
-    call("set_many", deadline, [&] {
+    call("set_many", req, [&] {
       if (stamps) {
         timed_->set_many_timed_stamped(std::move(entries), *stamps);
       } else {
@@ -106,7 +105,7 @@ void LoadEngine<K, V>::write_many(std::vector<K> keys, std::vector<std::optional
     if (values[i]) writes.push_back({std::move(keys[i]), std::move(*values[i]), ttl});
   }
   if (writes.empty()) return;
-  call("set_many", deadline, [&] {
+  call("set_many", req, [&] {
     if (stamps) {
       tag_support(*backend_).set_many_stamped(std::move(writes), *stamps);
     } else {
@@ -125,7 +124,7 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
   std::vector<std::optional<V>> out;
   std::vector<std::optional<Timed<V>>> stale;
   try {
-    read_many(keys, out, req.fail_safe ? &stale : nullptr, req.deadline);
+    read_many(keys, out, req.fail_safe ? &stale : nullptr, req);
   } catch (const backend_error&) {  // fail-safe: an unreadable cache is all misses
     if (!req.fail_safe) throw;
     out.assign(keys.size(), std::nullopt);
@@ -181,7 +180,7 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
   }
   if (can_store) {
     try {
-      write_many(std::move(missing), std::move(loaded), ttl, took, stamps, req.deadline);
+      write_many(std::move(missing), std::move(loaded), ttl, took, stamps, req);
     } catch (const backend_error&) {  // counted by call(); the loaded values are the answer
     }
   }
@@ -204,6 +203,7 @@ WarmProgress LoadEngine<K, V>::warm(const std::vector<K>& keys, Loader& loader,
   progress.total = keys.size();
 
   auto one_batch = [&](std::size_t b) {
+    const Request breq = req;  // each batch its own budget (spent is per request)
     const auto first = keys.begin() + static_cast<std::ptrdiff_t>(b * wo.batch_size);
     const auto last =
         keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), (b + 1) * wo.batch_size));
@@ -213,22 +213,22 @@ WarmProgress LoadEngine<K, V>::warm(const std::vector<K>& keys, Loader& loader,
       std::vector<K> todo;
       if (wo.skip_cached) {
         std::vector<std::optional<V>> found;
-        read_many(batch, found, nullptr, req.deadline);
+        read_many(batch, found, nullptr, breq);
         for (std::size_t i = 0; i < batch.size(); ++i) {
           if (!found[i]) todo.push_back(batch[i]);
         }
       } else {
         todo = batch;
       }
-      const auto ttl = req.ttl();
+      const auto ttl = breq.ttl();
       // Versions read before the loads, as get_or_load does.
-      const auto stamps = stamps_for(req, ttl);
+      const auto stamps = stamps_for(breq, ttl);
       std::vector<std::optional<V>> values(todo.size());
       const std::int64_t started = bg_->clock_us();
       if constexpr (std::is_invocable_v<Loader&, const K&> || std::is_invocable_v<Loader&>) {
         for (std::size_t i = 0; i < todo.size(); ++i) {
           try {
-            values[i] = run_loader(loader, todo[i], req);
+            values[i] = run_loader(loader, todo[i], breq);
           } catch (...) {
             ++failed;
           }
@@ -246,7 +246,7 @@ WarmProgress LoadEngine<K, V>::warm(const std::vector<K>& keys, Loader& loader,
       const std::size_t loaded_count = static_cast<std::size_t>(
           std::count_if(values.begin(), values.end(), [](const auto& v) { return v.has_value(); }));
       try {
-        write_many(std::move(todo), std::move(values), ttl, per_key, stamps, req.deadline);
+        write_many(std::move(todo), std::move(values), ttl, per_key, stamps, breq);
       } catch (const error&) {
         failed += loaded_count;
       }

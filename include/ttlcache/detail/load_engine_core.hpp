@@ -77,7 +77,11 @@ class LoadEngine {
     bool fail_safe = false;
     std::chrono::milliseconds soft_timeout{0};
     std::chrono::milliseconds hard_timeout{0};
+    /// The budget of this cache call's backend work, across all its backend calls (a read,
+    /// the stamps, the write); the loader's own time is not counted. 0 = none.
     std::chrono::milliseconds deadline{0};
+    /// What the backend calls of this request have used of deadline so far.
+    mutable std::chrono::nanoseconds spent{0};
   };
 
   LoadEngine(std::shared_ptr<backend_type> backend, CacheOptions options)
@@ -119,7 +123,7 @@ class LoadEngine {
   void set(const K& key, V value, const EntryOptions& eo) {
     Request req = request(eo);
     const auto ttl = req.ttl();
-    call("set", req.deadline, [&] {
+    call("set", req, [&] {
       if (req.tags) {
         auto& tagged = tag_support(*backend_);
         tagged.set_stamped(key, std::move(value), ttl, tagged.stamps_for(*req.tags, ttl));
@@ -148,7 +152,7 @@ class LoadEngine {
     }
     const auto ttl = req.ttl();
     auto stamps = stamps_for(req, ttl);
-    write_many(std::move(keys), std::move(values), ttl, 0, stamps, req.deadline);
+    write_many(std::move(keys), std::move(values), ttl, 0, stamps, req);
   }
 
   bool erase(const K& key) {
@@ -209,7 +213,7 @@ class LoadEngine {
     if (timed_) return load_timed(key, loader, req);
     std::optional<V> hit;
     try {
-      hit = call("get", req.deadline, [&] { return backend_->get(key); });
+      hit = call("get", req, [&] { return backend_->get(key); });
     } catch (const backend_error&) {
       if (!req.fail_safe) throw;  // (fail-safe implies timed_; kept for clarity)
     }
@@ -220,7 +224,7 @@ class LoadEngine {
     if (stats_) record_read(false, req.ct);
     return flights_.run(key, [&]() -> LoadResult<V> {
       // A load for this key may have finished between our miss and our turn as leader.
-      if (auto again = call("get", req.deadline, [&] { return backend_->get(key); })) {
+      if (auto again = call("get", req, [&] { return backend_->get(key); })) {
         return {std::move(*again), false, true};
       }
       std::optional<Timed<V>> no_stale;
@@ -332,7 +336,7 @@ class LoadEngine {
   LoadResult<V> load_timed(const K& key, Loader& loader, const Request& req) {
     std::optional<Timed<V>> entry;
     try {
-      entry = call("get", req.deadline, [&] { return timed_->get_timed(key); });
+      entry = call("get", req, [&] { return timed_->get_timed(key); });
     } catch (const backend_error&) {
       if (!req.fail_safe) throw;  // fail-safe: a cache that cannot be read is a miss
     }
@@ -371,7 +375,7 @@ class LoadEngine {
     return flights_.run(key, [&]() -> LoadResult<V> {
       std::optional<Timed<V>> again;
       try {
-        again = call("get", req.deadline, [&] { return timed_->get_timed(key); });
+        again = call("get", req, [&] { return timed_->get_timed(key); });
       } catch (const backend_error&) {
         if (!req.fail_safe) throw;
       }
@@ -439,7 +443,7 @@ class LoadEngine {
   std::optional<std::vector<Stamp>> stamps_for(const Request& req, std::chrono::milliseconds ttl) {
     if (!req.tags) return std::nullopt;
     auto& t = tag_support(*backend_);
-    return call("stamps_for", req.deadline, [&] { return t.stamps_for(*req.tags, ttl); });
+    return call("stamps_for", req, [&] { return t.stamps_for(*req.tags, ttl); });
   }
 
   // The leader's load: distributed lock (optional), then the loader, directly or on the
@@ -484,7 +488,7 @@ class LoadEngine {
     }
     const std::int64_t took = bg_->clock_us() - started;
     try {
-      call("set", req.deadline, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
+      call("set", req, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
     }
     return {std::move(*value), false, false};
@@ -621,11 +625,10 @@ class LoadEngine {
   template <class BatchLoader>
   std::vector<std::optional<V>> call_batch_loader(BatchLoader& loader, const std::vector<K>& keys);
   void read_many(const std::vector<K>& keys, std::vector<std::optional<V>>& out,
-                 std::vector<std::optional<Timed<V>>>* stale, std::chrono::milliseconds deadline);
+                 std::vector<std::optional<Timed<V>>>* stale, const Request& req);
   void write_many(std::vector<K> keys, std::vector<std::optional<V>> values,
                   std::chrono::milliseconds ttl, std::int64_t took_us,
-                  const std::optional<std::vector<Stamp>>& stamps,
-                  std::chrono::milliseconds deadline);
+                  const std::optional<std::vector<Stamp>>& stamps, const Request& req);
 
   // ---- statistics and backend calls ----
 
@@ -682,6 +685,20 @@ class LoadEngine {
       return counted(operation, fn);
     }
     return counted(operation, fn);  // the hot path: no scope to set up
+  }
+  /// A backend call of a request: what is left of the request's budget bounds it, and its
+  /// duration is charged to the request.
+  template <class Fn>
+  decltype(auto) call(std::string_view operation, const Request& req, Fn&& fn) {
+    if (req.deadline.count() <= 0) return counted(operation, fn);
+    const auto start = std::chrono::steady_clock::now();
+    struct Charge {
+      const Request& req;
+      std::chrono::steady_clock::time_point start;
+      ~Charge() { req.spent += std::chrono::steady_clock::now() - start; }
+    } charge{req, start};
+    DeadlineScope scope(start + (req.deadline - req.spent));
+    return counted(operation, fn);
   }
   template <class Fn>
   TTLCACHE_HOT decltype(auto) call(std::string_view operation, Fn&& fn) {
