@@ -112,11 +112,12 @@ class Query {
 #define TTLCACHE_SERVICE_FILE_COLUMNS \
   "id, owner, name, language, size, version, updated_at, content"
 
+// AUTOINCREMENT: a deleted file's id is never reused (the stale-read checker relies on it).
 constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
-  id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, name TEXT NOT NULL, language TEXT NOT NULL,
-  content TEXT NOT NULL, size INTEGER NOT NULL, version INTEGER NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, owner INTEGER NOT NULL, name TEXT NOT NULL,
+  language TEXT NOT NULL, content TEXT NOT NULL, size INTEGER NOT NULL, version INTEGER NOT NULL,
   updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS files_by_owner ON files(owner, updated_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS bookmarks(
@@ -233,14 +234,32 @@ class SqliteDatabase final : public Database {
   nlohmann::json search(const std::string& query, int limit) override {
     return measured([&] {
       Lease c(*this);
-      // The query as one FTS5 string literal: the user's words, never FTS5 syntax.
-      std::string phrase = "\"";
-      for (char ch : query) phrase += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-      phrase += "\"";
+      // Each word as an FTS5 string (implicit AND): the user's words, never FTS5 syntax.
+      std::string match;
+      std::string word;
+      const auto flush = [&] {
+        if (word.empty()) return;
+        if (!match.empty()) match += ' ';
+        match += '"';
+        for (char ch : word) match += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        match += '"';
+        word.clear();
+      };
+      for (char ch : query) {
+        if (ch == ' ') {
+          flush();
+        } else {
+          word += ch;
+        }
+      }
+      flush();
+      if (match.empty()) {
+        return nlohmann::json{{"query", query}, {"results", nlohmann::json::array()}};
+      }
       Query q(*c,
               "SELECT f.id, f.name, f.owner FROM files_fts JOIN files f ON f.id = "
               "files_fts.rowid WHERE files_fts MATCH ? ORDER BY rank, f.id LIMIT ?");
-      q.bind(1, phrase).bind(2, limit);
+      q.bind(1, match).bind(2, limit);
       auto results = nlohmann::json::array();
       while (q.step()) {
         results.push_back({{"id", q.integer(0)}, {"name", q.text(1)}, {"owner", q.integer(2)}});

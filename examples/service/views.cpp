@@ -33,6 +33,8 @@ ttlcache::Context context_for(std::int64_t user) {
 
 }  // namespace
 
+// Loaders capture by value: refresh-ahead and stale-while-revalidate run them again on a
+// background thread after the request that created them has returned.
 template <class Loader>
 Response Views::read_tagged(const std::string& key, const char* type, std::int64_t user,
                             Loader&& loader, const std::vector<std::string>& tags,
@@ -62,12 +64,13 @@ Response Views::read_bounded(const std::string& key, const char* type, Loader&& 
 
 Response Views::file_list(std::int64_t user, int page) {
   return read_tagged(ttlcache::make_key("file_list", user, page), "file_list", user,
-                     [&] { return db_.file_list(user, page, per_page).dump(); }, {user_tag(user)});
+                     [this, user, page] { return db_.file_list(user, page, per_page).dump(); },
+                     {user_tag(user)});
 }
 
 Response Views::file_content(std::int64_t id) {
   return read_tagged(ttlcache::make_key("file_content", id), "file_content", 0,
-                     [&] {
+                     [this, id] {
                        auto f = db_.file(id);
                        if (!f) throw not_found();
                        return f->dump();
@@ -77,7 +80,7 @@ Response Views::file_content(std::int64_t id) {
 
 Response Views::markdown(std::int64_t id) {
   auto r = read_tagged(ttlcache::make_key("markdown_render", id), "markdown_render", 0,
-                       [&] {
+                       [this, id] {
                          auto f = db_.file(id);
                          if (!f) throw not_found();
                          return render_markdown((*f)["content"].get<std::string>());
@@ -89,24 +92,24 @@ Response Views::markdown(std::int64_t id) {
 
 Response Views::user_stats(std::int64_t user) {
   return read_tagged(ttlcache::make_key("user_stats", user), "user_stats", user,
-                     [&] { return db_.user_stats(user).dump(); }, {user_tag(user)});
+                     [this, user] { return db_.user_stats(user).dump(); }, {user_tag(user)});
 }
 
 Response Views::public_stats() {
   return read_bounded(ttlcache::make_key("public_stats"), "public_stats",
-                      [&] { return db_.public_stats().dump(); });
+                      [this] { return db_.public_stats().dump(); });
 }
 
 Response Views::search(const std::string& query) {
   return read_bounded(ttlcache::make_key("search_results", query), "search_results",
-                      [&] { return db_.search(query, 20).dump(); });
+                      [this, query] { return db_.search(query, 20).dump(); });
 }
 
 Response Views::bookmarks(std::int64_t user) {
   // A delete removes bookmarks of any user: one entity version covers every list.
   return read_tagged(
       ttlcache::make_key("bookmarks", user), "bookmarks", user,
-      [&] { return db_.bookmarks(user).dump(); }, {user_tag(user)}, "files");
+      [this, user] { return db_.bookmarks(user).dump(); }, {user_tag(user)}, "files");
 }
 
 Response Views::create_file(std::int64_t owner, const std::string& name,
