@@ -78,7 +78,8 @@ class Client {
   ThreadResult& r_;
 };
 
-void client_thread(const RunOptions& o, int index, Clock::time_point start, Clock::time_point end,
+void client_thread(const RunOptions& o, int index, Clock::time_point start,
+                   Clock::time_point measured_from, Clock::time_point end,
                    std::atomic<std::uint64_t>& done, ThreadResult& r) {
   Traffic traffic(o.traffic, static_cast<std::uint64_t>(index));
   Client client(o.port, r);
@@ -109,9 +110,11 @@ void client_thread(const RunOptions& o, int index, Clock::time_point start, Cloc
     }
     auto res = client.send(req, headers);
     const auto took = Clock::now() - scheduled;
-    r.latencies_us.push_back(
-        static_cast<float>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
-    done.fetch_add(1, std::memory_order_relaxed);
+    if (scheduled >= measured_from) {
+      r.latencies_us.push_back(
+          static_cast<float>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
     if (!res) continue;
     if (res->status == 304) ++r.not_modified;
     if (req.kind == Kind::markdown && res->status == 200) {
@@ -208,16 +211,25 @@ nlohmann::json RunFigures::to_json() const {
 
 RunFigures run_load(const RunOptions& o) {
   if (o.threads < 1) throw std::invalid_argument("loadgen: threads must be at least 1");
-  const nlohmann::json before = get_json(o.port, "/admin/stats");
+  get_json(o.port, "/admin/stats");  // reachable, before any thread starts
   std::vector<ThreadResult> results(static_cast<std::size_t>(o.threads));
   std::atomic<std::uint64_t> done{0};
-  const auto start = Clock::now() + std::chrono::milliseconds(20);
+  const auto warm_from = Clock::now() + std::chrono::milliseconds(20);
+  const auto start = warm_from + o.warmup;
   const auto end = start + o.duration;
   std::vector<std::thread> threads;
   for (int i = 0; i < o.threads; ++i) {
-    threads.emplace_back(client_thread, std::cref(o), i, start, end, std::ref(done),
+    threads.emplace_back(client_thread, std::cref(o), i, warm_from, start, end, std::ref(done),
                          std::ref(results[static_cast<std::size_t>(i)]));
   }
+  // The server's counters from the end of the warm-up (requests in flight at that instant
+  // are the only imprecision).
+  if (o.warmup.count() > 0 && o.progress) {
+    std::fprintf(stderr, "  %-10s warming up for %.0f s\n", o.label.c_str(),
+                 std::chrono::duration<double>(o.warmup).count());
+  }
+  std::this_thread::sleep_until(start);
+  const nlohmann::json before = get_json(o.port, "/admin/stats");
   // The progress line: every second on a terminal, every 5 s otherwise; bounded by the run
   // (plus the slowest answer's read timeout).
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -234,7 +246,7 @@ RunFigures run_load(const RunOptions& o) {
                  static_cast<double>(done.load()) / std::max(elapsed, 0.001));
   }
   for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::max(end, Clock::now()) - start).count();
   if (o.progress && tty) std::fprintf(stderr, "\n");
   const nlohmann::json after = get_json(o.port, "/admin/stats");
 

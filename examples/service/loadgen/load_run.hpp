@@ -23,6 +23,8 @@ struct RunOptions {
   /// service answers: throughput at saturation).
   double rate = 0;
   std::chrono::milliseconds duration{10'000};
+  /// Played before the measured duration, not measured (the cache and the database warm up).
+  std::chrono::milliseconds warmup{0};
   /// Share of file reads checked against the database (its version read first, uncached).
   double sample_ratio = 0.02;
   bool progress = true;

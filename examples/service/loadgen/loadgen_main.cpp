@@ -24,6 +24,7 @@ struct Options {
   std::string database = "sqlite";
   std::string topology = "in-process";
   double duration_s = 20;
+  double warmup_s = 10;
   double rate = 150;
   int threads = 8;
   bool saturation = false;
@@ -36,7 +37,8 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "ttlcache_loadgen: %s\n"
-               "usage: ttlcache_loadgen --service PATH [--duration SECONDS] [--rate REQ_PER_S]\n"
+               "usage: ttlcache_loadgen --service PATH [--duration SECONDS] [--warmup SECONDS]\n"
+               "       [--rate REQ_PER_S]\n"
                "       [--threads N] [--saturation] [--db sqlite] [--topology in-process]\n"
                "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
                why.c_str());
@@ -87,6 +89,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (a == "--duration") {
       o.duration_s = number(a, v, 1, 3600);
+    } else if (a == "--warmup") {
+      o.warmup_s = number(a, v, 0, 3600);
     } else if (a == "--rate") {
       o.rate = number(a, v, 0, 1e6);
     } else if (a == "--threads") {
@@ -121,6 +125,7 @@ loadgen::RunFigures measure(const Options& o, bool cache, double rate, const cha
   run.threads = o.threads;
   run.rate = rate;
   run.duration = std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000));
+  run.warmup = std::chrono::milliseconds(static_cast<long long>(o.warmup_s * 1000));
   run.progress = o.progress;
   run.traffic = o.traffic;
   auto f = loadgen::run_load(run);
@@ -134,6 +139,7 @@ int compare(const Options& o) {
   c.settings = {{"database", o.database},
                 {"topology", o.topology},
                 {"duration_s", o.duration_s},
+                {"warmup_s", o.warmup_s},
                 {"rate_rps", o.rate},
                 {"threads", o.threads},
                 {"users", o.traffic.users},
