@@ -17,7 +17,7 @@ std::int64_t id_at(const httplib::Request& req, std::size_t i = 1) {
 
 void send(httplib::Response& res, const Response& r) {
   res.status = r.status;
-  res.set_content(r.body, r.content_type.c_str());
+  res.set_content(r.body, r.content_type);
 }
 
 void bad_request(httplib::Response& res, const std::string& why) {
