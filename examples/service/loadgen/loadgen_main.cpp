@@ -25,7 +25,7 @@ struct Options {
   std::string topology = "in-process";
   double duration_s = 20;
   double warmup_s = 10;
-  double rate = 150;
+  double rate = 60;
   int threads = 8;
   bool saturation = false;
   bool json = false;
