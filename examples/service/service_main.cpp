@@ -32,6 +32,10 @@ struct Options {
   int port = 0;                     ///< 0: a free port
   int threads = 16;
   int connections = 8;
+  bool generate = true;  ///< false: the database already holds the data (a second instance)
+  std::string topology = "in-process";
+  std::string redis_url;
+  std::string key_namespace = "service";
   service::DatasetOptions data;
 };
 
@@ -39,7 +43,9 @@ struct Options {
   std::fprintf(stderr,
                "ttlcache_service: %s\n"
                "usage: ttlcache_service [--cache on|off] [--db sqlite[:PATH]] [--port N]\n"
-               "       [--threads N] [--connections N] [--users N] [--files N] [--seed N]\n",
+               "       [--threads N] [--connections N] [--users N] [--files N] [--seed N]\n"
+               "       [--generate on|off] [--topology in-process|redis|tiered]\n"
+               "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n",
                why);
   std::exit(2);
 }
@@ -69,6 +75,15 @@ Options parse(int argc, char** argv) {
       if (o.database != "sqlite" && o.database.rfind("sqlite:", 0) != 0) {
         usage("--db: sqlite or sqlite:PATH (PostgreSQL is not supported yet)");
       }
+    } else if (a == "--generate") {
+      if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) usage("--generate: on or off");
+      o.generate = std::strcmp(v, "on") == 0;
+    } else if (a == "--topology") {
+      o.topology = v;
+    } else if (a == "--redis") {
+      o.redis_url = v;
+    } else if (a == "--namespace") {
+      o.key_namespace = v;
     } else if (a == "--port") {
       o.port = static_cast<int>(number("--port", v, 0, 65535));
     } else if (a == "--threads") {
@@ -135,13 +150,16 @@ int main(int argc, char** argv) {
       path = o.database.substr(std::strlen("sqlite:"));
     }
     auto db = service::open_sqlite(path, o.connections);
-    service::generate(*db, o.data);
+    if (o.generate) service::generate(*db, o.data);
     const service::DbCounters baseline = db->counters();  // the generator's writes
 
     std::unique_ptr<service::ServiceCache> cache;
     if (o.cache) {
       service::CacheSettings settings;
       settings.seed = o.data.seed;
+      settings.topology = o.topology;
+      settings.redis_url = o.redis_url;
+      settings.key_namespace = o.key_namespace;
       cache = service::make_service_cache(settings);
     }
     service::Views views(*db, cache.get());
@@ -160,7 +178,11 @@ int main(int argc, char** argv) {
                          {"writes", v.writes},
                          {"db_queries", d.queries - baseline.queries},
                          {"db_time_us", d.time_us - baseline.time_us}};
-      if (cache) out["cache_stats"] = ttlcache::to_json(cache->stats());
+      if (cache) {
+        const auto st = cache->stats();
+        out["cache_stats"] = ttlcache::to_json(st);
+        if (st.remote_used_memory) out["redis_used_memory"] = *st.remote_used_memory;
+      }
       return out;
     });
     const int port = o.port == 0 ? server.bind_to_any_port("127.0.0.1")

@@ -125,6 +125,10 @@ CREATE TABLE IF NOT EXISTS bookmarks(
   PRIMARY KEY(user, file));
 CREATE INDEX IF NOT EXISTS bookmarks_by_file ON bookmarks(file);
 CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(name, content);
+-- Update times are a sequence, not the wall clock, so that two runs with the same seed answer
+-- read-only requests with the same bytes; a table, so that instances sharing the file share it.
+CREATE TABLE IF NOT EXISTS update_clock(value INTEGER NOT NULL);
+INSERT INTO update_clock SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM update_clock);
 )sql";
 
 class SqliteDatabase final : public Database {
@@ -302,7 +306,7 @@ class SqliteDatabase final : public Database {
                 "INSERT INTO files(owner, name, language, content, size, version, "
                 "updated_at) VALUES(?, ?, ?, ?, ?, 1, ?) RETURNING " TTLCACHE_SERVICE_FILE_COLUMNS);
         q.bind(1, owner).bind(2, name).bind(3, language).bind(4, content);
-        q.bind(5, static_cast<std::int64_t>(content.size())).bind(6, next_update());
+        q.bind(5, static_cast<std::int64_t>(content.size())).bind(6, next_update(*c));
         if (!q.step()) fail((*c).handle(), "insert file");
         out = file_row(q);
       }
@@ -324,7 +328,7 @@ class SqliteDatabase final : public Database {
                 "UPDATE files SET content = ?, size = ?, version = version + 1, "
                 "updated_at = ? WHERE id = ? RETURNING " TTLCACHE_SERVICE_FILE_COLUMNS);
         q.bind(1, content).bind(2, static_cast<std::int64_t>(content.size()));
-        q.bind(3, next_update()).bind(4, id);
+        q.bind(3, next_update(*c)).bind(4, id);
         if (q.step()) out = file_row(q);
       }
       if (out) {
@@ -450,11 +454,12 @@ class SqliteDatabase final : public Database {
                           {"updated_at", q.integer(6)}, {"content", q.text(7)}};
   }
 
-  /// Update times are a sequence, not the wall clock, so that two runs with the same seed
-  /// answer read-only requests with the same bytes.
-  std::int64_t next_update() {
-    std::lock_guard<std::mutex> lock(clock_mutex_);
-    return ++clock_;
+  /// The next update time; inside the caller's write transaction, so it is atomic across
+  /// connections and processes.
+  static std::int64_t next_update(Connection& c) {
+    Query q(c, "UPDATE update_clock SET value = value + 1 RETURNING value");
+    if (!q.step()) fail(c.handle(), "update_clock is empty");
+    return q.integer(0);
   }
 
   std::mutex mutex_;
@@ -463,8 +468,6 @@ class SqliteDatabase final : public Database {
   std::vector<Connection*> idle_;
   std::unique_ptr<Lease> bulk_;
   Connection* bulk_conn_ = nullptr;
-  std::mutex clock_mutex_;
-  std::int64_t clock_ = 0;
 };
 
 }  // namespace

@@ -82,7 +82,7 @@ void client_thread(const RunOptions& o, int index, Clock::time_point start,
                    Clock::time_point measured_from, Clock::time_point end,
                    std::atomic<std::uint64_t>& done, ThreadResult& r) {
   Traffic traffic(o.traffic, static_cast<std::uint64_t>(index));
-  Client client(o.port, r);
+  Client client(o.ports[static_cast<std::size_t>(index) % o.ports.size()], r);
   std::unordered_map<std::int64_t, std::string> etags;  // what this "browser" has seen
   std::uint64_t sample_rng = o.traffic.seed + 1000 + static_cast<std::uint64_t>(index);
   const double interval_s = o.rate > 0 ? o.threads / o.rate : 0;
@@ -185,6 +185,20 @@ nlohmann::json get_json(int port, const std::string& path) {
   return nlohmann::json::parse(res->body);
 }
 
+nlohmann::json server_counters(const std::vector<int>& ports) {
+  nlohmann::json sum{{"reads", 0},      {"cache_hits", 0}, {"writes", 0},
+                     {"db_queries", 0}, {"db_time_us", 0}, {"redis_used_memory", 0}};
+  for (int port : ports) {
+    const auto one = get_json(port, "/admin/stats");
+    for (const char* k : {"reads", "cache_hits", "writes", "db_queries", "db_time_us"}) {
+      sum[k] = sum[k].get<std::uint64_t>() + one[k].get<std::uint64_t>();
+    }
+    // One server: every instance reports the same used_memory.
+    if (one.contains("redis_used_memory")) sum["redis_used_memory"] = one["redis_used_memory"];
+  }
+  return sum;
+}
+
 nlohmann::json RunFigures::to_json() const {
   return {{"label", label},
           {"requests", requests},
@@ -206,12 +220,14 @@ nlohmann::json RunFigures::to_json() const {
           {"sampled", sampled},
           {"stale_reads", stale_reads},
           {"write_checks", write_checks},
-          {"writes_not_visible", writes_not_visible}};
+          {"writes_not_visible", writes_not_visible},
+          {"redis_used_memory", redis_used_memory}};
 }
 
 RunFigures run_load(const RunOptions& o) {
   if (o.threads < 1) throw std::invalid_argument("loadgen: threads must be at least 1");
-  get_json(o.port, "/admin/stats");  // reachable, before any thread starts
+  if (o.ports.empty()) throw std::invalid_argument("loadgen: no service port");
+  server_counters(o.ports);  // reachable, before any thread starts
   std::vector<ThreadResult> results(static_cast<std::size_t>(o.threads));
   std::atomic<std::uint64_t> done{0};
   const auto warm_from = Clock::now() + std::chrono::milliseconds(20);
@@ -229,7 +245,7 @@ RunFigures run_load(const RunOptions& o) {
                  std::chrono::duration<double>(o.warmup).count());
   }
   std::this_thread::sleep_until(start);
-  const nlohmann::json before = get_json(o.port, "/admin/stats");
+  const nlohmann::json before = server_counters(o.ports);
   // The progress line: every second on a terminal, every 5 s otherwise; bounded by the run
   // (plus the slowest answer's read timeout).
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -248,7 +264,7 @@ RunFigures run_load(const RunOptions& o) {
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(std::max(end, Clock::now()) - start).count();
   if (o.progress && tty) std::fprintf(stderr, "\n");
-  const nlohmann::json after = get_json(o.port, "/admin/stats");
+  const nlohmann::json after = server_counters(o.ports);
 
   RunFigures f;
   f.label = o.label;
@@ -281,6 +297,7 @@ RunFigures run_load(const RunOptions& o) {
   f.cache_hits = delta("cache_hits");
   f.db_queries = delta("db_queries");
   f.db_time_us = delta("db_time_us");
+  f.redis_used_memory = after["redis_used_memory"].get<std::uint64_t>();
   return f;
 }
 

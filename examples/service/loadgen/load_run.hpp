@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,8 @@ namespace loadgen {
 
 struct RunOptions {
   std::string label = "run";
-  int port = 0;
+  /// The service instances; client thread i talks to ports[i % size] (load spread evenly).
+  std::vector<int> ports;
   int threads = 8;
   /// Requests per second over all threads; 0: closed loop (each thread sends as fast as the
   /// service answers: throughput at saturation).
@@ -44,7 +46,8 @@ struct RunFigures {
   std::uint64_t stale_reads = 0;         ///< older than a write that had returned before the read
   std::uint64_t write_checks = 0;        ///< writes read back at once
   std::uint64_t writes_not_visible = 0;  ///< read back older than the write's answer
-  std::uint64_t reads = 0, cache_hits = 0, db_queries = 0, db_time_us = 0;  ///< the server's
+  std::uint64_t reads = 0, cache_hits = 0, db_queries = 0, db_time_us = 0;  ///< the servers'
+  std::uint64_t redis_used_memory = 0;  ///< at the end of the run (0: not on Redis)
   std::string first_error;
   double hit_rate() const {
     return reads ? static_cast<double>(cache_hits) / static_cast<double>(reads) : 0;
@@ -60,5 +63,7 @@ RunFigures run_load(const RunOptions& options);
 
 /// GET path on 127.0.0.1:port; throws std::runtime_error unless the status is 200.
 nlohmann::json get_json(int port, const std::string& path);
+/// The counters of /admin/stats summed over the instances.
+nlohmann::json server_counters(const std::vector<int>& ports);
 
 }  // namespace loadgen

@@ -52,6 +52,7 @@ nlohmann::json kpi_json(const Comparison& c) {
                      {"db_time_reduction", k.db_time_reduction},
                      {"stale_reads", c.on.stale_reads},
                      {"writes_not_visible", c.on.writes_not_visible},
+                     {"redis_used_memory", c.on.redis_used_memory},
                      {"targets",
                       {{"hit_rate", target_hit_rate},
                        {"response_reduction", target_response},
@@ -88,6 +89,11 @@ void print_kpis(std::FILE* out, const Comparison& c) {
   if (c.off_saturated && c.on_saturated && c.off_saturated->throughput > 0) {
     std::fprintf(out, "  throughput at saturation        x%.2f\n",
                  c.on_saturated->throughput / c.off_saturated->throughput);
+  }
+  if (c.on.redis_used_memory) {
+    std::fprintf(out, "  Redis used_memory (< 500 MB)    %6.1f MB   %s\n",
+                 static_cast<double>(c.on.redis_used_memory) / 1e6,
+                 met(c.on.redis_used_memory < 500'000'000));
   }
   std::fprintf(out, "  stale reads (sampled, cache on) %llu of %llu; writes not visible: %llu\n",
                static_cast<unsigned long long>(c.on.stale_reads),
