@@ -47,11 +47,11 @@ class Client {
   /// Sends req; returns the answer (status -1 on a transport error, counted).
   httplib::Result send(const Request& req, const httplib::Headers& headers = {}) {
     const std::string path = req.path();
-    httplib::Result res =
-        req.method() == "GET"    ? http_.Get(path.c_str(), headers)
-        : req.method() == "PUT"  ? http_.Put(path.c_str(), req.body(), "text/markdown")
-        : req.method() == "POST" ? http_.Post(path.c_str(), req.body(), "application/json")
-                                 : http_.Delete(path.c_str());
+    httplib::Result res = req.method() == "GET"   ? http_.Get(path, headers)
+                          : req.method() == "PUT" ? http_.Put(path, req.body(), "text/markdown")
+                          : req.method() == "POST"
+                              ? http_.Post(path, req.body(), "application/json")
+                              : http_.Delete(path);
     const int status = res ? res->status : -1;
     if (status != 200 && status != 201 && status != 304 && status != 404) {
       ++r_.errors;
@@ -64,7 +64,7 @@ class Client {
     return res;
   }
   std::int64_t db_version(std::int64_t id) {
-    auto res = http_.Get(("/admin/db/files/" + std::to_string(id) + "/version").c_str());
+    auto res = http_.Get("/admin/db/files/" + std::to_string(id) + "/version");
     if (!res || res->status != 200) return -1;
     return version_in(res->body);
   }
@@ -176,7 +176,7 @@ double percentile(std::vector<float>& v, double p) {
 nlohmann::json get_json(int port, const std::string& path) {
   httplib::Client http("127.0.0.1", port);
   http.set_read_timeout(std::chrono::seconds(30));
-  auto res = http.Get(path.c_str());
+  auto res = http.Get(path);
   if (!res || res->status != 200) {
     throw std::runtime_error(
         "GET 127.0.0.1:" + std::to_string(port) + path + ": " +
@@ -234,6 +234,7 @@ RunFigures run_load(const RunOptions& o) {
   const auto start = warm_from + o.warmup;
   const auto end = start + o.duration;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(o.threads));
   for (int i = 0; i < o.threads; ++i) {
     threads.emplace_back(client_thread, std::cref(o), i, warm_from, start, end, std::ref(done),
                          std::ref(results[static_cast<std::size_t>(i)]));

@@ -154,6 +154,8 @@ class Deployment {
     const std::string ns = "svc-" + std::to_string(getpid()) + "-" + std::to_string(++runs);
     const int instances = o.topology == "tiered" ? 2 : 1;
     if (instances > 1) dir_ = std::make_unique<SharedDir>();
+    processes_.reserve(static_cast<std::size_t>(instances));
+    ports_.reserve(static_cast<std::size_t>(instances));
     for (int i = 0; i < instances; ++i) {
       std::vector<std::string> args = {"--cache", cache ? "on" : "off",
                                        "--users", std::to_string(o.traffic.users),
@@ -248,8 +250,9 @@ std::vector<std::pair<int, std::string>> fetch_all(int port,
   http.set_keep_alive(true);
   http.set_read_timeout(std::chrono::seconds(30));
   std::vector<std::pair<int, std::string>> out;
+  out.reserve(reqs.size());
   for (const auto& r : reqs) {
-    auto res = http.Get(r.path().c_str());
+    auto res = http.Get(r.path());
     out.emplace_back(res ? res->status : -1, res ? res->body : httplib::to_string(res.error()));
   }
   return out;
@@ -265,6 +268,7 @@ int check(const Options& o) {
   // when the cache loads them and when it serves them.
   loadgen::Traffic traffic(o.traffic, 999);
   std::vector<loadgen::Request> reads;
+  reads.reserve(400);
   for (int i = 0; i < 400; ++i) reads.push_back(traffic.next_read());
   std::vector<std::pair<int, std::string>> off;
   {
@@ -344,7 +348,7 @@ int check(const Options& o) {
         const auto db =
             loadgen::get_json(port, "/admin/db/files/" + std::to_string(id) + "/version")["version"]
                 .get<std::int64_t>();
-        auto res = http.Get(("/api/files/" + std::to_string(id)).c_str());
+        auto res = http.Get("/api/files/" + std::to_string(id));
         const std::int64_t got =
             res && res->status == 200
                 ? nlohmann::json::parse(res->body)["version"].get<std::int64_t>()
