@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ ServiceProcess::ServiceProcess(const std::string& program, const std::vector<std
   pid_ = fork();
   if (pid_ < 0) fail(program, std::string("fork: ") + std::strerror(errno));
   if (pid_ == 0) {
+    // A load generator killed by a signal (a ctest timeout) must not leave its services running.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
