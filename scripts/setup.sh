@@ -23,6 +23,9 @@ ttlcache_packages=(
   "redis-tools:/usr/bin/redis-cli"
   "xz-utils:/usr/bin/xz"
   "python3:/usr/bin/python3"
+  # examples/service: SQLite (FTS5) as the embedded database, cmark for markdown.
+  "libsqlite3-dev:/usr/include/sqlite3.h"
+  "libcmark-dev:/usr/include/cmark.h"
 )
 
 # ttlcache_require [extra "package:file" ...]: installs what is missing (as root) or prints the

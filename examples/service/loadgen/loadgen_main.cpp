@@ -1,0 +1,384 @@
+// ttlcache_loadgen: starts the service without and with the cache, plays the same request
+// stream against both and prints the KPIs (or, with --check, asserts correctness: same bodies
+// with and without the cache, no stale read, writes visible once they return).
+// SPDX-License-Identifier: MIT
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "load_run.hpp"
+#include "report.hpp"
+#include "service_process.hpp"
+#include "traffic.hpp"
+
+namespace {
+
+struct Options {
+  std::string service;
+  std::string database = "sqlite";
+  std::string topology = "in-process";
+  std::string redis_url;
+  double duration_s = 20;
+  double warmup_s = 10;
+  double rate = 60;
+  int threads = 8;
+  bool saturation = false;
+  bool json = false;
+  bool check = false;
+  bool progress = true;
+  loadgen::TrafficOptions traffic;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "ttlcache_loadgen: %s\n"
+               "usage: ttlcache_loadgen --service PATH [--duration SECONDS] [--warmup SECONDS]\n"
+               "       [--rate REQ_PER_S]\n"
+               "       [--threads N] [--saturation] [--db sqlite]\n"
+               "       [--topology in-process|redis|tiered] [--redis URL]\n"
+               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+double number(const std::string& flag, const char* text, double lo, double hi) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (!end || *end != '\0' || !(v >= lo && v <= hi)) {
+    usage(flag + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+          "], got '" + text + "'");
+  }
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (a == "--check") {
+      o.check = true;
+      continue;
+    }
+    if (a == "--saturation") {
+      o.saturation = true;
+      continue;
+    }
+    if (a == "--quiet") {
+      o.progress = false;
+      continue;
+    }
+    if (i + 1 >= argc) usage("missing value after " + a);
+    const char* v = argv[++i];
+    if (a == "--service") {
+      o.service = v;
+    } else if (a == "--db") {
+      o.database = v;
+      if (o.database != "sqlite") usage("--db: only sqlite is implemented (PostgreSQL: not yet)");
+    } else if (a == "--topology") {
+      o.topology = v;
+      if (o.topology != "in-process" && o.topology != "redis" && o.topology != "tiered") {
+        usage("--topology: in-process, redis or tiered");
+      }
+    } else if (a == "--redis") {
+      o.redis_url = v;
+    } else if (a == "--duration") {
+      o.duration_s = number(a, v, 1, 3600);
+    } else if (a == "--warmup") {
+      o.warmup_s = number(a, v, 0, 3600);
+    } else if (a == "--rate") {
+      o.rate = number(a, v, 0, 1e6);
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(number(a, v, 1, 256));
+    } else if (a == "--users") {
+      o.traffic.users = static_cast<std::int64_t>(number(a, v, 1, 1e7));
+    } else if (a == "--files") {
+      o.traffic.files = static_cast<std::int64_t>(number(a, v, 1, 1e7));
+    } else if (a == "--seed") {
+      o.traffic.seed = static_cast<std::uint64_t>(number(a, v, 0, 1e15));
+    } else {
+      usage("unknown option " + a);
+    }
+  }
+  if (o.service.empty()) usage("--service PATH is required");
+  if (o.topology != "in-process" && o.redis_url.empty()) {
+    usage("--topology " + o.topology + " needs --redis redis://127.0.0.1:PORT/DB");
+  }
+  return o;
+}
+
+/// A temporary directory for a SQLite file that two instances share.
+class SharedDir {
+ public:
+  SharedDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/ttlcache-loadgen-XXXXXX";
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary directory");
+    path_ = pattern;
+  }
+  ~SharedDir() {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::remove((file() + suffix).c_str());
+    }
+    rmdir(path_.c_str());
+  }
+  SharedDir(const SharedDir&) = delete;
+  SharedDir& operator=(const SharedDir&) = delete;
+  std::string file() const { return path_ + "/service.db"; }
+
+ private:
+  std::string path_;
+};
+
+/// The instances of one run: one, or (tiered) two processes sharing the SQLite file and, with
+/// the cache, Redis and the invalidation channel. Stopped when destroyed.
+class Deployment {
+ public:
+  Deployment(const Options& o, bool cache) {
+    static int runs = 0;
+    // A namespace of its own per run: no run sees another's keys or tag versions.
+    const std::string ns = "svc-" + std::to_string(getpid()) + "-" + std::to_string(++runs);
+    const int instances = o.topology == "tiered" ? 2 : 1;
+    if (instances > 1) dir_ = std::make_unique<SharedDir>();
+    processes_.reserve(static_cast<std::size_t>(instances));
+    ports_.reserve(static_cast<std::size_t>(instances));
+    for (int i = 0; i < instances; ++i) {
+      std::vector<std::string> args = {"--cache", cache ? "on" : "off",
+                                       "--users", std::to_string(o.traffic.users),
+                                       "--files", std::to_string(o.traffic.files),
+                                       "--seed",  std::to_string(o.traffic.seed)};
+      args.insert(args.end(), {"--db", dir_ ? "sqlite:" + dir_->file() : o.database});
+      if (i > 0) args.insert(args.end(), {"--generate", "off"});
+      if (cache && o.topology != "in-process") {
+        args.insert(args.end(),
+                    {"--topology", o.topology, "--redis", o.redis_url, "--namespace", ns});
+      }
+      processes_.push_back(std::make_unique<loadgen::ServiceProcess>(o.service, args));
+      ports_.push_back(processes_.back()->port());
+    }
+  }
+  const std::vector<int>& ports() const { return ports_; }
+  /// true when every instance exited cleanly.
+  bool stop() {
+    bool ok = true;
+    for (auto& p : processes_) ok = p->stop() == 0 && ok;
+    return ok;
+  }
+
+ private:
+  std::unique_ptr<SharedDir> dir_;  // outlives the processes (declared first)
+  std::vector<std::unique_ptr<loadgen::ServiceProcess>> processes_;
+  std::vector<int> ports_;
+};
+
+loadgen::RunFigures measure(const Options& o, bool cache, double rate, const char* label) {
+  Deployment d(o, cache);
+  loadgen::RunOptions run;
+  run.label = label;
+  run.ports = d.ports();
+  run.threads = o.threads;
+  run.rate = rate;
+  run.duration = std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000));
+  run.warmup = std::chrono::milliseconds(static_cast<long long>(o.warmup_s * 1000));
+  run.progress = o.progress;
+  run.traffic = o.traffic;
+  auto f = loadgen::run_load(run);
+  if (!d.stop()) {
+    throw std::runtime_error(std::string(label) + ": the service did not stop cleanly");
+  }
+  return f;
+}
+
+int compare(const Options& o) {
+  loadgen::Comparison c;
+  c.settings = {{"database", o.database},
+                {"topology", o.topology},
+                {"duration_s", o.duration_s},
+                {"warmup_s", o.warmup_s},
+                {"rate_rps", o.rate},
+                {"threads", o.threads},
+                {"users", o.traffic.users},
+                {"files", o.traffic.files},
+                {"seed", o.traffic.seed},
+                {"write_ratio", o.traffic.write_ratio},
+                {"cache", (o.topology == "in-process" ? std::string("in-process, 256 MiB")
+                           : o.topology == "redis"
+                               ? std::string("Redis")
+                               : std::string("two instances, L1 64 MiB + Redis, pub/sub")) +
+                              "; tags; DynamicTTL shipped defaults; refresh-ahead at 0.8; "
+                              "stale-while-revalidate 30 s; fail-safe"}};
+  c.off = measure(o, false, o.rate, "no cache");
+  c.on = measure(o, true, o.rate, "ttlcache");
+  if (o.saturation) {
+    c.off_saturated = measure(o, false, 0, "no cache, saturated");
+    c.on_saturated = measure(o, true, 0, "ttlcache, saturated");
+  }
+  if (o.json) {
+    std::printf("%s\n", loadgen::kpi_json(c).dump(2).c_str());
+  } else {
+    print_kpis(stdout, c);
+  }
+  for (const auto* f : {&c.off, &c.on}) {
+    if (f->errors)
+      std::fprintf(stderr, "%s: %llu errors, first: %s\n", f->label.c_str(),
+                   static_cast<unsigned long long>(f->errors), f->first_error.c_str());
+  }
+  // Across two instances a read may race an invalidation message: reported, not an error.
+  const bool stale_is_error = o.topology != "tiered" && c.on.stale_reads > 0;
+  return c.off.errors + c.on.errors == 0 && !stale_is_error && c.on.writes_not_visible == 0 ? 0 : 1;
+}
+
+// ---- --check ----
+
+std::vector<std::pair<int, std::string>> fetch_all(int port,
+                                                   const std::vector<loadgen::Request>& reqs) {
+  httplib::Client http("127.0.0.1", port);
+  http.set_keep_alive(true);
+  http.set_read_timeout(std::chrono::seconds(30));
+  std::vector<std::pair<int, std::string>> out;
+  out.reserve(reqs.size());
+  for (const auto& r : reqs) {
+    auto res = http.Get(r.path());
+    out.emplace_back(res ? res->status : -1, res ? res->body : httplib::to_string(res.error()));
+  }
+  return out;
+}
+
+int check(const Options& o) {
+  int failures = 0;
+  const auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+    ++failures;
+  };
+  // 1. The same read-only requests give the same bodies without and with the cache, both
+  // when the cache loads them and when it serves them.
+  loadgen::Traffic traffic(o.traffic, 999);
+  std::vector<loadgen::Request> reads;
+  reads.reserve(400);
+  for (int i = 0; i < 400; ++i) reads.push_back(traffic.next_read());
+  std::vector<std::pair<int, std::string>> off;
+  {
+    Deployment d(o, false);
+    off = fetch_all(d.ports().front(), reads);
+  }
+  // Tiered: the first instance loads, the second answers the second pass (from Redis).
+  Deployment svc(o, true);
+  const auto first = fetch_all(svc.ports().front(), reads);
+  const auto before = loadgen::server_counters(svc.ports());
+  const auto second = fetch_all(svc.ports().back(), reads);
+  const auto after = loadgen::server_counters(svc.ports());
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    if (off[i].first != 200 && off[i].first != 404) {
+      fail("cache off: " + reads[i].path() + " answered " + std::to_string(off[i].first));
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+      const auto& got = (pass == 0 ? first : second)[i];
+      if (got != off[i]) {
+        fail("cache on (" + std::string(pass == 0 ? "loading" : "hitting") + ") answers " +
+             reads[i].path() + " differently: " + std::to_string(got.first) + " " +
+             got.second.substr(0, 300) + "\n  cache off: " + std::to_string(off[i].first) + " " +
+             off[i].second.substr(0, 300));
+        break;
+      }
+    }
+  }
+  const auto hits =
+      after["cache_hits"].get<std::uint64_t>() - before["cache_hits"].get<std::uint64_t>();
+  const auto served = after["reads"].get<std::uint64_t>() - before["reads"].get<std::uint64_t>();
+  // Every key of the second pass was loaded by the first (a 404 is never cached).
+  std::size_t found = 0;
+  for (const auto& r : off) found += r.first == 200 ? 1 : 0;
+  if (served != reads.size() || hits < found) {
+    fail("second pass: " + std::to_string(hits) + " hits of " + std::to_string(served) +
+         " reads; expected at least " + std::to_string(found) + " (the cache is not in use)");
+  }
+  std::fprintf(stderr,
+               "same bodies: %zu read requests, cache off vs cache on (load, then %llu hits)\n",
+               reads.size(), static_cast<unsigned long long>(hits));
+
+  // 2. Mixed traffic with many writes on the cached service: every sampled read at least as new
+  // as the database before it, every write visible when it returns.
+  loadgen::RunOptions run;
+  run.label = "check";
+  run.ports = svc.ports();
+  run.threads = o.threads;
+  run.rate = 0;
+  run.duration = std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000));
+  run.sample_ratio = 0.5;
+  run.progress = o.progress;
+  run.traffic = o.traffic;
+  run.traffic.write_ratio = 0.2;  // many more writes than the seed, to find races
+  const auto f = loadgen::run_load(run);
+  std::fprintf(stderr, "mixed run: %llu requests, %llu writes read back, %llu reads sampled\n",
+               static_cast<unsigned long long>(f.requests),
+               static_cast<unsigned long long>(f.write_checks),
+               static_cast<unsigned long long>(f.sampled));
+  if (f.errors) fail(std::to_string(f.errors) + " errors; first: " + f.first_error);
+  // One instance: invalidation is synchronous, so nothing may be stale. Two instances: the
+  // other instance's L1 drops a copy when the pub/sub message arrives, so a read racing the
+  // message may be stale; the bound checked is that both instances agree with the database
+  // once the messages had time to arrive (2 s after the load).
+  if (f.stale_reads && svc.ports().size() == 1) {
+    fail(std::to_string(f.stale_reads) + " stale reads; first: " + f.first_error);
+  }
+  if (svc.ports().size() > 1) {
+    std::fprintf(stderr, "stale reads across instances during the load: %llu of %llu sampled\n",
+                 static_cast<unsigned long long>(f.stale_reads),
+                 static_cast<unsigned long long>(f.sampled));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::size_t differ = 0;
+    for (int port : svc.ports()) {
+      httplib::Client http("127.0.0.1", port);
+      http.set_keep_alive(true);
+      for (std::int64_t id = 1; id <= 100; ++id) {
+        const auto db =
+            loadgen::get_json(port, "/admin/db/files/" + std::to_string(id) + "/version")["version"]
+                .get<std::int64_t>();
+        auto res = http.Get("/api/files/" + std::to_string(id));
+        const std::int64_t got =
+            res && res->status == 200
+                ? nlohmann::json::parse(res->body)["version"].get<std::int64_t>()
+                : 0;
+        if (got != db) ++differ;
+      }
+    }
+    if (differ)
+      fail(std::to_string(differ) +
+           " of the 100 hottest files differ from the "
+           "database 2 s after the load");
+  }
+  if (f.writes_not_visible) {
+    fail(std::to_string(f.writes_not_visible) + " writes not visible; first: " + f.first_error);
+  }
+  if (f.sampled < 10 || f.write_checks < 10) fail("too few checks to mean anything");
+  if (f.cache_hits == 0) fail("no cache hit in the mixed run");
+  if (!svc.stop()) fail("the service did not stop cleanly");
+  if (failures == 0) std::fprintf(stderr, "service check passed\n");
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  try {
+    return o.check ? check(o) : compare(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ttlcache_loadgen: %s\n", e.what());
+    return 1;
+  }
+}

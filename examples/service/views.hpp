@@ -1,0 +1,86 @@
+// The service's endpoints as functions: reads through the cache (or straight from the
+// database when it is off), writes to the database then invalidation through the cache.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cache_setup.hpp"
+#include "database.hpp"
+
+namespace service {
+
+/// An answer, before HTTP.
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+/// What the service did, for /admin/stats.
+struct ViewCounters {
+  std::uint64_t reads = 0;       ///< read requests answered (200 or 404)
+  std::uint64_t cache_hits = 0;  ///< reads answered from the cache (fresh or within SWR)
+  std::uint64_t writes = 0;
+};
+
+/// The endpoints. With a cache, each read is a get_or_load of its response body under a key
+/// naming the view; writes change the database first and then invalidate what they changed:
+/// tags per file and per user, an entity version for every bookmark list on a delete, and the
+/// new file body written through. Search results and the public stats are not invalidated:
+/// their DynamicTTL lifetime (plus the stale-while-revalidate window) bounds their staleness.
+///
+/// Thread-safety: every member may be called from any number of threads. Writes to one file
+/// are serialised (a striped lock), so that the value written through is the last one.
+/// Exceptions: what the database and the cache throw, except a missing row (a 404 response).
+class Views {
+ public:
+  /// cache may be null: the service without a cache, for the baseline.
+  Views(Database& db, ServiceCache* cache) : db_(db), cache_(cache) {}
+
+  Response file_list(std::int64_t user, int page);
+  Response file_content(std::int64_t id);
+  /// The file rendered to HTML.
+  Response markdown(std::int64_t id);
+  Response user_stats(std::int64_t user);
+  Response public_stats();
+  Response search(const std::string& query);
+  Response bookmarks(std::int64_t user);
+
+  Response create_file(std::int64_t owner, const std::string& name, const std::string& language,
+                       const std::string& content);
+  Response edit_file(std::int64_t id, const std::string& content);
+  Response delete_file(std::int64_t id);
+
+  ViewCounters counters() const noexcept {
+    return {reads_.load(std::memory_order_relaxed), hits_.load(std::memory_order_relaxed),
+            writes_.load(std::memory_order_relaxed)};
+  }
+
+  static constexpr int per_page = 20;
+
+ private:
+  template <class Loader>
+  Response read_tagged(const std::string& key, const char* type, std::int64_t user, Loader&& loader,
+                       const std::vector<std::string>& tags, const char* entity = nullptr);
+  template <class Loader>
+  Response read_bounded(const std::string& key, const char* type, Loader&& loader);
+  std::mutex& lock_for(std::int64_t file) {
+    return write_locks_[static_cast<std::size_t>(file) % write_locks_.size()];
+  }
+
+  Database& db_;
+  ServiceCache* cache_;
+  std::array<std::mutex, 64> write_locks_;
+  std::atomic<std::uint64_t> reads_{0};
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> writes_{0};
+};
+
+}  // namespace service

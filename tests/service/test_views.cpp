@@ -1,0 +1,141 @@
+// The service's views: cached answers equal the database's, and writes show at once in every
+// view they change (tags, the bookmark entity version, write-through).
+// SPDX-License-Identifier: MIT
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cache_setup.hpp"
+#include "dataset.hpp"
+#include "markdown.hpp"
+#include "sqlite_database.hpp"
+#include "views.hpp"
+
+namespace {
+
+/// A generated database in a temporary directory, the same views with and without a cache.
+struct Fixture {
+  Fixture() {
+    char pattern[] = "/tmp/ttlcache-service-test-XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    dir = pattern;
+    db = service::open_sqlite(dir + "/t.db", 2);
+    service::DatasetOptions data;
+    data.users = 20;
+    data.files = 200;
+    service::generate(*db, data);
+    cache = service::make_service_cache({});
+    cached = std::make_unique<service::Views>(*db, cache.get());
+    direct = std::make_unique<service::Views>(*db, nullptr);
+  }
+  ~Fixture() {
+    cached.reset();
+    direct.reset();
+    cache.reset();
+    db.reset();
+    for (const char* f : {"/t.db", "/t.db-wal", "/t.db-shm"}) std::remove((dir + f).c_str());
+    rmdir(dir.c_str());
+  }
+  std::string dir;
+  std::unique_ptr<service::Database> db;
+  std::unique_ptr<service::ServiceCache> cache;
+  std::unique_ptr<service::Views> cached;
+  std::unique_ptr<service::Views> direct;
+};
+
+std::int64_t owner_of(service::Views& v, std::int64_t id) {
+  return nlohmann::json::parse(v.file_content(id).body)["owner"].get<std::int64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("cached views answer as the database does, and the second read is a hit") {
+  Fixture f;
+  for (std::int64_t id = 1; id <= 5; ++id) {
+    CHECK(f.cached->file_content(id).body == f.direct->file_content(id).body);
+    CHECK(f.cached->markdown(id).body == f.direct->markdown(id).body);
+  }
+  CHECK(f.cached->file_list(1, 0).body == f.direct->file_list(1, 0).body);
+  CHECK(f.cached->public_stats().body == f.direct->public_stats().body);
+  CHECK(f.cached->search("cache server").body == f.direct->search("cache server").body);
+  const auto hits = f.cached->counters().cache_hits;
+  CHECK(f.cached->file_content(3).body == f.direct->file_content(3).body);
+  CHECK(f.cached->counters().cache_hits == hits + 1);
+  CHECK(f.cached->file_content(100'000).status == 404);
+}
+
+TEST_CASE("an edit shows at once in the file, its render, the owner's list and stats") {
+  Fixture f;
+  const std::int64_t id = 7;
+  const std::int64_t owner = owner_of(*f.direct, id);
+  // Cache every view the edit changes.
+  f.cached->file_content(id);
+  const auto old_render = f.cached->markdown(id).body;
+  f.cached->file_list(owner, 0);
+  f.cached->user_stats(owner);
+
+  const auto edited = f.cached->edit_file(id, "# edited\n\nnew *text*\n");
+  REQUIRE(edited.status == 200);
+  CHECK(f.cached->file_content(id).body == edited.body);
+  CHECK(f.cached->file_content(id).body == f.direct->file_content(id).body);
+  CHECK(f.cached->markdown(id).body == "<h1>edited</h1>\n<p>new <em>text</em></p>\n");
+  CHECK(f.cached->markdown(id).body != old_render);
+  CHECK(f.cached->file_list(owner, 0).body == f.direct->file_list(owner, 0).body);
+  CHECK(f.cached->user_stats(owner).body == f.direct->user_stats(owner).body);
+}
+
+TEST_CASE("a delete leaves no view showing the file, other users' bookmarks included") {
+  Fixture f;
+  // A bookmarked file and a user (not necessarily its owner) who bookmarked it.
+  std::int64_t user = 0, file = 0;
+  for (std::int64_t u = 1; u <= 20 && file == 0; ++u) {
+    const auto b = nlohmann::json::parse(f.direct->bookmarks(u).body);
+    if (!b["files"].empty()) {
+      user = u;
+      file = b["files"][0]["id"].get<std::int64_t>();
+    }
+  }
+  REQUIRE(file != 0);
+  const std::int64_t owner = owner_of(*f.direct, file);
+  f.cached->bookmarks(user);
+  f.cached->file_content(file);
+  f.cached->markdown(file);
+  f.cached->file_list(owner, 0);
+
+  REQUIRE(f.cached->delete_file(file).status == 200);
+  CHECK(f.cached->file_content(file).status == 404);
+  CHECK(f.cached->markdown(file).status == 404);
+  const auto bookmarks = nlohmann::json::parse(f.cached->bookmarks(user).body);
+  for (const auto& b : bookmarks["files"]) CHECK(b["id"].get<std::int64_t>() != file);
+  CHECK(f.cached->bookmarks(user).body == f.direct->bookmarks(user).body);
+  CHECK(f.cached->file_list(owner, 0).body == f.direct->file_list(owner, 0).body);
+  CHECK(f.cached->delete_file(file).status == 404);
+}
+
+TEST_CASE("a new file is written through: its first read is a hit, the owner's list shows it") {
+  Fixture f;
+  const std::int64_t owner = 3;
+  f.cached->file_list(owner, 0);
+  const auto created = f.cached->create_file(owner, "new.md", "markdown", "# new\n");
+  REQUIRE(created.status == 201);
+  const auto id = nlohmann::json::parse(created.body)["id"].get<std::int64_t>();
+  const auto hits = f.cached->counters().cache_hits;
+  CHECK(f.cached->file_content(id).body == created.body);
+  CHECK(f.cached->counters().cache_hits == hits + 1);
+  const auto list = nlohmann::json::parse(f.cached->file_list(owner, 0).body);
+  REQUIRE(!list["files"].empty());
+  CHECK(list["files"][0]["id"].get<std::int64_t>() == id);
+}
+
+TEST_CASE("markdown escapes raw HTML, and ETags follow the bytes") {
+  CHECK(service::render_markdown("<script>x</script>\n").find("<script>") == std::string::npos);
+  CHECK(service::etag_of("a") == service::etag_of("a"));
+  CHECK(service::etag_of("a") != service::etag_of("b"));
+  CHECK(service::etag_of("").size() == 18);  // 16 hex digits in quotes
+}
