@@ -7,7 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include <ttlcache/ttlcache.hpp>
+#include <ttlcache/builder.hpp>
+#include <ttlcache/key.hpp>
+#include <ttlcache/version.hpp>
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -37,18 +39,18 @@ double ms_since(Clock::time_point start) {
 int main() {
   SlowDatabase db;
 
-  ttlcache::MemoryOptions<std::string, std::string> memory;
-  memory.max_entries = 1000;
   std::atomic<int> evicted{0};
-  memory.removal_listener = [&](const std::string&, const std::string&, ttlcache::RemovalCause c) {
-    if (c == ttlcache::RemovalCause::evicted) ++evicted;
-  };
-  ttlcache::Cache<std::string, std::string> cache(memory);
+  auto cache =
+      ttlcache::CacheBuilder<std::string, std::string>("profiles")
+          .max_entries(1000)
+          .on_removal([&](const std::string&, const std::string&, ttlcache::RemovalCause c) {
+            if (c == ttlcache::RemovalCause::evicted) ++evicted;
+          })
+          .build();
   auto load = [&](const std::string& key) { return db.load_profile(key); };
 
-  std::printf("ttlcache %s: in-process backend, %u shards\n\n", ttlcache::version_string,
-              static_cast<ttlcache::MemoryBackend<std::string, std::string>&>(cache.backend())
-                  .shard_count());
+  std::printf("ttlcache %s: %s backend\n\n", ttlcache::version_string,
+              std::string(cache.backend().name()).c_str());
 
   // 1. Read-through: the first read goes to the database, the next ones do not.
   const std::string key = ttlcache::make_key("profile", 42);

@@ -46,13 +46,12 @@ int main() {
     return b;
   };
 
-  // A tag-aware backend, so an aggregate's entries can be dropped by its tag.
-  ttlcache::Cache<std::string, Balance> cache(
-      ttlcache::make_tagged_memory_backend<std::string, Balance>());
+  // With tags, so an aggregate's entries can be dropped by its tag.
+  auto cache = ttlcache::CacheBuilder<std::string, Balance>("balances").tags().build();
   auto balance = [&](int account) {
     return cache.get_or_load(
-        ttlcache::make_key("balance", account), [&] { return rebuild(account); }, 1h,
-        ttlcache::Tags{ttlcache::make_key("account", account)});
+        ttlcache::make_key("balance", account), [&] { return rebuild(account); },
+        ttlcache::EntryOptions().ttl(1h).tag(ttlcache::make_key("account", account)));
   };
   // Appending an event invalidates every cached view of that aggregate.
   auto append = [&](int account, Event e) {

@@ -26,9 +26,8 @@ int main(int argc, char** argv) {
   int db_queries = 0;
   std::mutex db;  // the server runs handlers on a thread pool
 
-  auto policy = std::make_shared<ttlcache::DynamicTTL>();
-  ttlcache::Cache<std::string, Response> cache(
-      ttlcache::make_tagged_memory_backend<std::string, Response>());
+  // TTLs by content type and user tier (the shipped DynamicTTL table), and tags.
+  auto cache = ttlcache::CacheBuilder<std::string, Response>("http").dynamic_ttl().tags().build();
 
   // Serves a GET through the cache: key = route + query + user; tags say what makes it stale.
   auto cached_get = [&](const httplib::Request& req, httplib::Response& res, const char* type,
@@ -36,10 +35,13 @@ int main(int argc, char** argv) {
     const std::string key = ttlcache::make_key("GET", req.path, req.get_param_value("page"),
                                                req.get_header_value("X-User"));
     const bool hit = cache.contains(key);
-    const auto ttl = policy->ttl_for(type, {{"user_tier", req.get_header_value("X-Tier")}});
     const Response r = cache.get_or_load(
-        key, [&] { return respond(load()); }, ttl, tags);
-    const auto left = std::to_string(cache.ttl(key).value_or(ttl).count() / 1000);
+        key, [&] { return respond(load()); },
+        ttlcache::EntryOptions()
+            .content_type(type, {{"user_tier", req.get_header_value("X-Tier")}})
+            .tags(tags));
+    const auto left =
+        std::to_string(cache.ttl(key).value_or(std::chrono::milliseconds(0)).count() / 1000);
     res.set_header("ETag", r.etag);
     res.set_header("Cache-Control", "private, max-age=" + left);
     res.set_header("X-Cache", hit ? "HIT" : "MISS");

@@ -27,7 +27,7 @@ std::vector<double> run_model(const std::vector<std::string>& inputs) {
 }  // namespace
 
 int main() {
-  ttlcache::Cache<std::string, double> predictions;
+  auto predictions = ttlcache::CacheBuilder<std::string, double>("predictions").build();
   const std::string model = "ranker-v3";
 
   // Batch inference: one lookup for the whole batch, the model sees only the misses, and their
@@ -53,12 +53,11 @@ int main() {
 
   // Model artifacts: large binary values, the version in the key, so a new version never
   // serves the old weights (and the old ones age out by TTL).
-  ttlcache::MemoryOptions<std::string, Bytes> artifact_memory;
-  artifact_memory.max_weight = 64 << 20;  // bound by bytes, not by count
-  artifact_memory.weigher = [](const std::string& k, const Bytes& v) {
-    return k.size() + v.size();
-  };
-  ttlcache::Cache<std::string, Bytes> artifacts(artifact_memory);
+  auto artifacts =
+      ttlcache::CacheBuilder<std::string, Bytes>("artifacts")
+          .max_weight(64 << 20,  // bound by bytes, not only by count
+                      [](const std::string& k, const Bytes& v) { return k.size() + v.size(); })
+          .build();
   int downloads = 0;
   auto weights = [&](const std::string& version) {
     return artifacts.get_or_load(
@@ -75,7 +74,7 @@ int main() {
   std::printf("artifacts: 3 loads, %d downloads\n", downloads);
 
   // Feature cache: (entity, feature group) records.
-  ttlcache::Cache<std::string, std::vector<double>> features;
+  auto features = ttlcache::CacheBuilder<std::string, std::vector<double>>("features").build();
   const auto key = ttlcache::make_key("features", "user", 42, "engagement");
   features.set(key, {0.3, 12.0, 4.5}, 15min);
   const auto f = features.get(key);

@@ -17,7 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ttlcache/builder.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/json_codec.hpp"
 #include "ttlcache/key.hpp"
 #include "ttlcache/redis.hpp"
 
@@ -39,13 +41,14 @@ void from_json(const nlohmann::json& j, Profile& p) {
   j.at("written_by").get_to(p.written_by);
 }
 
-// Each process builds its own store: connections are never shared across fork().
-auto open_profiles(const std::string& url) {
+// Each process builds its own cache: connections are never shared across fork(). Profiles
+// travel as JSON (json_codec.hpp: any type with to_json/from_json).
+ttlcache::Cache<std::string, Profile> open_profiles(const std::string& url) {
   auto options = ttlcache::redis::RedisOptions::from_url(url);
   options.key_namespace = "example-shared";  // every instance of the "service" uses this
   options.client_name = "redis_shared_example";
   std::printf("[%d] connecting: %s\n", static_cast<int>(::getpid()), options.describe().c_str());
-  return ttlcache::redis::make_backend<std::string, Profile>(options);
+  return ttlcache::CacheBuilder<std::string, Profile>("profiles").redis(options).build();
 }
 
 const std::string profile_key = ttlcache::make_key("profile", 42);
@@ -54,13 +57,13 @@ const std::string ack_key = ttlcache::make_key("ack", 42);
 int run_writer(const std::string& url, bool wait_for_ack) {
   auto profiles = open_profiles(url);
   const Profile profile{"Ada", 3, "pid " + std::to_string(::getpid())};
-  profiles->set(profile_key, profile, 30s);
+  profiles.set(profile_key, profile, 30s);
   std::printf("[%d] writer: stored %s for 30 s\n", static_cast<int>(::getpid()),
               profile_key.c_str());
   if (!wait_for_ack) return 0;
   // The only channel between the processes is Redis itself.
   for (int i = 0; i < 100; ++i) {
-    if (auto ack = profiles->get(ack_key)) {
+    if (auto ack = profiles.get(ack_key)) {
       std::printf("[%d] writer: the reader (%s) saw the profile\n", static_cast<int>(::getpid()),
                   ack->written_by.c_str());
       return 0;
@@ -74,13 +77,13 @@ int run_writer(const std::string& url, bool wait_for_ack) {
 int run_reader(const std::string& url) {
   auto profiles = open_profiles(url);
   for (int i = 0; i < 100; ++i) {
-    if (auto profile = profiles->get(profile_key)) {
-      const auto ttl = profiles->ttl(profile_key);
+    if (auto profile = profiles.get(profile_key)) {
+      const auto ttl = profiles.ttl(profile_key);
       std::printf("[%d] reader: %s = {name: %s, plan_level: %d, written_by: %s}, %lld ms left\n",
                   static_cast<int>(::getpid()), profile_key.c_str(), profile->name.c_str(),
                   profile->plan_level, profile->written_by.c_str(),
                   ttl ? static_cast<long long>(ttl->count()) : -1LL);
-      profiles->set(ack_key, Profile{"ack", 0, "pid " + std::to_string(::getpid())}, 30s);
+      profiles.set(ack_key, Profile{"ack", 0, "pid " + std::to_string(::getpid())}, 30s);
       return 0;
     }
     std::this_thread::sleep_for(50ms);

@@ -21,22 +21,22 @@ std::string fetch_config(const std::string& key) {
 }  // namespace
 
 int main() {
-  ttlcache::Cache<std::string, std::string> cache(
-      ttlcache::make_tagged_memory_backend<std::string, std::string>());
+  auto cache = ttlcache::CacheBuilder<std::string, std::string>("config").tags().build();
+  const auto config_entry = ttlcache::EntryOptions().ttl(10min).tag("config");
 
   // Cold start: warm the keys every invocation needs, in one batch write.
   const std::vector<std::string> hot = {"flags", "limits", "routes"};
   std::vector<std::pair<std::string, std::string>> warmed;
   warmed.reserve(hot.size());
   for (const auto& key : hot) warmed.emplace_back(key, fetch_config(key));
-  for (auto& [key, value] : warmed) cache.set(key, value, 10min, ttlcache::Tags{"config"});
+  for (auto& [key, value] : warmed) cache.set(key, value, config_entry);
   std::printf("warmed %zu keys at cold start\n", warmed.size());
 
   // Get with fallback: the cached value if any, else the loader, else a safe default.
   auto get_or = [&](const std::string& key, const std::string& fallback) {
     try {
       return cache.get_or_load(
-          key, [&] { return fetch_config(key); }, 10min, ttlcache::Tags{"config"});
+          key, [&] { return fetch_config(key); }, config_entry);
     } catch (const std::exception& e) {
       std::printf("  %s: %s, using the fallback\n", key.c_str(), e.what());
       return fallback;

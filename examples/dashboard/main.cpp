@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -167,17 +168,12 @@ int main(int argc, char** argv) try {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  ttlcache::MemoryOptions<std::string, std::string> memory;
-  memory.max_entries = 3000;
-  memory.weigher = [](const std::string& k, const std::string& v) { return k.size() + v.size(); };
-  ttlcache::CacheOptions options;
-  options.name = "dashboard";
-  options.ttl_policy =
-      std::make_shared<ttlcache::DynamicTTL>(ttlcache::DynamicTtlConfig::defaults());
-  options.stats.window = 10s;
-  options.stats.window_operations = 2000;
+  ttlcache::StatsOptions stats;
+  stats.window = 10s;
+  stats.window_operations = 2000;
   std::atomic<std::uint64_t> logged_failures{0};
-  options.listeners.on_load_failure = [&](const ttlcache::LoadFailureEvent& e) {
+  ttlcache::CacheListeners listeners;
+  listeners.on_load_failure = [&](const ttlcache::LoadFailureEvent& e) {
     // A service would hand this to its logger; log the first few only.
     if (logged_failures.fetch_add(1) < 3) {
       std::fprintf(stderr, "load failure in %.*s (%.*s): %.*s\n", static_cast<int>(e.cache.size()),
@@ -185,7 +181,15 @@ int main(int argc, char** argv) try {
                    static_cast<int>(e.message.size()), e.message.data());
     }
   };
-  StringCache cache(memory, options);
+  // Bytes are weighed for the dashboard's memory figure; the bound is the entry count.
+  auto bytes = [](const std::string& k, const std::string& v) { return k.size() + v.size(); };
+  StringCache cache = ttlcache::CacheBuilder<std::string, std::string>("dashboard")
+                          .max_entries(3000)
+                          .max_weight(std::numeric_limits<std::uint64_t>::max(), bytes)
+                          .dynamic_ttl()
+                          .stats(stats)
+                          .listeners(listeners)
+                          .build();
 
   const auto start = std::chrono::steady_clock::now();
   std::atomic<bool> stop{false};

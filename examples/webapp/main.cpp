@@ -247,15 +247,13 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
   // caused it: off the request path, so its database time is charged to nobody, as on a
   // worker thread; and on the virtual clock, so the run stays deterministic.
   std::deque<std::function<void()>> background;
-  ttlcache::CacheOptions options;
-  options.name = "webapp";
-  options.ttl_policy = policy;
-  if (f.refresh_ahead) options.loading.refresh_ahead_at = 0.5;  // late reads reload it
-  options.loading.stale_while_revalidate = f.stale_while_revalidate;
-  options.loading.executor = [&background](std::function<void()> task) {
-    background.push_back(std::move(task));
-  };
-  ttlcache::Cache<std::string, Page> cache(store.backend, options);
+  webapp::PageCacheBuilder builder = store.builder;  // storage, tags, the virtual clock
+  builder.ttl_policy(policy)
+      .stale_while_revalidate(f.stale_while_revalidate)
+      .executor(
+          [&background](std::function<void()> task) { background.push_back(std::move(task)); });
+  if (f.refresh_ahead) builder.refresh_ahead(0.5);  // late reads reload it
+  webapp::PageCache cache = builder.build();
 
   RunResult r;
   r.name = "ttlcache";
@@ -302,7 +300,7 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
       staleness_bound(config, Kind::search_results, f),
       staleness_bound(config, Kind::public_stats, f)};
   const std::uint64_t queries_before = db.queries();
-  r.cache_mb_at_start = store.memory_mb();
+  r.cache_mb_at_start = store.memory_mb(cache.stats());
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     const auto& req = reqs[i];
@@ -384,7 +382,7 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
                     [](const webapp::Request& q) { return q.write != webapp::WriteKind::none; }));
   r.background_queries = r.db_queries - foreground - writes;
   for (std::size_t k = 0; k < kind_count; ++k) r.kinds[k].p99_ms = p99_of(by_kind[k]);
-  r.cache_mb = store.memory_mb();
+  r.cache_mb = store.memory_mb(cache.stats());
   r.memory_source = store.memory_source;
   summarise(r, latencies);
   return r;
@@ -482,7 +480,7 @@ int main(int argc, char** argv) {
       std::chrono::system_clock::time_point(std::chrono::seconds(1767225600)));
   webapp::Store store;
   if (backend == "memory") {
-    store = webapp::memory_store(clock, features.stale_while_revalidate);
+    store = webapp::memory_store(clock);
   } else {
 #ifdef TTLCACHE_WEBAPP_REDIS
     if (redis_url.empty()) {
@@ -491,7 +489,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     try {
-      store = webapp::redis_store(backend, redis_url, clock, features.stale_while_revalidate);
+      store = webapp::redis_store(backend, redis_url, clock);
     } catch (const ttlcache::error& e) {
       std::fprintf(stderr, "webapp: %s\n", e.what());
       return 1;

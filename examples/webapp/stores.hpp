@@ -1,16 +1,18 @@
-// The web-app scenario's cache backends: in-process, Redis, or both tiers, each tag-aware and
-// keeping entry times (for refresh-ahead) on the scenario's virtual clock.
+// The web-app scenario's cache set-ups: in-process, Redis, or both tiers, each tag-aware and on
+// the scenario's virtual clock (CacheBuilder puts the layers together).
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <ttlcache/builder.hpp>
 #include <ttlcache/ttlcache.hpp>
 #ifdef TTLCACHE_WEBAPP_REDIS
 #include <ttlcache/redis.hpp>
@@ -57,55 +59,43 @@ struct ttlcache::ValueCodec<webapp::Page> {
 
 namespace webapp {
 
-/// A backend for Cache<std::string, Page>, what it costs in memory, and how to clean up.
+using PageCache = ttlcache::Cache<std::string, Page>;
+using PageCacheBuilder = ttlcache::CacheBuilder<std::string, Page>;
+
+/// Where the scenario's cache lives: a builder with the storage, tags and the virtual clock
+/// set (the run adds its TTL policy and loading features), what the cache costs in memory, and
+/// how to clean up.
+/// Times come from the one clock: on Redis too, an entry's freshness follows the virtual day
+/// (the builder keeps entry times beside the value); Redis's own expiry (TTL, in real time)
+/// only reclaims the key later.
 struct Store {
   std::string name;
-  std::shared_ptr<ttlcache::Backend<std::string, Page>> backend;
-  std::function<double()> memory_mb;  ///< the cache's memory now (Redis: used_memory)
+  PageCacheBuilder builder{"webapp"};
+  /// The cache's memory now, from its statistics (Redis: used_memory).
+  std::function<double(const ttlcache::CacheStats&)> memory_mb;
   std::string memory_source;
   std::function<void()> cleanup;  ///< removes what the run left in a shared server
 };
 
-/// The layering, whatever the storage: FailSafeBackend (entry times, so that refresh-ahead can
-/// tell how far into its TTL an entry is, and expired copies for stale-while-revalidate, kept
-/// for `keep_stale`) over a tag-aware backend (tags, entity versions).
-/// Times come from `clock`: on Redis too, an entry's freshness follows the virtual day (the
-/// envelope carries it); Redis's own expiry (TTL, in real time) only reclaims the key later.
-inline std::shared_ptr<ttlcache::FailSafeBackend<std::string, Page>> with_entry_times(
-    std::shared_ptr<ttlcache::Backend<std::string, ttlcache::Timed<Page>>> tagged,
-    const std::shared_ptr<ttlcache::FakeClock>& clock, std::chrono::milliseconds keep_stale) {
-  ttlcache::FailSafeOptions fs;
-  fs.max_stale = keep_stale;
-  fs.clock = clock;
-  return std::make_shared<ttlcache::FailSafeBackend<std::string, Page>>(std::move(tagged), fs);
+/// Bytes of a page in process: key and body. Weighed for the memory figure only, so the bound
+/// is the entry count; the builder has no weigher without a weight bound, hence "no limit".
+inline std::size_t page_weight(const std::string& key, const Page& page) {
+  return key.size() + page.body.size();
+}
+constexpr std::uint64_t kNoWeightLimit = std::numeric_limits<std::uint64_t>::max();
+
+/// Key and value bytes plus the store's per-entry overhead (~100 bytes, see
+/// docs/performance.md).
+inline double in_process_bytes(const ttlcache::CacheStats& s) {
+  return static_cast<double>(s.weight_bytes.value_or(0)) +
+         100.0 * static_cast<double>(s.entries.value_or(0));
 }
 
-template <class T>
-std::size_t page_weight(const std::string& key, const T& entry) {
-  return key.size() + entry.value.value.body.size();
-}
-
-inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock,
-                          std::chrono::milliseconds keep_stale) {
-  ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> memory;
-  memory.max_entries = 100'000;
-  memory.clock = clock;
-  memory.weigher = page_weight<ttlcache::Tagged<ttlcache::Timed<Page>>>;
-  auto backend = with_entry_times(
-      ttlcache::make_tagged_memory_backend<std::string, ttlcache::Timed<Page>>(memory), clock,
-      keep_stale);
+inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock) {
   Store s;
   s.name = "in-process";
-  s.backend = backend;
-  // Key and value bytes plus the backend's per-entry overhead (~100 bytes, see
-  // docs/performance.md).
-  s.memory_mb = [backend] {
-    ttlcache::BackendStats b;
-    backend->collect_stats(b);
-    return (static_cast<double>(b.weight.value_or(0)) +
-            100.0 * static_cast<double>(b.entries.value_or(0))) /
-           1e6;
-  };
+  s.builder.max_entries(100'000).max_weight(kNoWeightLimit, page_weight).tags().clock(clock);
+  s.memory_mb = [](const ttlcache::CacheStats& st) { return in_process_bytes(st) / 1e6; };
   s.memory_source = "keys + values + ~100 B per entry";
   s.cleanup = [] {};
   return s;
@@ -115,57 +105,37 @@ inline Store memory_store(const std::shared_ptr<ttlcache::FakeClock>& clock,
 /// kind: "redis" (every read goes to Redis) or "tiered" (an in-process L1 in front of Redis,
 /// kept coherent over pub/sub). Keys live under a namespace of their own, removed at the end.
 inline Store redis_store(const std::string& kind, const std::string& url,
-                         const std::shared_ptr<ttlcache::FakeClock>& clock,
-                         std::chrono::milliseconds keep_stale) {
+                         const std::shared_ptr<ttlcache::FakeClock>& clock) {
   namespace redis = ttlcache::redis;
   auto options = redis::RedisOptions::from_url(url);
-  // One namespace per kind of run: a rerun reuses it (clear() below) rather than leaving
+  // One namespace per kind of run: a rerun reuses it (cleared here) rather than leaving
   // another set of tag versions behind (they live outside the namespace, until they expire).
   options.key_namespace = "webapp-" + kind;
   options.client_name = "webapp";
-  auto store = std::make_shared<redis::RedisStore>(options);
-  store->clear();
-  ttlcache::TaggedOptions tagged;
-  tagged.clock = clock;
+  auto clear = [options] { redis::RedisStore(options).clear(); };
+  clear();  // also fails early, with a clear error, when Redis is not there
 
   Store s;
-  s.name = kind == "tiered" ? "tiered (in-process L1 + Redis)" : "Redis";
+  s.cleanup = clear;
+  s.builder.redis(options).tags().clock(clock);
   if (kind == "tiered") {
-    redis::PubSubOptions bus_options;
-    bus_options.redis = options;
-    bus_options.channel = options.key_namespace + ":invalidation";
-    auto bus = std::make_shared<redis::PubSubBus>(bus_options);
-    bus->wait_until_subscribed(std::chrono::seconds(5));
-    ttlcache::MemoryOptions<std::string, ttlcache::Tagged<ttlcache::Timed<Page>>> l1;
-    l1.max_entries = 20'000;
-    l1.clock = clock;
-    l1.weigher = page_weight<ttlcache::Tagged<ttlcache::Timed<Page>>>;
-    ttlcache::TieredOptions tiers;
+    s.name = "tiered (in-process L1 + Redis)";
     // L1 entries and tag versions are re-checked against Redis after this long (virtual
     // time): the staleness bound should an invalidation message be lost.
-    tiers.l1_max_ttl = std::chrono::seconds(30);
-    auto t = redis::make_tiered_backend<std::string, ttlcache::Timed<Page>>(store, bus, tiers, l1,
-                                                                            tagged);
-    auto backend = with_entry_times(t.backend, clock, keep_stale);  // holds tiers and bus
-    s.backend = backend;
-    s.cleanup = [store] { store->clear(); };
+    s.builder.tiered(std::chrono::seconds(30))
+        .max_entries(20'000)
+        .max_weight(kNoWeightLimit, page_weight);
     // Redis's used_memory plus the L1, counted as for the in-process backend.
-    s.memory_mb = [store, backend] {
-      ttlcache::BackendStats tier1;
-      backend->collect_stats(tier1);
-      return (static_cast<double>(store->used_memory()) +
-              static_cast<double>(tier1.weight.value_or(0)) +
-              100.0 * static_cast<double>(tier1.entries.value_or(0))) /
-             1e6;
+    s.memory_mb = [](const ttlcache::CacheStats& st) {
+      return (static_cast<double>(st.remote_used_memory.value_or(0)) + in_process_bytes(st)) / 1e6;
     };
     s.memory_source = "Redis used_memory (whole server) + in-process L1";
     return s;
   }
-  s.backend = with_entry_times(
-      redis::make_tagged_backend<std::string, ttlcache::Timed<Page>>(store, tagged), clock,
-      keep_stale);
-  s.cleanup = [store] { store->clear(); };
-  s.memory_mb = [store] { return static_cast<double>(store->used_memory()) / 1e6; };
+  s.name = "Redis";
+  s.memory_mb = [](const ttlcache::CacheStats& st) {
+    return static_cast<double>(st.remote_used_memory.value_or(0)) / 1e6;
+  };
   s.memory_source = "Redis used_memory (whole server)";
   return s;
 }
