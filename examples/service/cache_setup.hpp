@@ -34,8 +34,8 @@ struct CacheSettings {
   std::string key_namespace = "service";
 };
 
-/// A tag-aware backend keeping entry times (FailSafeBackend: refresh-ahead,
-/// stale-while-revalidate, fail-safe): byte-bounded in process, Redis, or both tiers; lifetimes
+/// The service's cache, built with CacheBuilder: tags, fail-safe, refresh-ahead and
+/// stale-while-revalidate; byte-bounded in process, Redis, or both tiers; lifetimes
 /// from DynamicTTL's shipped defaults (content type, request context, time of day), background
 /// reloads on the cache's own threads. Throws ttlcache::config_error / argument_error for bad
 /// settings, connection_error when Redis cannot be reached, std::invalid_argument for an
