@@ -91,6 +91,12 @@ class CacheBuilder {
     plan_.weigher = std::move(weigher);
     return *this;
   }
+  /// Weighs entries (e.g. bytes) without bounding them: CacheStats::weight_bytes reports the
+  /// sum. max_weight() both weighs and bounds.
+  CacheBuilder& weigher(Weigher weigher) {
+    plan_.weigher = std::move(weigher);
+    return *this;
+  }
   /// Shards of the in-process store (0: from the core count).
   CacheBuilder& shards(std::uint32_t n) {
     plan_.shards = n;
@@ -120,6 +126,12 @@ class CacheBuilder {
   CacheBuilder& tiered(std::chrono::milliseconds l1_max_ttl = std::chrono::seconds(5)) {
     plan_.tiered = true;
     plan_.l1_max_ttl = l1_max_ttl;
+    return *this;
+  }
+  /// Tiered: build() waits up to this long for the invalidation bus to subscribe (until it
+  /// does, reads bypass L1: correct, but every read is a round trip). Default: no wait.
+  CacheBuilder& wait_for_bus(std::chrono::milliseconds timeout) {
+    plan_.bus_wait = timeout;
     return *this;
   }
   /// Tags and entity versions (EntryOptions::tag / entity, invalidate_tag, bump_version,

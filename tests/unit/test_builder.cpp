@@ -321,6 +321,9 @@ TEST_CASE("builder: every impossible combination is a config_error saying what t
   expect_rejected([](auto& b) { b.background_threads(0); }, "must be > 0");
   expect_rejected([](auto& b) { b.call_deadline(-1ms); }, "must not be negative");
   expect_rejected([](auto& b) { b.tags(0ms); }, "stamp_ttl must be positive");
+  expect_rejected([](auto& b) { b.wait_for_bus(1s); }, "add tiered() or remove it");
+  expect_rejected([](auto& b) { b.dynamic_ttl().ttl_policy(std::make_shared<TypePolicy>()); },
+                  "keep one");
   expect_rejected(
       [](auto& b) {
         ttlcache::LoadOptions lo;

@@ -63,6 +63,7 @@ struct BuildPlan {
   std::string (*describe_remote)(const BuildPlan&) = nullptr;
   bool tiered = false;
   std::chrono::milliseconds l1_max_ttl{5000};
+  std::chrono::milliseconds bus_wait{0};
   bool tags = false;
   std::chrono::milliseconds stamp_ttl = std::chrono::hours(24);
   // lifetimes and loading
@@ -122,6 +123,10 @@ void validate(const BuildPlan<K, V>& p) {
     reject("ttl_policy()", "dynamic_ttl() and ttl_policy() both set the TTL policy: keep one");
   }
   if (p.tiered && p.l1_max_ttl.count() <= 0) reject("tiered()", "l1_max_ttl must be positive");
+  if (p.bus_wait.count() != 0 && !p.tiered) {
+    reject("wait_for_bus()", "only a tiered cache has a bus: add tiered() or remove it");
+  }
+  if (p.bus_wait.count() < 0) reject("wait_for_bus()", "must not be negative");
   if (p.tags && p.stamp_ttl.count() <= 0) reject("tags()", "stamp_ttl must be positive");
   if (p.max_weight > 0 && !p.weigher) reject("max_weight()", "needs a weigher");
   if (p.max_entries == 0 && p.max_weight == 0) {

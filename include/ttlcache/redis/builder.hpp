@@ -80,7 +80,11 @@ struct RemoteComposer {
       redis::PubSubOptions bo;
       bo.redis = ro;
       bo.channel = ro.key_namespace + ":invalidation";
-      bus = std::make_shared<redis::PubSubBus>(bo);
+      auto pubsub = std::make_shared<redis::PubSubBus>(bo);
+      // Until the bus listens, L1 is bypassed (correct, slower); waiting here makes the first
+      // reads use it. A bus that does not subscribe in time is no error: it keeps trying.
+      if (p.bus_wait.count() > 0) pubsub->wait_until_subscribed(p.bus_wait);
+      bus = std::move(pubsub);
     }
     if (p.distributed_single_flight && !p.lock_service) {
       out.locks = std::make_shared<redis::RedisLockService>(ro);
@@ -154,6 +158,7 @@ struct RemoteComposer {
         on_top.breaker.enabled = false;       // a breaker here would cut L1 off too
         on_top.repair_failed_writes = false;  // L2's layer repairs; here it would block L1
         on_top.clock = p.clock;
+        on_top.call_budget = p.call_deadline;  // covers the stamp reads too
         top = resilient<X>(std::move(top), on_top, out);
       }
       return top;
@@ -171,6 +176,7 @@ struct RemoteComposer {
       r.policy = FailurePolicy::degrade;
       r.breaker = p.breaker;
       r.clock = p.clock;
+      r.call_budget = p.call_deadline;
       top = resilient<X>(std::move(top), r, out);
     }
     return top;
@@ -190,6 +196,7 @@ struct RemoteComposer {
     at_l2.breaker = p.breaker;
     at_l2.tier = "l2";
     at_l2.clock = p.clock;
+    at_l2.call_budget = p.call_deadline;
     return resilient<E>(std::move(redis), at_l2, out);
   }
 
