@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -95,7 +97,7 @@ class MemoryShard {
   /// Index of key's node, or npos. Requires the shared or exclusive side.
   std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
     if (table_.empty()) return npos;
-    std::size_t pos = hash & mask_;
+    std::size_t pos = home(hash);
     for (;;) {
       const std::uint64_t slot = table_[pos];
       if (slot == 0) return npos;
@@ -103,7 +105,7 @@ class MemoryShard {
         const auto index = static_cast<std::uint32_t>(slot) - 1;
         if (eq(node(index).key, key)) return index;
       }
-      pos = (pos + 1) & mask_;
+      pos = after(pos);
     }
   }
 
@@ -263,6 +265,15 @@ class MemoryShard {
     n.weight = weight;
   }
 
+  // A hash's first slot: the table need not be a power of two (multiply-shift range reduction
+  // of the 32 hash bits), so a bounded shard's table can be sized to its bound.
+  std::size_t home(std::uint32_t hash) const noexcept {
+    return static_cast<std::size_t>((std::uint64_t{hash} * table_.size()) >> 32);
+  }
+  std::size_t after(std::size_t pos) const noexcept {
+    return pos + 1 == table_.size() ? 0 : pos + 1;
+  }
+
   void table_insert(std::uint32_t hash, std::uint32_t index) {
     // Keep the load factor at or below 3/4: linear probing degrades fast above that.
     if ((size() + 1) * 4 > table_.size() * 3) grow();
@@ -270,16 +281,23 @@ class MemoryShard {
   }
 
   void place(std::uint32_t hash, std::uint32_t index) {
-    std::size_t pos = hash & mask_;
-    while (table_[pos] != 0) pos = (pos + 1) & mask_;
+    std::size_t pos = home(hash);
+    while (table_[pos] != 0) pos = after(pos);
     table_[pos] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
   }
 
+  // Doubles, but never past what max_entries (+1, the insert before an eviction) needs at 3/4
+  // load: a bounded shard's table ends at 10.7 bytes per entry instead of up to twice that.
   void grow() {
     std::vector<std::uint64_t> old;
     old.swap(table_);
-    table_.assign(old.empty() ? 16 : old.size() * 2, 0);
-    mask_ = table_.size() - 1;
+    std::size_t slots = old.empty() ? 16 : old.size() * 2;
+    if (limits_.max_entries != 0) {
+      const std::size_t enough = (limits_.max_entries + 1) * 4 / 3 + 1;
+      slots = std::max(std::min(slots, enough), old.size() + 1);
+    }
+    while ((size() + 1) * 4 > slots * 3) slots *= 2;  // never full: probes must end
+    table_.assign(slots, 0);
     for (const std::uint64_t slot : old) {
       if (slot != 0)
         place(static_cast<std::uint32_t>(slot >> 32), static_cast<std::uint32_t>(slot) - 1);
@@ -288,21 +306,21 @@ class MemoryShard {
 
   void table_erase(std::uint32_t hash, std::uint32_t index) {
     const std::uint64_t wanted = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
-    std::size_t hole = hash & mask_;
-    while (table_[hole] != wanted) hole = (hole + 1) & mask_;
+    std::size_t hole = home(hash);
+    while (table_[hole] != wanted) hole = after(hole);
     // Backward-shift deletion: pull later entries of the probe run into the hole, so lookups
     // never need tombstones.
-    std::size_t next = (hole + 1) & mask_;
+    std::size_t next = after(hole);
     while (table_[next] != 0) {
-      const std::size_t home = static_cast<std::uint32_t>(table_[next] >> 32) & mask_;
+      const std::size_t origin = home(static_cast<std::uint32_t>(table_[next] >> 32));
       // Move next into the hole unless its home lies cyclically in (hole, next].
       const bool stays =
-          hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+          hole <= next ? (origin > hole && origin <= next) : (origin > hole || origin <= next);
       if (!stays) {
         table_[hole] = table_[next];
         hole = next;
       }
-      next = (next + 1) & mask_;
+      next = after(next);
     }
     table_[hole] = 0;
   }
@@ -311,7 +329,6 @@ class MemoryShard {
   ShardLimits limits_;
   Policy policy_{};
   std::vector<std::uint64_t> table_;
-  std::size_t mask_ = 0;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
   std::vector<bool> live_;
   std::vector<std::uint32_t> free_;
