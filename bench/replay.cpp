@@ -2,13 +2,14 @@
 // SPDX-License-Identifier: MIT
 //
 // Usage: replay [--policy lru|tinylfu] [--shards N] [--format auto|xz-int32be|text]
-//               [--warmup N]
-//               TRACE CAPACITY [CAPACITY...]
-// The first N requests of --warmup are replayed but not counted. Each record is replayed as get(key) and, on a miss, set(key) (the convention of the traces'
-// README). Formats: xz-compressed big-endian int32 (cache2k traces, decompressed with `xz -dc`)
-// or text with one decimal integer per line (libCacheSim samples). "auto" picks by extension.
-// TRACE may also be zipf:N:S:LENGTH, a synthetic stream of LENGTH Zipf(S) draws over N keys
-// (fixed seed); its popularity bound (the hit ratio of holding the most popular keys) is printed.
+//               [--warmup N] TRACE CAPACITY [CAPACITY...]
+// Each record is replayed as get(key) and, on a miss, set(key) (the convention of the
+// traces' README); the first N requests (--warmup) are replayed but not counted.
+// Formats: xz-compressed big-endian int32 (cache2k traces, decompressed with `xz -dc`) or
+// text with one decimal integer per line (libCacheSim samples); "auto" picks by extension.
+// TRACE may also be zipf:N:S:LENGTH, a synthetic stream of LENGTH Zipf(S) draws over N
+// keys (fixed seed); its popularity bound (the hit ratio of holding the most popular keys)
+// is printed.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
