@@ -342,6 +342,7 @@ void print_memory_and_churn() {
 
 struct Sample {
   double ns = 0;    // real time per operation (per thread)
+  double cpu = 0;   // CPU time per operation (per thread)
   double rate = 0;  // operations per second, all threads together
 };
 
@@ -352,6 +353,7 @@ class Collector : public benchmark::ConsoleReporter {
       if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
       Sample s;
       s.ns = r.GetAdjustedRealTime();
+      s.cpu = r.GetAdjustedCPUTime();
       const auto it = r.counters.find("items_per_second");
       if (it != r.counters.end()) s.rate = it->second.value;
       samples_[r.benchmark_name()].push_back(s);
@@ -359,25 +361,28 @@ class Collector : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
   }
 
+  enum class By { real, cpu, rate };
+
   // Ratio num/den per repetition (paired by index), then median and range.
-  void ratio(const char* label, const std::string& num, const std::string& den, bool by_rate,
+  void ratio(const std::string& label, const std::string& num, const std::string& den, By by,
              double target, bool at_most) const {
     const auto a = samples_.find(num);
     const auto b = samples_.find(den);
     if (a == samples_.end() || b == samples_.end()) {
-      std::printf("  %-44s (not run)\n", label);
+      std::printf("  %-48s (not run)\n", label.c_str());
       return;
     }
     std::vector<double> r;
     for (std::size_t i = 0; i < std::min(a->second.size(), b->second.size()); ++i) {
-      r.push_back(by_rate ? a->second[i].rate / b->second[i].rate
-                          : a->second[i].ns / b->second[i].ns);
+      const Sample& x = a->second[i];
+      const Sample& y = b->second[i];
+      r.push_back(by == By::rate ? x.rate / y.rate : by == By::cpu ? x.cpu / y.cpu : x.ns / y.ns);
     }
     std::sort(r.begin(), r.end());
     const double median = r[r.size() / 2];
     const bool met = at_most ? median <= target : median >= target;
-    std::printf("  %-44s %5.2fx  [%4.2f..%4.2f] n=%zu  target %s %.2fx: %s\n", label, median,
-                r.front(), r.back(), r.size(), at_most ? "<=" : ">=", target,
+    std::printf("  %-48s %5.2fx  [%4.2f..%4.2f] n=%zu  target %s %.2fx: %s\n", label.c_str(),
+                median, r.front(), r.back(), r.size(), at_most ? "<=" : ">=", target,
                 met ? "met" : "NOT met");
   }
 
@@ -388,6 +393,14 @@ class Collector : public benchmark::ConsoleReporter {
 std::string one(const char* name) { return std::string(name) + "/real_time/threads:1"; }
 std::string two(const char* name) { return std::string(name) + "/real_time/threads:2"; }
 std::string plain(const char* name) { return std::string(name) + "/real_time"; }
+
+// A time ratio twice: by wall-clock time, and by CPU time (steadier on a loaded machine, where
+// a thread waits for a core between its operations).
+void time_ratio(const Collector& c, const std::string& label, const std::string& num,
+                const std::string& den, double target) {
+  c.ratio(label + " (real)", num, den, Collector::By::real, target, true);
+  c.ratio(label + " (cpu)", num, den, Collector::By::cpu, target, true);
+}
 
 }  // namespace
 
@@ -400,26 +413,29 @@ int main(int argc, char** argv) {
   Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
   std::printf("\ntarget ratios (median over repetitions [min..max]):\n");
-  collector.ratio("get hit: ttlcache / find+copy", one("BM_hit_ttlcache_tinylfu"),
-                  one("BM_hit_find_copy"), false, 1.3, true);
-  collector.ratio("get hit: ttlcache LRU / find+copy", one("BM_hit_ttlcache_lru"),
-                  one("BM_hit_find_copy"), false, 1.3, true);
-  collector.ratio("get hit: list LRU / find+copy", one("BM_hit_list_lru"), one("BM_hit_find_copy"),
-                  false, 1.3, true);
-  collector.ratio("zero-copy visit hit / find", one("BM_hit_ttlcache_visit"), one("BM_hit_find"),
-                  false, 2.0, true);
-  collector.ratio("miss: ttlcache / find miss", plain("BM_miss_ttlcache_tinylfu"),
-                  plain("BM_miss_find"), false, 1.5, true);
+  time_ratio(collector, "get hit: ttlcache / find+copy", one("BM_hit_ttlcache_tinylfu"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "get hit: ttlcache LRU / find+copy", one("BM_hit_ttlcache_lru"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "get hit: list LRU / find+copy", one("BM_hit_list_lru"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "zero-copy visit hit / find", one("BM_hit_ttlcache_visit"),
+             one("BM_hit_find"), 2.0);
+  time_ratio(collector, "miss: ttlcache / find miss", plain("BM_miss_ttlcache_tinylfu"),
+             plain("BM_miss_find"), 1.5);
+  time_ratio(collector, "set (churn): ttlcache / list LRU", plain("BM_set_ttlcache_tinylfu"),
+             plain("BM_set_list_lru"), 2.0);
+  using By = Collector::By;
   collector.ratio("2 threads / 1: ttlcache (throughput)", two("BM_hit_ttlcache_tinylfu"),
-                  one("BM_hit_ttlcache_tinylfu"), true, 1.8, false);
+                  one("BM_hit_ttlcache_tinylfu"), By::rate, 1.8, false);
+  collector.ratio("2 threads / 1: ttlcache LRU", two("BM_hit_ttlcache_lru"),
+                  one("BM_hit_ttlcache_lru"), By::rate, 1.8, false);
   collector.ratio("2 threads / 1: ttlcache visit", two("BM_hit_ttlcache_visit"),
-                  one("BM_hit_ttlcache_visit"), true, 1.8, false);
+                  one("BM_hit_ttlcache_visit"), By::rate, 1.8, false);
   collector.ratio("2 threads / 1: find+copy (reference)", two("BM_hit_find_copy"),
-                  one("BM_hit_find_copy"), true, 1.8, false);
+                  one("BM_hit_find_copy"), By::rate, 1.8, false);
   collector.ratio("2 threads / 1: list LRU (reference)", two("BM_hit_list_lru"),
-                  one("BM_hit_list_lru"), true, 1.8, false);
-  collector.ratio("set (churn): ttlcache / list LRU", plain("BM_set_ttlcache_tinylfu"),
-                  plain("BM_set_list_lru"), false, 2.0, true);
+                  one("BM_hit_list_lru"), By::rate, 1.8, false);
   benchmark::Shutdown();
   return 0;
 }
