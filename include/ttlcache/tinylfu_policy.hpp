@@ -94,6 +94,16 @@ class TinyLfuPolicy {
     climb();
   }
 
+  // Called for a batch of reads before their on_access (see MemoryShard::apply_logged_reads):
+  // starts loading the sketch block and the list neighbours on_access will touch.
+  template <class Nodes>
+  void prefetch_access(Nodes& nodes, std::uint32_t node) const noexcept {
+    sketch_.prefetch(nodes.key_hash(node));
+    const Links& l = nodes.links(node);
+    if (l.prev != nil) nodes.prefetch_node(l.prev);
+    if (l.next != nil) nodes.prefetch_node(l.next);
+  }
+
   template <class Nodes>
   void on_remove(Nodes& nodes, std::uint32_t node) {
     lists_[nodes.links(node).segment].unlink(nodes, node);

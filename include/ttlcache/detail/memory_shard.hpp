@@ -130,15 +130,43 @@ class MemoryShard {
   /// Replays the reads logged since the last writer. Expired nodes found this way are removed
   /// (lazy expiry: a read that saw an expired entry gets it reclaimed by the next writer).
   void apply_logged_reads(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
-    lock_.drain_logs([&](std::uint32_t index) {
-      // Logged indices are always live (every writer drains first), but a check is cheap.
-      if (index >= allocated_ || !live_[index]) return;
-      if (node(index).expires_ns <= now_ns) {
-        remove(index, RemovalCause::expired, removed);
-      } else {
-        policy_.on_access(*this, index);
+    // In batches: first start loading every logged node (and let the policy start loading
+    // what it will touch, e.g. its sketch block), then replay them in order. The cache misses
+    // of a batch overlap instead of being paid one after another, read after read.
+    std::uint32_t batch[replay_batch];
+    std::uint32_t n = 0;
+    const auto flush = [&] {
+      for (std::uint32_t i = 0; i < n; ++i) prefetch_node(batch[i]);
+      if constexpr (has_prefetch_access<Policy>::value) {
+        for (std::uint32_t i = 0; i < n; ++i) policy_.prefetch_access(*this, batch[i]);
       }
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t index = batch[i];
+        // Logged indices are live unless removed earlier in this replay; a check is cheap.
+        if (!live_[index]) continue;
+        if (node(index).expires_ns <= now_ns) {
+          remove(index, RemovalCause::expired, removed);
+        } else {
+          policy_.on_access(*this, index);
+        }
+      }
+      n = 0;
+    };
+    lock_.drain_logs([&](std::uint32_t index) {
+      if (index >= allocated_) return;  // ReadMostlyLock::unused, or a stale claim
+      batch[n++] = index;
+      if (n == replay_batch) flush();
     });
+    flush();
+  }
+
+  /// Starts loading a node into the CPU cache (for strategies that prefetch neighbours).
+  void prefetch_node(std::uint32_t index) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    if (index < allocated_) __builtin_prefetch(&chunks_[index >> chunk_bits][index & chunk_mask]);
+#else
+    (void)index;
+#endif
   }
 
   /// Records a read made by a thread that could not log it (its log was full).
@@ -233,6 +261,16 @@ class MemoryShard {
   std::uint32_t key_hash(std::uint32_t index) const noexcept { return node(index).hash; }
 
  private:
+  static constexpr std::uint32_t replay_batch = 32;
+
+  // Whether the strategy wants to prefetch before a batch of on_access (optional member).
+  template <class P, class = void>
+  struct has_prefetch_access : std::false_type {};
+  template <class P>
+  struct has_prefetch_access<P, std::void_t<decltype(std::declval<P&>().prefetch_access(
+                                    std::declval<MemoryShard&>(), std::uint32_t{}))>>
+      : std::true_type {};
+
   static constexpr std::uint32_t chunk_bits = 8;
   static constexpr std::uint32_t chunk_size = 1U << chunk_bits;
   static constexpr std::uint32_t chunk_mask = chunk_size - 1;
