@@ -37,11 +37,11 @@ namespace ttlcache {
 /// at small sizes to settle.
 ///
 /// Reads are logged and replayed by the next writer (logs_reads = true), exactly like
-/// LruPolicy, so a get hit costs the same as with LRU; the extra work (a sketch increment and
-/// a list move) is paid by writers. Segment sizes are counted in entries: the shard's entry
-/// count when it first has to evict is taken as its capacity, so the policy also works with a
-/// weight bound. 12 bytes of Links per entry, 8 bytes of sketch and 0.7 bytes of ghosts per
-/// entry of capacity.
+/// LruPolicy; the extra work over LRU (a sketch increment, whose block may miss the CPU caches)
+/// is paid at replay, by a writer or by a reader whose log is full. Segment sizes are counted
+/// in entries: the shard's entry count when it first has to evict is taken as its capacity, so
+/// the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch
+/// and 0.7 bytes of ghosts per entry of capacity.
 ///
 /// Thread-safety: none of its own; MemoryShard calls it only under the exclusive side.
 class TinyLfuPolicy {

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
@@ -483,8 +484,12 @@ TEST_CASE("with the real clock, an entry is never served after its TTL", "[memor
   o.shards = 1;
   Backend b(o);
   static_assert(Backend::coarse_clock_guard <= 100ms, "documented guard");
-  for (const auto ttl : {1ms, 3ms, 150ms}) {
-    for (int round = 0; round < 5; ++round) {
+  // Short TTLs, checked precisely throughout; and one of 1 s, read on the coarse clock for its
+  // first 900 ms, which must also serve the entry while it is fresh (a backend that never hits
+  // would pass the first check alone; 1 s leaves room for a thread stalled on a loaded machine).
+  const std::pair<std::chrono::milliseconds, int> cases[] = {{1ms, 5}, {3ms, 5}, {1000ms, 1}};
+  for (const auto& [ttl, rounds] : cases) {
+    for (int round = 0; round < rounds; ++round) {
       b.set("k", "v", ttl);
       const auto set_returned = std::chrono::steady_clock::now();
       std::size_t hits = 0;
@@ -499,8 +504,7 @@ TEST_CASE("with the real clock, an entry is never served after its TTL", "[memor
         }
         REQUIRE(before - set_returned < 5s);
       }
-      // And it must also have been served while fresh, at least once for the long TTL.
-      if (ttl == 150ms) CHECK(hits > 0);
+      if (ttl == 1000ms) CHECK(hits > 0);
     }
   }
 }
