@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -71,5 +73,39 @@ class FakeClock final : public Clock {
   std::atomic<std::int64_t> steady_ns_;
   std::atomic<std::int64_t> wall_ns_;
 };
+
+namespace detail {
+
+/// Monotonic time in ns from the kernel's tick-granular clock (CLOCK_MONOTONIC_COARSE where it
+/// exists): a vDSO read of a cached value, several times cheaper than steady_clock::now(). The
+/// same timeline as steady_clock (CLOCK_MONOTONIC) but trailing it by up to one tick (see
+/// coarse_clock_resolution()), more if kernel timekeeping stalls: callers that must not act
+/// late confirm with steady_clock near a deadline (MemoryBackend::coarse_clock_guard).
+/// Falls back to steady_clock where the coarse clock is missing.
+inline std::int64_t coarse_now_ns() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  timespec ts{};
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+#endif
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// The coarse clock's resolution: one kernel tick (1-10 ms depending on CONFIG_HZ; 4 ms on a
+/// HZ=250 kernel), how far coarse_now_ns() normally trails steady_clock. 0 without one.
+inline std::chrono::nanoseconds coarse_clock_resolution() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  timespec res{};
+  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0) {
+    return std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+  }
+#endif
+  return std::chrono::nanoseconds(0);
+}
+
+}  // namespace detail
 
 }  // namespace ttlcache

@@ -24,7 +24,11 @@ namespace ttlcache {
 ///   };
 ///
 /// Nodes::links(node) returns that node's Links&; Nodes::key_hash(node) returns 32 bits of the
-/// node's key hash (for strategies that count keys, e.g. TinyLfuPolicy's frequency sketch).
+/// node's key hash (for strategies that count keys, e.g. TinyLfuPolicy's frequency sketch);
+/// Nodes::prefetch_node(node) starts loading a node. Optional member:
+/// `template <class Nodes> void prefetch_access(Nodes&, std::uint32_t node) const noexcept`,
+/// called for each read of a replayed batch before their on_access, to start loading what
+/// on_access will touch, so that the batch's cache misses overlap.
 /// victim() may return any live node, including the one just inserted (an admission policy
 /// rejecting the newcomer); the shard removes whatever it returns, reports it as evicted (or
 /// expired), and asks again while the shard is over its entry or weight bound.
@@ -58,6 +62,13 @@ class LruPolicy {
   template <class Nodes>
   void on_access(Nodes& nodes, std::uint32_t node) {
     list_.move_to_front(nodes, node);
+  }
+  // Before a batch of replayed reads: start loading the list neighbours each move touches.
+  template <class Nodes>
+  void prefetch_access(Nodes& nodes, std::uint32_t node) const noexcept {
+    const Links& l = nodes.links(node);
+    if (l.prev != nil) nodes.prefetch_node(l.prev);
+    if (l.next != nil) nodes.prefetch_node(l.next);
   }
   template <class Nodes>
   void on_remove(Nodes& nodes, std::uint32_t node) {

@@ -60,10 +60,15 @@ struct MemoryOptions {
 /// hit ratio than LRU on every measured trace and size, docs/eviction.md), LruPolicy for strict
 /// least-recently-used order.
 ///
-/// Thread-safety: every member may be called concurrently. Reads (get, contains, ttl) take a
-/// shard's shared side, which writes only the reading thread's own cache line, so reads scale
-/// across cores; writes (set, erase, clear) take one shard exclusively. Values are copied out
-/// under the shard lock, so a returned value is never torn.
+/// Thread-safety: every member may be called concurrently. Reads (get, visit, contains, ttl)
+/// take a shard's shared side, which writes only the reading thread's own cache line (two
+/// atomic adds per read), so reads scale across cores; writes (set, erase, clear) take one
+/// shard exclusively. get() copies the value out under the shard lock, so a returned value is
+/// never torn; visit() runs a function on it in place instead.
+///
+/// Expiry on reads: checked only for a found entry, against the coarse monotonic clock unless
+/// the entry is within coarse_clock_guard of its expiry (then the precise one), or against the
+/// injected clock exactly; never served after its expiry (see coarse_clock_guard).
 ///
 /// Eviction order: reads are logged per thread and applied to the strategy by the next writer
 /// of the shard, in order. With one shard and one thread (and LruPolicy), LRU order is exact;
@@ -113,39 +118,30 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   std::string_view name() const noexcept override { return "memory"; }
 
   std::optional<V> get(const K& key) override {
-    const std::uint64_t h = hash_of(key);
-    Shard& shard = shard_for(h);
-    const std::int64_t now = now_ns();
-    auto& slot = shard.lock().lock_shared();
-    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
-    if (index == Shard::npos) {
-      detail::ReadMostlyLock::unlock_shared(slot);
-      return std::nullopt;
-    }
-    const auto& node = shard.node(index);
-    if (node.expires_ns <= now) {
-      // Logged so the next writer reclaims it; dropping the log entry when full is harmless.
-      detail::ReadMostlyLock::log_access(slot, index);
-      detail::ReadMostlyLock::unlock_shared(slot);
-      return std::nullopt;
-    }
     std::optional<V> out;
-    try {
-      out.emplace(node.value);
-    } catch (...) {
-      detail::ReadMostlyLock::unlock_shared(slot);
-      throw;
-    }
-    if constexpr (Policy::logs_reads) {
-      const bool logged = detail::ReadMostlyLock::log_access(slot, index);
-      detail::ReadMostlyLock::unlock_shared(slot);
-      if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h), now);
-    } else {
-      Policy::on_shared_read(shard.links(index));
-      detail::ReadMostlyLock::unlock_shared(slot);
-    }
+    read(key, [&out](const V& value) { out.emplace(value); });
     return out;
   }
+
+  /// Zero-copy read: runs fn(const V&) on key's live value while the entry is pinned (under
+  /// the shard's shared side, so no writer can replace or free it meanwhile), and returns true;
+  /// returns false, without calling fn, on a miss or an expired entry. It counts as a read for
+  /// eviction, like get(). Use it for large values or to extract a part of one (a field, a
+  /// size); use get() when the caller keeps the value. fn must be short (it holds off writers
+  /// of that shard) and must not write to this backend (set/erase/clear from fn deadlocks);
+  /// reads from fn are fine. An exception from fn propagates after the entry is released.
+  template <class Fn>
+  bool visit(const K& key, Fn&& fn) {
+    return read(key, std::forward<Fn>(fn));
+  }
+
+  /// Reads check expiry against the kernel's coarse monotonic clock (a few ns instead of
+  /// steady_clock's 20-30 ns on a VM), which trails the precise clock by up to one tick (1-10
+  /// ms). An entry with less than this much life left by the coarse clock is checked against
+  /// the precise clock instead, so with the default clock an entry is never served after its
+  /// expiry unless the coarse clock trails by more than this (kernel timekeeping stalled that
+  /// long, e.g. a VM descheduled by its host). An injected Clock is always read exactly.
+  static constexpr std::chrono::milliseconds coarse_clock_guard{100};
 
   void set(const K& key, V value, std::chrono::milliseconds ttl) override {
     if (ttl.count() <= 0) detail::throw_bad_ttl("memory", static_cast<long long>(ttl.count()));
@@ -306,6 +302,17 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   }
 
+  // A read's expiry check, made only for a found entry (a miss reads no clock): the coarse
+  // clock where the entry has more than coarse_clock_guard left, else the precise one; an
+  // injected clock exactly.
+  bool expired_for_read(std::int64_t expires_ns) const noexcept {
+    if (clock_) return expires_ns <= now_ns();
+    constexpr std::int64_t guard =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(coarse_clock_guard).count();
+    if (expires_ns - detail::coarse_now_ns() > guard) return false;
+    return expires_ns <= now_ns();
+  }
+
   static std::int64_t expiry(std::int64_t now, std::chrono::milliseconds ttl) noexcept {
     constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     const std::int64_t ms = ttl.count();
@@ -329,23 +336,64 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
     const std::int64_t now = now_ns();
-    auto& slot = shard.lock().lock_shared();
+    const auto ticket = shard.lock().lock_shared();
+    detail::ReadMostlyLock::skip(ticket);  // ttl() and contains() do not count as reads
     const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
     std::optional<std::chrono::nanoseconds> out;
     if (index != Shard::npos && shard.node(index).expires_ns > now) {
       out = std::chrono::nanoseconds(shard.node(index).expires_ns - now);
     }
-    detail::ReadMostlyLock::unlock_shared(slot);
+    detail::ReadMostlyLock::unlock_shared(ticket);
     return out;
+  }
+
+  // The read path of get() and visit(): find under the shared side, then (only for a found
+  // entry) read the clock, so a miss never pays for one; on_hit(const V&) runs while pinned.
+  template <class OnHit>
+  bool read(const K& key, OnHit&& on_hit) {
+    using Lock = detail::ReadMostlyLock;
+    const std::uint64_t h = hash_of(key);
+    Shard& shard = shard_for(h);
+    const auto ticket = shard.lock().lock_shared();
+    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+    if (index == Shard::npos) {
+      Lock::skip(ticket);
+      Lock::unlock_shared(ticket);
+      return false;
+    }
+    const auto& node = shard.node(index);
+    if (expired_for_read(node.expires_ns)) {
+      // Logged so the next writer reclaims it; dropping the log entry when full is harmless.
+      Lock::log_access(ticket, index);
+      Lock::unlock_shared(ticket);
+      return false;
+    }
+    try {
+      on_hit(node.value);
+    } catch (...) {
+      Lock::skip(ticket);
+      Lock::unlock_shared(ticket);
+      throw;
+    }
+    if constexpr (Policy::logs_reads) {
+      const bool logged = Lock::log_access(ticket, index);
+      Lock::unlock_shared(ticket);
+      if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h));
+    } else {
+      Lock::skip(ticket);
+      Policy::on_shared_read(shard.links(index));
+      Lock::unlock_shared(ticket);
+    }
+    return true;
   }
 
   // The reading thread's log was full: replay the logs and this read now, unless another
   // thread holds the shard (then this read is dropped from the recency order).
-  void record_read_now(Shard& shard, const K& key, std::uint32_t h32, std::int64_t now) {
+  void record_read_now(Shard& shard, const K& key, std::uint32_t h32) {
     if (!shard.lock().try_lock()) return;
     Batch removed(static_cast<bool>(listener_));
     try {
-      shard.apply_logged_reads(now, removed);
+      shard.apply_logged_reads(now_ns(), removed);
       const std::uint32_t index = shard.find(key, h32, eq_);
       if (index != Shard::npos) shard.touch(index);
     } catch (...) {  // only the removal batch allocates; the read itself already succeeded

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -26,19 +27,21 @@ namespace ttlcache {
 /// The window starts at 1% of the shard and is resized two ways. Per miss, ARC-style ghosts
 /// (Megiddo & Modha, FAST'03): the hashes of recently rejected candidates and of recently
 /// evicted probation entries are remembered, and a miss on a rejected candidate grows the window
-/// by half an entry (a larger window would have kept it), a miss on an evicted main entry shrinks
-/// it. Per sample of accesses, Caffeine's hill climbing: the window moves one step in the
-/// direction that last raised the hit ratio; the step shrinks while the hit ratio is stable and
-/// restarts when it shifts. Recency-heavy workloads thus grow the window towards LRU,
-/// frequency-heavy ones shrink it; the ghosts react within a few thousand requests, where the
-/// climber's samples are too noisy at small sizes to settle.
+/// (a larger window would have kept it), a miss on an evicted main entry shrinks it, each by
+/// half an entry times ARC's ratio of the other side's ghosts to this side's (at least 1; raised
+/// to the power 0.9). Per
+/// sample of accesses, Caffeine's hill climbing: the window moves one step in the direction that
+/// last raised the hit ratio; the step shrinks while the hit ratio is stable and restarts when it
+/// shifts. Recency-heavy workloads thus grow the window towards LRU, frequency-heavy ones shrink
+/// it; the ghosts react within a few thousand requests, where the climber's samples are too noisy
+/// at small sizes to settle.
 ///
 /// Reads are logged and replayed by the next writer (logs_reads = true), exactly like
-/// LruPolicy, so a get hit costs the same as with LRU; the extra work (a sketch increment and
-/// a list move) is paid by writers. Segment sizes are counted in entries: the shard's entry
-/// count when it first has to evict is taken as its capacity, so the policy also works with a
-/// weight bound. 12 bytes of Links per entry, 8 bytes of sketch and 1 byte of ghosts per entry
-/// of capacity.
+/// LruPolicy; the extra work over LRU (a sketch increment, whose block may miss the CPU caches)
+/// is paid at replay, by a writer or by a reader whose log is full. Segment sizes are counted
+/// in entries: the shard's entry count when it first has to evict is taken as its capacity, so
+/// the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch
+/// and 0.7 bytes of ghosts per entry of capacity.
 ///
 /// Thread-safety: none of its own; MemoryShard calls it only under the exclusive side.
 class TinyLfuPolicy {
@@ -89,6 +92,16 @@ class TinyLfuPolicy {
     }
     sketch_.increment(hash);
     climb();
+  }
+
+  // Called for a batch of reads before their on_access (see MemoryShard::apply_logged_reads):
+  // starts loading the sketch block and the list neighbours on_access will touch.
+  template <class Nodes>
+  void prefetch_access(Nodes& nodes, std::uint32_t node) const noexcept {
+    sketch_.prefetch(nodes.key_hash(node));
+    const Links& l = nodes.links(node);
+    if (l.prev != nil) nodes.prefetch_node(l.prev);
+    if (l.next != nil) nodes.prefetch_node(l.next);
   }
 
   template <class Nodes>
@@ -148,14 +161,16 @@ class TinyLfuPolicy {
   static constexpr double step_percent = 0.0625;
   static constexpr double step_decay = 0.98;
   static constexpr double restart_threshold = 0.05;
-  // Hill-climbing sample: this many accesses per entry of capacity (Caffeine's value).
-  static constexpr std::size_t sample_per_entry = 10;
-  // Ghosts: one 4-byte slot per this many entries of capacity, and the window's move per ghost
-  // hit, in entries. Picked from a sweep on the reference traces (docs/eviction.md): every
-  // setting of 0.25-1 entries and 0.25-1 x capacity with a sample of 3 or 10 beat LRU on all 8
-  // rows; this one is near the middle of that range.
-  static constexpr std::size_t ghosts_per_entry = 4;
+  // Hill-climbing sample: this many accesses per entry of capacity (Caffeine: 10).
+  static constexpr std::size_t sample_per_entry = 15;
+  // Ghosts: one 4-byte slot per this many entries of capacity, and the window's base move per
+  // ghost hit, in entries (scaled by the ghost ratio, adapt_to_ghost). Picked from a sweep on
+  // the reference traces and the Zipf churn workload (docs/eviction.md).
+  static constexpr std::size_t ghosts_per_entry = 6;
   static constexpr double ghost_step = 0.5;
+  // ARC scales a ghost hit's move by the plain ratio; 0.9 keeps orm-busy at 1,000 entries above
+  // its previous figure (docs/eviction.md, "Parameter sensitivity").
+  static constexpr double ghost_ratio_power = 0.9;
   // The window may grow to this share of the shard, leaving main space for the frequent set.
   static constexpr double max_window_share = 0.9;
   // A candidate at least this warm is admitted now and then even if it loses its duel, so that
@@ -185,13 +200,29 @@ class TinyLfuPolicy {
   void remember(std::uint32_t hash, std::uint32_t side) noexcept {
     std::uint32_t tag = (hash & ~1U) | side;
     if (tag == 0) tag = 2;  // 0 marks an empty slot
-    ghost_slot(hash) = tag;
+    std::uint32_t& slot = ghost_slot(hash);
+    if (slot != 0) --ghosts_on_[slot & 1U];  // overwritten: forgotten
+    ++ghosts_on_[side];
+    slot = tag;
   }
 
+  // ARC's rule, damped: a ghost hit moves the window by max(1, other side's ghosts / this
+  // side's)^0.9 steps.
+  // Where one side's departures are far more common, each of its ghost hits says less. On a
+  // frequency-biased workload (Zipf) most departures are rejected candidates: their ghost hits
+  // are frequent but each counts little, while the rarer hits on evicted main entries count
+  // a lot, so the window shrinks; with equal steps it grew to the 90% cap (issue 19).
   void adapt_to_ghost(std::uint32_t hash) noexcept {
     std::uint32_t& slot = ghost_slot(hash);
     if (slot == 0 || (slot | 1U) != (hash | 1U)) return;
-    window_max_ += (slot & 1U) == from_window ? ghost_step : -ghost_step;
+    const std::uint32_t side = slot & 1U;
+    const auto mine = static_cast<double>(ghosts_on_[side]);
+    const auto other = static_cast<double>(ghosts_on_[side ^ 1U]);
+    const double step = other > mine && mine > 0
+                            ? ghost_step * std::pow(other / mine, ghost_ratio_power)
+                            : ghost_step;
+    window_max_ += side == from_window ? step : -step;
+    --ghosts_on_[side];
     slot = 0;
     resize_targets();
   }
@@ -247,6 +278,7 @@ class TinyLfuPolicy {
   List lists_[3];
   detail::FrequencySketch sketch_;
   std::vector<std::uint32_t> ghosts_;
+  std::size_t ghosts_on_[2] = {0, 0};  // live ghost slots per side (from_main, from_window)
   std::size_t count_ = 0;
   std::size_t capacity_ = 0;
   double window_max_ = 0;

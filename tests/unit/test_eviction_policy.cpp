@@ -9,10 +9,13 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "ttlcache/detail/hash.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tinylfu_policy.hpp"
+#include "zipf.hpp"
 
 namespace {
 
@@ -92,6 +95,56 @@ class ManualClock final : public ttlcache::Clock {
 
  private:
   std::atomic<std::int64_t> ns_{1'000'000'000};
+};
+
+// TinyLfuPolicy alone over a minimal node store, driven as MemoryShard drives it (insert, then
+// evict victims while over capacity), so a test can read the window it settles on.
+class PolicyDriver {
+ public:
+  explicit PolicyDriver(std::size_t capacity) : capacity_(capacity) {}
+
+  bool access(std::uint64_t key) {
+    const auto it = index_.find(key);
+    if (it != index_.end()) {
+      policy_.on_access(*this, it->second);
+      return true;
+    }
+    std::uint32_t node = 0;
+    if (!free_.empty()) {
+      node = free_.back();
+      free_.pop_back();
+    } else {
+      node = static_cast<std::uint32_t>(links_.size());
+      links_.emplace_back();
+      hashes_.emplace_back();
+      keys_.emplace_back();
+    }
+    links_[node] = {};
+    hashes_[node] = static_cast<std::uint32_t>(ttlcache::detail::mix_hash(key));
+    keys_[node] = key;
+    index_.emplace(key, node);
+    policy_.on_insert(*this, node);
+    while (index_.size() > capacity_) {
+      const std::uint32_t victim = policy_.victim(*this);
+      policy_.on_remove(*this, victim);
+      index_.erase(keys_[victim]);
+      free_.push_back(victim);
+    }
+    return false;
+  }
+
+  ttlcache::TinyLfuPolicy::Links& links(std::uint32_t node) { return links_[node]; }
+  std::uint32_t key_hash(std::uint32_t node) const { return hashes_[node]; }
+  std::size_t window_target() const { return policy_.window_target(); }
+
+ private:
+  std::size_t capacity_;
+  ttlcache::TinyLfuPolicy policy_;
+  std::vector<ttlcache::TinyLfuPolicy::Links> links_;
+  std::vector<std::uint32_t> hashes_;
+  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint32_t> free_;
+  std::unordered_map<std::uint64_t, std::uint32_t> index_;
 };
 
 }  // namespace
@@ -205,4 +258,63 @@ TEST_CASE("TinyLFU under concurrent readers and writers", "[eviction][concurrenc
   for (auto& th : threads) th.join();
   CHECK(cache.size() <= 512);
   CHECK(removals > 0);
+}
+
+// The issue-19 regression: on a frequency-biased workload the ghosts walked the window up to
+// 90% of the capacity (hit ratio 76 % against a popularity bound of 80 %). The window must end
+// small, and the hit ratio near the bound.
+TEST_CASE("TinyLFU's window converges small on a Zipf workload", "[eviction][adaptive]") {
+  constexpr std::size_t keys = 50'000;
+  constexpr std::size_t capacity = 5'000;
+  const auto stream = ttlcache::bench::zipf_keys(keys, 0.99, 1'500'000, 19);
+  const double bound = ttlcache::bench::Zipf(keys, 0.99).popularity_bound(capacity);
+  PolicyDriver driver(capacity);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    const bool hit = driver.access(stream[i]);
+    if (i >= 500'000 && hit) ++hits;
+  }
+  const double ratio = static_cast<double>(hits) / 1'000'000.0;
+  INFO("window " << driver.window_target() << " of " << capacity << ", hit ratio " << ratio
+                 << ", popularity bound " << bound);
+  CHECK(driver.window_target() <= capacity / 5);
+  CHECK(ratio >= bound - 0.02);
+}
+
+// And the other way: where recency is all there is (each key is used a few times within a
+// short span, then never again), frequency admission rejects every newcomer until the window
+// grows; it must grow to most of the capacity and get close to LRU.
+TEST_CASE("TinyLFU's window converges large on a recency workload", "[eviction][adaptive]") {
+  constexpr std::size_t capacity = 2'000;
+  std::mt19937_64 rng(23);
+  std::uint64_t newest = 0;
+  std::vector<std::uint64_t> stream;
+  for (std::size_t i = 0; i < 600'000; ++i) {
+    if (newest < capacity || rng() % 2 == 0) {
+      stream.push_back(++newest);
+    } else {
+      stream.push_back(newest - rng() % (capacity / 2));  // a recent key, within LRU's reach
+    }
+  }
+  PolicyDriver driver(capacity);
+  ttlcache::MemoryOptions<Key, Key> o;
+  o.max_entries = capacity;
+  o.shards = 1;
+  Backend<ttlcache::LruPolicy> lru(o);
+  std::size_t hits = 0;
+  std::size_t lru_hits = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    const bool hit = driver.access(stream[i]);
+    const auto key = static_cast<Key>(stream[i]);
+    const bool lru_hit = lru.get(key).has_value();
+    if (!lru_hit) lru.set(key, key, 1h);
+    if (i >= 200'000) {
+      hits += hit ? 1 : 0;
+      lru_hits += lru_hit ? 1 : 0;
+    }
+  }
+  INFO("window " << driver.window_target() << " of " << capacity << ", hits " << hits
+                 << ", LRU hits " << lru_hits);
+  CHECK(driver.window_target() >= capacity / 2);
+  CHECK(static_cast<double>(hits) >= 0.97 * static_cast<double>(lru_hits));
 }

@@ -7,9 +7,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
@@ -375,4 +378,133 @@ TEST_CASE("mixed operations from many threads keep the bound and whole values",
   CHECK(bad.load() == 0);
   CHECK(b.size() <= 256);
   CHECK(removed.load() > 0);
+}
+
+TEST_CASE("a bounded shard's table, sized to its bound, survives churn at the bound", "[memory]") {
+  // 1,000 entries: the table stops growing at 1,335 slots (not a power of two), and every
+  // probe run wraps and shifts back correctly while entries come and go at full load.
+  for (const std::size_t bound : {std::size_t{1000}, std::size_t{777}}) {
+    Options o;
+    o.shards = 1;
+    o.max_entries = bound;
+    LruBackend b(o);
+    std::uint64_t x = 99;
+    for (int i = 0; i < 30000; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      const std::string key = "k" + std::to_string((x >> 33) % (3 * bound));
+      if ((x >> 20) % 5 == 0) {
+        b.erase(key);
+      } else {
+        b.set(key, key + std::to_string(i), 1h);
+      }
+    }
+    CHECK(b.size() <= bound);
+    CHECK(b.size() >= bound / 2);
+    // Every key the backend reports present must read back its own value (no cross-wiring).
+    std::size_t found = 0;
+    for (std::size_t k = 0; k < 3 * bound; ++k) {
+      const std::string key = "k" + std::to_string(k);
+      const auto v = b.get(key);
+      if (v) {
+        ++found;
+        if (v->rfind(key, 0) != 0) FAIL("key " << key << " read " << *v);
+      }
+    }
+    CHECK(found == b.size());
+  }
+}
+
+TEST_CASE("visit runs the function on the stored value without copying it", "[memory][visit]") {
+  auto clock = std::make_shared<FakeClock>();
+  Backend b(with_clock(clock));
+  b.set("k", "value", 10s);
+  const std::string* seen = nullptr;
+  CHECK(b.visit("k", [&](const std::string& v) { seen = &v; }));
+  REQUIRE(seen != nullptr);
+  CHECK(*seen == "value");
+  // The same object twice: visit hands out the stored value itself, not a copy.
+  const std::string* again = nullptr;
+  b.visit("k", [&](const std::string& v) { again = &v; });
+  CHECK(again == seen);
+
+  bool called = false;
+  CHECK_FALSE(b.visit("absent", [&](const std::string&) { called = true; }));
+  clock->advance(10s);
+  CHECK_FALSE(b.visit("k", [&](const std::string&) { called = true; }));
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("visit releases the entry when the function throws", "[memory][visit]") {
+  Options o;
+  o.shards = 1;
+  Backend b(o);
+  b.set("k", "v", 1h);
+  CHECK_THROWS_AS(b.visit("k", [](const std::string&) { throw std::runtime_error("boom"); }),
+                  std::runtime_error);
+  // A writer of the same shard would wait forever if the shared side were still held.
+  b.set("k", "w", 1h);
+  CHECK(b.get("k") == std::optional<std::string>("w"));
+}
+
+TEST_CASE("visit counts as a read for eviction", "[memory][visit][eviction]") {
+  Options o;
+  o.shards = 1;
+  o.max_entries = 3;
+  LruBackend b(o);
+  b.set("a", "1", 1h);
+  b.set("b", "2", 1h);
+  b.set("c", "3", 1h);
+  CHECK(b.visit("a", [](const std::string&) {}));
+  b.set("d", "4", 1h);  // evicts the least recently used: b, since a was just visited
+  CHECK(b.contains("a"));
+  CHECK_FALSE(b.contains("b"));
+}
+
+TEST_CASE("with an injected clock, reads expire entries exactly at their TTL", "[memory][expiry]") {
+  auto clock = std::make_shared<FakeClock>();
+  Backend b(with_clock(clock));
+  b.set("k", "v", 3s);
+  clock->advance(3s - 1ns);
+  CHECK(b.get("k") == std::optional<std::string>("v"));
+  CHECK(b.visit("k", [](const std::string&) {}));
+  clock->advance(1ns);
+  CHECK_FALSE(b.get("k"));
+  CHECK_FALSE(b.visit("k", [](const std::string&) {}));
+  // Far from expiry too (the coarse clock is never used with an injected clock).
+  b.set("long", "v", 1h);
+  clock->advance(1h);
+  CHECK_FALSE(b.get("long"));
+}
+
+TEST_CASE("with the real clock, an entry is never served after its TTL", "[memory][expiry]") {
+  // Reads use the coarse clock only while an entry has more than coarse_clock_guard left, so
+  // short TTLs are checked precisely: a hit must start before set-return + TTL. A read that
+  // misses ends the round; every round must end within 5 s.
+  Options o;
+  o.shards = 1;
+  Backend b(o);
+  static_assert(Backend::coarse_clock_guard <= 100ms, "documented guard");
+  // Short TTLs, checked precisely throughout; and one of 1 s, read on the coarse clock for its
+  // first 900 ms, which must also serve the entry while it is fresh (a backend that never hits
+  // would pass the first check alone; 1 s leaves room for a thread stalled on a loaded machine).
+  const std::pair<std::chrono::milliseconds, int> cases[] = {{1ms, 5}, {3ms, 5}, {1000ms, 1}};
+  for (const auto& [ttl, rounds] : cases) {
+    for (int round = 0; round < rounds; ++round) {
+      b.set("k", "v", ttl);
+      const auto set_returned = std::chrono::steady_clock::now();
+      std::size_t hits = 0;
+      for (;;) {
+        const auto before = std::chrono::steady_clock::now();
+        const bool hit = b.get("k").has_value();
+        if (!hit) break;
+        ++hits;
+        if (before - set_returned >= ttl) {
+          FAIL("served " << std::chrono::duration<double, std::milli>(before - set_returned).count()
+                         << " ms after set with a TTL of " << ttl.count() << " ms");
+        }
+        REQUIRE(before - set_returned < 5s);
+      }
+      if (ttl == 1000ms) CHECK(hits > 0);
+    }
+  }
 }

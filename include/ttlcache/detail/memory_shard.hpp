@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -95,7 +97,7 @@ class MemoryShard {
   /// Index of key's node, or npos. Requires the shared or exclusive side.
   std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
     if (table_.empty()) return npos;
-    std::size_t pos = hash & mask_;
+    std::size_t pos = home(hash);
     for (;;) {
       const std::uint64_t slot = table_[pos];
       if (slot == 0) return npos;
@@ -103,7 +105,7 @@ class MemoryShard {
         const auto index = static_cast<std::uint32_t>(slot) - 1;
         if (eq(node(index).key, key)) return index;
       }
-      pos = (pos + 1) & mask_;
+      pos = after(pos);
     }
   }
 
@@ -128,15 +130,43 @@ class MemoryShard {
   /// Replays the reads logged since the last writer. Expired nodes found this way are removed
   /// (lazy expiry: a read that saw an expired entry gets it reclaimed by the next writer).
   void apply_logged_reads(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
-    lock_.drain_logs([&](std::uint32_t index) {
-      // Logged indices are always live (every writer drains first), but a check is cheap.
-      if (index >= allocated_ || !live_[index]) return;
-      if (node(index).expires_ns <= now_ns) {
-        remove(index, RemovalCause::expired, removed);
-      } else {
-        policy_.on_access(*this, index);
+    // In batches: first start loading every logged node (and let the policy start loading
+    // what it will touch, e.g. its sketch block), then replay them in order. The cache misses
+    // of a batch overlap instead of being paid one after another, read after read.
+    std::uint32_t batch[replay_batch];
+    std::uint32_t n = 0;
+    const auto flush = [&] {
+      for (std::uint32_t i = 0; i < n; ++i) prefetch_node(batch[i]);
+      if constexpr (has_prefetch_access<Policy>::value) {
+        for (std::uint32_t i = 0; i < n; ++i) policy_.prefetch_access(*this, batch[i]);
       }
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t index = batch[i];
+        // Logged indices are live unless removed earlier in this replay; a check is cheap.
+        if (!live_[index]) continue;
+        if (node(index).expires_ns <= now_ns) {
+          remove(index, RemovalCause::expired, removed);
+        } else {
+          policy_.on_access(*this, index);
+        }
+      }
+      n = 0;
+    };
+    lock_.drain_logs([&](std::uint32_t index) {
+      if (index >= allocated_) return;  // ReadMostlyLock::unused, or a stale claim
+      batch[n++] = index;
+      if (n == replay_batch) flush();
     });
+    flush();
+  }
+
+  /// Starts loading a node into the CPU cache (for strategies that prefetch neighbours).
+  void prefetch_node(std::uint32_t index) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    if (index < allocated_) __builtin_prefetch(&chunks_[index >> chunk_bits][index & chunk_mask]);
+#else
+    (void)index;
+#endif
   }
 
   /// Records a read made by a thread that could not log it (its log was full).
@@ -231,6 +261,16 @@ class MemoryShard {
   std::uint32_t key_hash(std::uint32_t index) const noexcept { return node(index).hash; }
 
  private:
+  static constexpr std::uint32_t replay_batch = 32;
+
+  // Whether the strategy wants to prefetch before a batch of on_access (optional member).
+  template <class P, class = void>
+  struct has_prefetch_access : std::false_type {};
+  template <class P>
+  struct has_prefetch_access<P, std::void_t<decltype(std::declval<P&>().prefetch_access(
+                                    std::declval<MemoryShard&>(), std::uint32_t{}))>>
+      : std::true_type {};
+
   static constexpr std::uint32_t chunk_bits = 8;
   static constexpr std::uint32_t chunk_size = 1U << chunk_bits;
   static constexpr std::uint32_t chunk_mask = chunk_size - 1;
@@ -263,6 +303,15 @@ class MemoryShard {
     n.weight = weight;
   }
 
+  // A hash's first slot: the table need not be a power of two (multiply-shift range reduction
+  // of the 32 hash bits), so a bounded shard's table can be sized to its bound.
+  std::size_t home(std::uint32_t hash) const noexcept {
+    return static_cast<std::size_t>((std::uint64_t{hash} * table_.size()) >> 32);
+  }
+  std::size_t after(std::size_t pos) const noexcept {
+    return pos + 1 == table_.size() ? 0 : pos + 1;
+  }
+
   void table_insert(std::uint32_t hash, std::uint32_t index) {
     // Keep the load factor at or below 3/4: linear probing degrades fast above that.
     if ((size() + 1) * 4 > table_.size() * 3) grow();
@@ -270,16 +319,23 @@ class MemoryShard {
   }
 
   void place(std::uint32_t hash, std::uint32_t index) {
-    std::size_t pos = hash & mask_;
-    while (table_[pos] != 0) pos = (pos + 1) & mask_;
+    std::size_t pos = home(hash);
+    while (table_[pos] != 0) pos = after(pos);
     table_[pos] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
   }
 
+  // Doubles, but never past what max_entries (+1, the insert before an eviction) needs at 3/4
+  // load: a bounded shard's table ends at 10.7 bytes per entry instead of up to twice that.
   void grow() {
     std::vector<std::uint64_t> old;
     old.swap(table_);
-    table_.assign(old.empty() ? 16 : old.size() * 2, 0);
-    mask_ = table_.size() - 1;
+    std::size_t slots = old.empty() ? 16 : old.size() * 2;
+    if (limits_.max_entries != 0) {
+      const std::size_t enough = (limits_.max_entries + 1) * 4 / 3 + 1;
+      slots = std::max(std::min(slots, enough), old.size() + 1);
+    }
+    while ((size() + 1) * 4 > slots * 3) slots *= 2;  // never full: probes must end
+    table_.assign(slots, 0);
     for (const std::uint64_t slot : old) {
       if (slot != 0)
         place(static_cast<std::uint32_t>(slot >> 32), static_cast<std::uint32_t>(slot) - 1);
@@ -288,21 +344,21 @@ class MemoryShard {
 
   void table_erase(std::uint32_t hash, std::uint32_t index) {
     const std::uint64_t wanted = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
-    std::size_t hole = hash & mask_;
-    while (table_[hole] != wanted) hole = (hole + 1) & mask_;
+    std::size_t hole = home(hash);
+    while (table_[hole] != wanted) hole = after(hole);
     // Backward-shift deletion: pull later entries of the probe run into the hole, so lookups
     // never need tombstones.
-    std::size_t next = (hole + 1) & mask_;
+    std::size_t next = after(hole);
     while (table_[next] != 0) {
-      const std::size_t home = static_cast<std::uint32_t>(table_[next] >> 32) & mask_;
+      const std::size_t origin = home(static_cast<std::uint32_t>(table_[next] >> 32));
       // Move next into the hole unless its home lies cyclically in (hole, next].
       const bool stays =
-          hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+          hole <= next ? (origin > hole && origin <= next) : (origin > hole || origin <= next);
       if (!stays) {
         table_[hole] = table_[next];
         hole = next;
       }
-      next = (next + 1) & mask_;
+      next = after(next);
     }
     table_[hole] = 0;
   }
@@ -311,7 +367,6 @@ class MemoryShard {
   ShardLimits limits_;
   Policy policy_{};
   std::vector<std::uint64_t> table_;
-  std::size_t mask_ = 0;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
   std::vector<bool> live_;
   std::vector<std::uint32_t> free_;

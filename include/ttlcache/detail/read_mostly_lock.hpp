@@ -55,16 +55,29 @@ inline std::uint32_t thread_slot_seed() noexcept {
 /// Each slot also holds a short log of node indices read under it. Reads cannot reorder the
 /// eviction policy's lists (they hold only the shared side), so they log the access and the
 /// next writer replays the logs, in order, before it changes anything.
+///
+/// A slot's reader count and its count of claimed log positions share one 64-bit word, so
+/// entering the shared side also claims the reader's log position: a logged read costs two
+/// locked read-modify-writes (enter, leave) instead of three. Every lock_shared() must be
+/// followed by exactly one log_access() or skip(), then unlock_shared().
 class ReadMostlyLock {
  public:
   static constexpr std::uint32_t log_capacity = 14;
+  /// A claimed log position that holds no read (the reader missed, or backed off).
+  static constexpr std::uint32_t unused = 0xffffffffU;
 
   struct alignas(64) Slot {
-    std::atomic<std::uint32_t> readers{0};
-    std::atomic<std::uint32_t> logged{0};
+    // Low 32 bits: readers inside; high 32 bits: log positions claimed since the last drain.
+    std::atomic<std::uint64_t> state{0};
     std::atomic<std::uint32_t> log[log_capacity];
   };
   static_assert(sizeof(Slot) == 64, "one reader slot per cache line");
+
+  /// A reader's pass: its slot and the log position it claimed on entry.
+  struct Ticket {
+    Slot* slot;
+    std::uint32_t position;
+  };
 
   /// slot_count is rounded up to a power of two.
   explicit ReadMostlyLock(std::uint32_t slot_count) {
@@ -74,30 +87,40 @@ class ReadMostlyLock {
     slots_ = std::make_unique<Slot[]>(n);
   }
 
-  /// Enters the shared side; returns the slot to log into and to pass to unlock_shared.
-  Slot& lock_shared() noexcept {
+  /// Enters the shared side and claims a log position.
+  Ticket lock_shared() noexcept {
     Slot& slot = slots_[thread_slot_seed() & slot_mask_];
     for (;;) {
       // seq_cst on both sides (Dekker): the reader's increment and the writer's flag cannot both
       // miss each other.
-      slot.readers.fetch_add(1, std::memory_order_seq_cst);
-      if (!writer_.load(std::memory_order_seq_cst)) return slot;
-      slot.readers.fetch_sub(1, std::memory_order_release);
+      const std::uint64_t before = slot.state.fetch_add(enter_and_claim, std::memory_order_seq_cst);
+      const Ticket ticket{&slot, static_cast<std::uint32_t>(before >> 32)};
+      if (!writer_.load(std::memory_order_seq_cst)) return ticket;
+      // Backing off: the claimed position must not replay a stale index. (If the writer has
+      // already read it, it replays one stale read at worst: indices are checked for liveness
+      // and an extra access only nudges the eviction order.)
+      skip(ticket);
+      slot.state.fetch_sub(1, std::memory_order_release);
       Backoff backoff;
       while (writer_.load(std::memory_order_acquire)) backoff.pause();
     }
   }
-  static void unlock_shared(Slot& slot) noexcept {
-    slot.readers.fetch_sub(1, std::memory_order_release);
+  static void unlock_shared(const Ticket& ticket) noexcept {
+    ticket.slot->state.fetch_sub(1, std::memory_order_release);
   }
 
-  /// Logs a read of node index under the shared side. Returns false when the log is full
-  /// (the caller should then try to replay the logs itself, see try_lock()).
-  static bool log_access(Slot& slot, std::uint32_t index) noexcept {
-    const std::uint32_t at = slot.logged.fetch_add(1, std::memory_order_relaxed);
-    if (at >= log_capacity) return false;
-    slot.log[at].store(index, std::memory_order_relaxed);
+  /// Logs a read of node index at the ticket's position. Returns false when the log was already
+  /// full (the caller should then try to replay the logs itself, see try_lock()).
+  static bool log_access(const Ticket& ticket, std::uint32_t index) noexcept {
+    if (ticket.position >= log_capacity) return false;
+    ticket.slot->log[ticket.position].store(index, std::memory_order_relaxed);
     return true;
+  }
+  /// Marks the ticket's position as holding no read (a miss, or a read the policy ignores).
+  static void skip(const Ticket& ticket) noexcept {
+    if (ticket.position < log_capacity) {
+      ticket.slot->log[ticket.position].store(unused, std::memory_order_relaxed);
+    }
   }
 
   void lock() noexcept {
@@ -120,9 +143,15 @@ class ReadMostlyLock {
   void drain_logs(Fn&& fn) {
     for (std::uint32_t s = 0; s <= slot_mask_; ++s) {
       Slot& slot = slots_[s];
-      const std::uint32_t n = std::min(slot.logged.load(std::memory_order_relaxed), log_capacity);
-      for (std::uint32_t i = 0; i < n; ++i) fn(slot.log[i].load(std::memory_order_relaxed));
-      slot.logged.store(0, std::memory_order_relaxed);
+      const auto claimed =
+          static_cast<std::uint32_t>(slot.state.load(std::memory_order_relaxed) >> 32);
+      const std::uint32_t n = std::min(claimed, log_capacity);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t index = slot.log[i].load(std::memory_order_relaxed);
+        if (index != unused) fn(index);
+      }
+      // Clears the claims only: a reader backing off may be counted in the low half.
+      slot.state.fetch_and(reader_mask, std::memory_order_relaxed);
     }
   }
 
@@ -132,9 +161,12 @@ class ReadMostlyLock {
     for (std::uint32_t s = 0; s <= slot_mask_; ++s) {
       Backoff backoff;
       // acquire pairs with the readers' release: their log writes are visible to drain_logs.
-      while (slots_[s].readers.load(std::memory_order_seq_cst) != 0) backoff.pause();
+      while ((slots_[s].state.load(std::memory_order_seq_cst) & reader_mask) != 0) backoff.pause();
     }
   }
+
+  static constexpr std::uint64_t enter_and_claim = (std::uint64_t{1} << 32) | 1U;
+  static constexpr std::uint64_t reader_mask = 0xffffffffULL;
 
   std::unique_ptr<Slot[]> slots_;
   std::uint32_t slot_mask_ = 0;

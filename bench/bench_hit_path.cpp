@@ -1,0 +1,441 @@
+// Issue 19's harness: the in-process hit, miss, set, memory and churn hit ratio against bare maps.
+// SPDX-License-Identifier: MIT
+//
+// Workload: uint64 keys (scrambled ranks), 32-byte std::string values (heap-allocated: over the
+// small-string buffer), 100,000 entries, Zipf(0.99) reads. Hits run with capacity = key count;
+// set and the churn hit ratio with capacity 10,000 over the 100,000 keys, set on miss.
+// Contestants, all in this binary: bare std::unordered_map find, find + copy, unordered_map +
+// std::mutex, std::list + unordered_map LRU + std::mutex, ttlcache MemoryBackend with its
+// default policy (TinyLFU) and with LruPolicy, and ttlcache's zero-copy visit().
+//
+// Before the benchmarks it prints heap bytes per entry (mallinfo2, in-use chunks + mmapped
+// blocks) and the churn hit ratios against the popularity bound; after them, the issue's target
+// ratios: medians over --benchmark_repetitions, with their min..max over repetitions.
+// Usage: bench_hit_path [--benchmark_repetitions=5] [google benchmark flags]
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ttlcache/memory_backend.hpp"
+#include "zipf.hpp"
+
+namespace {
+
+using Key = std::uint64_t;
+using Value = std::string;
+using namespace std::chrono_literals;
+
+constexpr std::size_t key_count = 100'000;
+constexpr std::size_t churn_capacity = 10'000;
+constexpr std::size_t trace_length = 1 << 20;
+constexpr double zipf_s = 0.99;
+
+Key key_of(std::size_t rank) { return ttlcache::bench::scramble(rank); }
+
+// 32 bytes: heap-allocated in std::string, so a copy costs an allocation, as for real values.
+Value value_of(std::size_t rank) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "value-%026zu", rank);
+  return Value(buf, 32);
+}
+
+const std::vector<Key>& hit_trace() {
+  static const std::vector<Key> t = ttlcache::bench::zipf_keys(key_count, zipf_s, trace_length);
+  return t;
+}
+
+// Keys never inserted (ranks past the key set), for misses.
+const std::vector<Key>& miss_trace() {
+  static const std::vector<Key> t = [] {
+    std::vector<Key> out(4096);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = key_of(key_count + 1 + i);
+    return out;
+  }();
+  return t;
+}
+
+// ---- contestants ----
+
+struct BareMap {
+  std::unordered_map<Key, Value> map;
+  void put(Key k, Value v) { map.insert_or_assign(k, std::move(v)); }
+};
+
+class MapMutex {
+ public:
+  std::optional<Value> get(Key k) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(k);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(Key k, Value v) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    map_.insert_or_assign(k, std::move(v));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<Key, Value> map_;
+};
+
+// The classic LRU: std::list of (key, value) in recency order, a map to list iterators.
+class ListLru {
+ public:
+  explicit ListLru(std::size_t capacity) : capacity_(capacity) {}
+  std::optional<Value> get(Key k) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(k);
+    if (it == map_.end()) return std::nullopt;
+    items_.splice(items_.begin(), items_, it->second);
+    return it->second->second;
+  }
+  void put(Key k, Value v) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = map_.find(k);
+    if (it != map_.end()) {
+      it->second->second = std::move(v);
+      items_.splice(items_.begin(), items_, it->second);
+      return;
+    }
+    items_.emplace_front(k, std::move(v));
+    map_.emplace(k, items_.begin());
+    if (map_.size() > capacity_) {
+      map_.erase(items_.back().first);
+      items_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t capacity_;
+  std::list<std::pair<Key, Value>> items_;
+  std::unordered_map<Key, std::list<std::pair<Key, Value>>::iterator> map_;
+};
+
+template <class Policy>
+struct Ttl {
+  explicit Ttl(std::size_t capacity) : backend(options(capacity)) {}
+  static ttlcache::MemoryOptions<Key, Value> options(std::size_t capacity) {
+    ttlcache::MemoryOptions<Key, Value> o;
+    o.max_entries = capacity;
+    return o;
+  }
+  std::optional<Value> get(Key k) { return backend.get(k); }
+  void put(Key k, Value v) { backend.set(k, std::move(v), 1h); }
+  ttlcache::MemoryBackend<Key, Value, Policy> backend;
+};
+using TtlTinyLfu = Ttl<ttlcache::TinyLfuPolicy>;
+using TtlLru = Ttl<ttlcache::LruPolicy>;
+
+template <class C>
+void fill(C& c) {
+  for (std::size_t i = 0; i < key_count; ++i) c.put(key_of(i), value_of(i));
+}
+
+// Full caches (capacity = key count), built once and shared by the threads of a benchmark.
+template <class C>
+C& full() {
+  static C* c = [] {
+    C* out = nullptr;
+    if constexpr (std::is_same_v<C, BareMap> || std::is_same_v<C, MapMutex>) {
+      out = new C();
+    } else {
+      out = new C(key_count);
+    }
+    fill(*out);
+    return out;
+  }();
+  return *c;
+}
+
+// ---- benchmarks ----
+
+template <class Fn>
+void run(benchmark::State& state, const std::vector<Key>& t, Fn&& fn) {
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * (t.size() / 2 + 7);
+  const std::size_t mask = t.size() - 1;  // both traces have a power-of-two length
+  for (auto _ : state) {
+    fn(t[i & mask]);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_hit_find(benchmark::State& state) {
+  const auto& m = full<BareMap>().map;
+  run(state, hit_trace(), [&](Key k) {
+    auto it = m.find(k);
+    benchmark::DoNotOptimize(it);
+  });
+}
+void BM_hit_find_copy(benchmark::State& state) {
+  const auto& m = full<BareMap>().map;
+  run(state, hit_trace(), [&](Key k) {
+    std::optional<Value> out;
+    auto it = m.find(k);
+    if (it != m.end()) out.emplace(it->second);
+    benchmark::DoNotOptimize(out);
+  });
+}
+template <class C>
+void BM_hit(benchmark::State& state) {
+  C& c = full<C>();
+  run(state, hit_trace(), [&](Key k) {
+    auto v = c.get(k);
+    benchmark::DoNotOptimize(v);
+  });
+}
+void BM_hit_ttlcache_visit(benchmark::State& state) {
+  auto& b = full<TtlTinyLfu>().backend;
+  run(state, hit_trace(), [&](Key k) {
+    std::size_t size = 0;
+    b.visit(k, [&size](const Value& v) { size = v.size(); });
+    benchmark::DoNotOptimize(size);
+  });
+}
+
+void BM_miss_find(benchmark::State& state) {
+  const auto& m = full<BareMap>().map;
+  run(state, miss_trace(), [&](Key k) {
+    auto it = m.find(k);
+    benchmark::DoNotOptimize(it);
+  });
+}
+template <class C>
+void BM_miss(benchmark::State& state) {
+  C& c = full<C>();
+  run(state, miss_trace(), [&](Key k) {
+    auto v = c.get(k);
+    benchmark::DoNotOptimize(v);
+  });
+}
+
+// Set with churn: capacity 10,000, keys from the Zipf stream (overwrites, inserts, evictions).
+// The value is copied from a prepared one inside the loop, as a caller's set would.
+template <class C>
+void BM_set(benchmark::State& state) {
+  static C* c = [] {
+    C* out = new C(churn_capacity);
+    for (std::size_t i = 0; i < 4 * churn_capacity; ++i) out->put(hit_trace()[i], value_of(i));
+    return out;
+  }();
+  const Value v = value_of(7);
+  run(state, hit_trace(), [&](Key k) { c->put(k, v); });
+}
+
+BENCHMARK(BM_hit_find)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_hit_find_copy)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_hit, MapMutex)
+    ->Name("BM_hit_map_mutex")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_hit, ListLru)->Name("BM_hit_list_lru")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_hit, TtlTinyLfu)
+    ->Name("BM_hit_ttlcache_tinylfu")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_hit, TtlLru)
+    ->Name("BM_hit_ttlcache_lru")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(BM_hit_ttlcache_visit)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_miss_find)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_miss, MapMutex)->Name("BM_miss_map_mutex")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_miss, ListLru)->Name("BM_miss_list_lru")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_miss, TtlTinyLfu)->Name("BM_miss_ttlcache_tinylfu")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_miss, TtlLru)->Name("BM_miss_ttlcache_lru")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_set, ListLru)->Name("BM_set_list_lru")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_set, TtlTinyLfu)->Name("BM_set_ttlcache_tinylfu")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_set, TtlLru)->Name("BM_set_ttlcache_lru")->UseRealTime();
+
+// ---- memory and churn hit ratio (deterministic, printed before the timings) ----
+
+std::size_t heap_in_use() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+template <class Build>
+double bytes_per_entry(Build&& build) {
+  const std::size_t before = heap_in_use();
+  auto c = build();
+  const std::size_t after = heap_in_use();
+  return static_cast<double>(after - before) / static_cast<double>(key_count);
+}
+
+template <class C>
+double churn_hit_ratio(const std::vector<Key>& stream, std::size_t warmup) {
+  C c(churn_capacity);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    if (c.get(stream[i])) {
+      if (i >= warmup) ++hits;
+    } else {
+      c.put(stream[i], value_of(i & 1023));
+    }
+  }
+  return 100.0 * static_cast<double>(hits) / static_cast<double>(stream.size() - warmup);
+}
+
+void print_memory_and_churn() {
+  const double bare = bytes_per_entry([] {
+    auto m = std::make_unique<BareMap>();
+    fill(*m);
+    return m;
+  });
+  const double tiny = bytes_per_entry([] {
+    auto m = std::make_unique<TtlTinyLfu>(key_count);
+    fill(*m);
+    return m;
+  });
+  const double lru = bytes_per_entry([] {
+    auto m = std::make_unique<TtlLru>(key_count);
+    fill(*m);
+    return m;
+  });
+  const double list = bytes_per_entry([] {
+    auto m = std::make_unique<ListLru>(key_count);
+    fill(*m);
+    return m;
+  });
+  std::printf("heap bytes per entry (100,000 entries, 32-byte values):\n");
+  std::printf("  %-28s %7.1f  1.00x\n", "unordered_map", bare);
+  std::printf("  %-28s %7.1f  %.2fx\n", "list + map LRU", list, list / bare);
+  std::printf("  %-28s %7.1f  %.2fx  (target <= 1.15x)\n", "ttlcache default (TinyLFU)", tiny,
+              tiny / bare);
+  std::printf("  %-28s %7.1f  %.2fx\n", "ttlcache LruPolicy", lru, lru / bare);
+
+  // A separate stream (other seed) of 3M requests; the first 1M warm the cache up.
+  const auto stream = ttlcache::bench::zipf_keys(key_count, zipf_s, 3'000'000, 4242);
+  const std::size_t warmup = 1'000'000;
+  const double bound =
+      100.0 * ttlcache::bench::Zipf(key_count, zipf_s).popularity_bound(churn_capacity);
+  std::printf("churn hit %% (capacity 10,000, Zipf(0.99) over 100,000 keys, set on miss):\n");
+  std::printf("  %-28s %6.2f\n", "popularity bound", bound);
+  std::printf("  %-28s %6.2f\n", "list + map LRU", churn_hit_ratio<ListLru>(stream, warmup));
+  const double t = churn_hit_ratio<TtlTinyLfu>(stream, warmup);
+  std::printf("  %-28s %6.2f  (%.2f below the bound; target <= 1.5)\n",
+              "ttlcache default (TinyLFU)", t, bound - t);
+  std::printf("  %-28s %6.2f\n", "ttlcache LruPolicy", churn_hit_ratio<TtlLru>(stream, warmup));
+  std::fflush(stdout);
+}
+
+// ---- the target ratios, from the runs of this process ----
+
+struct Sample {
+  double ns = 0;    // real time per operation (per thread)
+  double cpu = 0;   // CPU time per operation (per thread)
+  double rate = 0;  // operations per second, all threads together
+};
+
+class Collector : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+      Sample s;
+      s.ns = r.GetAdjustedRealTime();
+      s.cpu = r.GetAdjustedCPUTime();
+      const auto it = r.counters.find("items_per_second");
+      if (it != r.counters.end()) s.rate = it->second.value;
+      samples_[r.benchmark_name()].push_back(s);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  enum class By { real, cpu, rate };
+
+  // Ratio num/den per repetition (paired by index), then median and range.
+  void ratio(const std::string& label, const std::string& num, const std::string& den, By by,
+             double target, bool at_most) const {
+    const auto a = samples_.find(num);
+    const auto b = samples_.find(den);
+    if (a == samples_.end() || b == samples_.end()) {
+      std::printf("  %-48s (not run)\n", label.c_str());
+      return;
+    }
+    std::vector<double> r;
+    for (std::size_t i = 0; i < std::min(a->second.size(), b->second.size()); ++i) {
+      const Sample& x = a->second[i];
+      const Sample& y = b->second[i];
+      r.push_back(by == By::rate ? x.rate / y.rate : by == By::cpu ? x.cpu / y.cpu : x.ns / y.ns);
+    }
+    std::sort(r.begin(), r.end());
+    const double median = r[r.size() / 2];
+    const bool met = at_most ? median <= target : median >= target;
+    std::printf("  %-48s %5.2fx  [%4.2f..%4.2f] n=%zu  target %s %.2fx: %s\n", label.c_str(),
+                median, r.front(), r.back(), r.size(), at_most ? "<=" : ">=", target,
+                met ? "met" : "NOT met");
+  }
+
+ private:
+  std::map<std::string, std::vector<Sample>> samples_;
+};
+
+std::string one(const char* name) { return std::string(name) + "/real_time/threads:1"; }
+std::string two(const char* name) { return std::string(name) + "/real_time/threads:2"; }
+std::string plain(const char* name) { return std::string(name) + "/real_time"; }
+
+// A time ratio twice: by wall-clock time, and by CPU time (steadier on a loaded machine, where
+// a thread waits for a core between its operations).
+void time_ratio(const Collector& c, const std::string& label, const std::string& num,
+                const std::string& den, double target) {
+  c.ratio(label + " (real)", num, den, Collector::By::real, target, true);
+  c.ratio(label + " (cpu)", num, den, Collector::By::cpu, target, true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  print_memory_and_churn();
+  // Build the shared caches before timing anything.
+  full<BareMap>();
+  Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  std::printf("\ntarget ratios (median over repetitions [min..max]):\n");
+  time_ratio(collector, "get hit: ttlcache / find+copy", one("BM_hit_ttlcache_tinylfu"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "get hit: ttlcache LRU / find+copy", one("BM_hit_ttlcache_lru"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "get hit: list LRU / find+copy", one("BM_hit_list_lru"),
+             one("BM_hit_find_copy"), 1.3);
+  time_ratio(collector, "zero-copy visit hit / find", one("BM_hit_ttlcache_visit"),
+             one("BM_hit_find"), 2.0);
+  time_ratio(collector, "miss: ttlcache / find miss", plain("BM_miss_ttlcache_tinylfu"),
+             plain("BM_miss_find"), 1.5);
+  time_ratio(collector, "set (churn): ttlcache / list LRU", plain("BM_set_ttlcache_tinylfu"),
+             plain("BM_set_list_lru"), 2.0);
+  using By = Collector::By;
+  collector.ratio("2 threads / 1: ttlcache (throughput)", two("BM_hit_ttlcache_tinylfu"),
+                  one("BM_hit_ttlcache_tinylfu"), By::rate, 1.8, false);
+  collector.ratio("2 threads / 1: ttlcache LRU", two("BM_hit_ttlcache_lru"),
+                  one("BM_hit_ttlcache_lru"), By::rate, 1.8, false);
+  collector.ratio("2 threads / 1: ttlcache visit", two("BM_hit_ttlcache_visit"),
+                  one("BM_hit_ttlcache_visit"), By::rate, 1.8, false);
+  collector.ratio("2 threads / 1: find+copy (reference)", two("BM_hit_find_copy"),
+                  one("BM_hit_find_copy"), By::rate, 1.8, false);
+  collector.ratio("2 threads / 1: list LRU (reference)", two("BM_hit_list_lru"),
+                  one("BM_hit_list_lru"), By::rate, 1.8, false);
+  benchmark::Shutdown();
+  return 0;
+}
