@@ -64,6 +64,17 @@ class Cache {
   std::optional<V> get(const K& key, std::string_view content_type) {
     return engine_->get(key, engine_->counters(content_type));
   }
+  /// Zero-copy read: runs fn(const V&) on key's value and returns true, or false on a miss.
+  /// On a plain in-process cache (no tags, fail-safe or refresh features) fn sees the stored
+  /// value itself, pinned while fn runs: use it for large values or to extract a part of one.
+  /// fn must be short and must not write to this cache. Elsewhere fn sees a copy (as get()).
+  /// Counted as a read like get().
+  template <class Fn>
+  bool visit(const K& key, Fn&& fn) {
+    return engine_->visit(key, fn);
+  }
+  /// True when visit() reads in place rather than on a copy.
+  bool visits_in_place() const noexcept { return engine_->visits_in_place(); }
   bool contains(const K& key) { return engine_->contains(key); }
   /// Remaining lifetime, or nullopt when absent.
   std::optional<std::chrono::milliseconds> ttl(const K& key) { return engine_->ttl(key); }

@@ -250,6 +250,24 @@ TEST_CASE("builder: a Cache is a handle; copies share one engine", "[builder]") 
   CHECK(a.stats().hits == 1);
 }
 
+TEST_CASE("builder: visit() reads in place on a plain in-process cache, on a copy elsewhere",
+          "[builder][visit]") {
+  auto plain = CacheBuilder<std::string, std::string>("visit").build();
+  auto tagged = CacheBuilder<std::string, std::string>("visit-tags").tags().build();
+  CHECK(plain.visits_in_place());
+  CHECK_FALSE(tagged.visits_in_place());
+  for (auto* cache : {&plain, &tagged}) {
+    cache->set("big", std::string(1000, 'x'));
+    std::size_t seen = 0;
+    CHECK(cache->visit("big", [&](const std::string& v) { seen = v.size(); }));
+    CHECK(seen == 1000);
+    CHECK_FALSE(cache->visit("absent", [&](const std::string&) { seen = 0; }));
+    CHECK(seen == 1000);
+    CHECK(cache->stats().hits == 1);
+    CHECK(cache->stats().misses == 1);
+  }
+}
+
 TEST_CASE("builder: describe() names the layers in order", "[builder]") {
   const std::string text = CacheBuilder<std::string, std::string>("pages")
                                .tags()

@@ -39,6 +39,7 @@
 #include "ttlcache/fail_safe.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/lock.hpp"
+#include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
 
@@ -106,6 +107,22 @@ class LoadEngine {
     if (stats_) record_read(out.has_value(), ct);
     return out;
   }
+  /// fn(const V&) on the value in place when the store is a plain MemoryBackend; on a copy
+  /// from get() otherwise. true when found.
+  template <class Fn>
+  bool visit(const K& key, Fn& fn) {
+    if (memory_) {
+      const bool found = memory_->visit(key, fn);
+      if (stats_) record_read(found, nullptr);
+      return found;
+    }
+    auto value = get(key, nullptr);
+    if (value) fn(static_cast<const V&>(*value));
+    return value.has_value();
+  }
+  /// True when visit() reads in place (the cache's store is a plain in-process one).
+  bool visits_in_place() const noexcept { return memory_ != nullptr; }
+
   bool contains(const K& key) {
     return call("contains", [&] { return backend_->contains(key); });
   }
@@ -720,6 +737,7 @@ class LoadEngine {
 
   void init_loading() {
     timed_ = dynamic_cast<TimedCapable<K, V>*>(backend_.get());
+    memory_ = dynamic_cast<MemoryBackend<K, V>*>(backend_.get());
     bg_ = std::make_shared<LoadShared<K, V>>();
     bg_->backend = backend_;
     bg_->timed = timed_;
@@ -796,6 +814,7 @@ class LoadEngine {
   // Loading: the backend's entry-time side (null unless fail-safe capable), the state shared
   // with background loads, and the engine's own workers (last: joined first on destruction).
   TimedCapable<K, V>* timed_ = nullptr;
+  MemoryBackend<K, V>* memory_ = nullptr;  // owned by backend; null unless a plain MemoryBackend
   std::shared_ptr<LoadShared<K, V>> bg_;
   std::once_flag pool_once_;
   std::unique_ptr<WorkerPool> pool_;
