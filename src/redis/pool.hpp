@@ -120,8 +120,8 @@ class ConnectionPool {
 
   Counters counters_;
 
-  std::atomic<bool> has_setup_{false};  // the hot path skips prepare() without a set-up
-  std::shared_ptr<const SessionSetup> setup_;                  // guarded by mutex_
+  std::atomic<bool> has_setup_{false};         // the hot path skips prepare() without a set-up
+  std::shared_ptr<const SessionSetup> setup_;  // guarded by mutex_
   std::unordered_map<const Connection*, std::uint64_t> epochs_;  // set up under; guarded by mutex_
 };
 
