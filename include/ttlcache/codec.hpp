@@ -36,7 +36,9 @@ struct KeyCodec<K, std::enable_if_t<std::is_integral_v<K> && !std::is_same_v<K, 
 /// into codec_error naming the key.
 ///
 /// The primary template serialises through nlohmann::json (any type with to_json/from_json):
-/// JSON text, so other services and redis-cli can read the values too.
+/// JSON text. Other services and redis-cli can read it only when the store keeps values bare:
+/// the Redis store puts a binary header in front by default (RedisOptions::value_format;
+/// docs/redis.md, "Value formats").
 template <class V, class Enable = void>
 struct ValueCodec {
   static std::string encode(const V& value) {
