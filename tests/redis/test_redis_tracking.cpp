@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -276,4 +277,47 @@ TEST_CASE("plain value format: framed values still read, damaged ones are counte
   // A plain value that would read back as a header is refused, nothing sent.
   CHECK_THROWS_AS(plain->set("x", std::string("\xF5TC-raw", 7), 1min), ttlcache::argument_error);
   CHECK_FALSE(plain->contains("x"));
+}
+
+TEST_CASE("near cache: readers racing a foreign writer end with its last value",
+          "[redis][tracking][concurrency]") {
+  OwnServer server;
+  const std::string ns = unique_namespace("race");
+  Near n(server.port(), ns, TrackingMode::broadcast);
+  constexpr int writes = 200;
+  RawClient writer(server.port());
+  writer.command({"SET", ns + ":k", "0", "PX", "600000"});
+  REQUIRE(wait_until([&] { return n.stats().invalidations == 1; }));
+
+  std::atomic<bool> stop{false};
+  std::atomic<long> reads{0};
+  std::atomic<long> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        try {
+          const auto value = n.tiered().get("k");
+          if (!value || value->empty()) bad.fetch_add(1);  // the key always holds a number
+        } catch (...) {
+          bad.fetch_add(1);
+        }
+        reads.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 1; i <= writes; ++i) {
+    writer.command({"SET", ns + ":k", std::to_string(i), "PX", "600000"});
+  }
+  // Every write is reported (broadcast): once all reports are applied, no older value may stay.
+  const bool all_reported = wait_until([&] { return n.stats().invalidations == 1 + writes; });
+  stop.store(true);
+  for (auto& r : readers) r.join();
+  REQUIRE(all_reported);
+  CHECK(bad.load() == 0);
+  CHECK(reads.load() > 0);
+  const auto held = n.tiered().l1().get("k");
+  CHECK((!held || *held == std::to_string(writes)));
+  CHECK(n.tiered().get("k") == std::to_string(writes));
+  CHECK(n.tiered().get("k") == std::to_string(writes));  // now from L1
 }
