@@ -155,6 +155,12 @@ struct TrackingBus::Impl {
   bool enable_tracking(detail::Connection& connection, std::int64_t id) {
     const std::string id_text = std::to_string(id);
     if (options.mode == TrackingMode::keys_read) {
+      // The data connections' set-up errors are not reported back (the pool lends them
+      // anyway), so prove here, with the same user, that the server tracks at all (Redis >= 6,
+      // ACL allows it): otherwise the near cache would fill with copies nobody reports. The
+      // subscriber reads no keys, so tracking itself costs nothing.
+      detail::Reply probe = connection.command({"CLIENT", "TRACKING", "on", "REDIRECT", id_text});
+      if (!probe || probe->type != REDIS_REPLY_STATUS) return false;
       try {
         store->set_session_commands({{"CLIENT", "TRACKING", "on", "REDIRECT", id_text}});
       } catch (const ttlcache::error&) {

@@ -44,8 +44,10 @@ struct TrackingOptions {
 struct TrackingStats {
   std::uint64_t invalidations = 0;  ///< key names Redis reported, in this namespace
   std::uint64_t foreign = 0;        ///< key names reported outside the namespace (ignored)
-  std::uint64_t flushes = 0;        ///< flush messages (FLUSHDB/FLUSHALL): near cache emptied
-  std::uint64_t resets = 0;         ///< (re)subscriptions: near cache emptied each time
+  /// Flush reports (FLUSHDB/FLUSHALL), each emptying the near cache. keys_read: Redis sends
+  /// one per tracking connection, so one flush may count several times.
+  std::uint64_t flushes = 0;
+  std::uint64_t resets = 0;  ///< (re)subscriptions: near cache emptied each time
   std::uint64_t connect_failures = 0;
   bool connected = false;      ///< tracking and subscribed right now
   std::int64_t client_id = 0;  ///< CLIENT ID of the tracking connection (0: none)
@@ -67,7 +69,11 @@ struct TrackingStats {
 /// - publish() sends nothing: Redis reports writes itself. Instances on one bus never see
 ///   their own messages either way; a TieredBackend also drops its own fresh copy when Redis
 ///   reports its own write (tracking has no origin), which costs a re-read, not correctness.
-/// - Standalone servers only (a cluster needs one tracking connection per master).
+/// - Standalone servers only (a cluster needs one tracking connection per master). One
+///   keys_read bus per store: a second would take over the store's session commands.
+/// - A server that cannot track (Redis < 6, or an ACL without `client|tracking`,
+///   `client|id`, `subscribe`) never gets the bus healthy: the near cache is bypassed, reads
+///   go to Redis, connect_failures counts the attempts.
 ///
 /// Thread-safety: every member may be called concurrently. The constructor throws
 /// config_error (cluster or sentinel store, bad options); it does not wait for the
