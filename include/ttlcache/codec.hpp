@@ -33,8 +33,11 @@ struct KeyCodec<K, std::enable_if_t<std::is_integral_v<K> && !std::is_same_v<K, 
 /// Turns a value into bytes and back. decode() returns nullopt for bytes it cannot read (never
 /// throws for bad input): a corrupt value is a miss. encode() may throw; CodecBackend turns that
 /// into codec_error naming the key. Provided here for std::string and byte vectors (passed
-/// through); the primary template, for any type with nlohmann's to_json/from_json, is in
-/// json_codec.hpp (kept apart so that in-process users never parse nlohmann/json).
+/// through); the primary template, for any type with nlohmann's to_json/from_json (JSON text),
+/// is in json_codec.hpp (kept apart so that in-process users never parse nlohmann/json).
+/// Other services and redis-cli can read the values only when the store keeps them bare: the
+/// Redis store puts a binary header in front by default (RedisOptions::value_format;
+/// docs/redis.md, "Value formats").
 template <class V, class Enable = void>
 struct ValueCodec;
 

@@ -9,3 +9,4 @@
 #include "ttlcache/redis/options.hpp"
 #include "ttlcache/redis/pubsub_bus.hpp"
 #include "ttlcache/redis/redis_store.hpp"
+#include "ttlcache/redis/tracking.hpp"

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #include "pool.hpp"
 
+#include <hiredis/hiredis.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -30,16 +32,20 @@ ConnectionPool::Lease ConnectionPool::acquire(const Op& op) {
     if (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
-      if (Clock::now() - connection->last_used() <= options_.health_check_after) {
+      const bool fresh = Clock::now() - connection->last_used() <= options_.health_check_after;
+      if (fresh && !has_setup_.load(std::memory_order_acquire)) {
         return Lease(this, std::move(connection));
       }
       lock.unlock();
-      const bool healthy = connection->ping();
+      const bool healthy = (fresh || connection->ping()) && prepare(*connection);
       if (healthy) return Lease(this, std::move(connection));
-      connection.reset();  // closes the socket outside the lock
       lock.lock();
+      forget(connection.get());
       --open_;
       ++counters_.discarded;
+      lock.unlock();
+      connection.reset();  // closes the socket outside the lock
+      lock.lock();
       continue;
     }
 
@@ -77,7 +83,21 @@ ConnectionPool::Lease ConnectionPool::acquire(const Op& op) {
       if (opened.connection) {
         consecutive_failures_ = 0;
         ++counters_.connects;
-        return Lease(this, std::move(opened.connection));
+        if (!has_setup_.load(std::memory_order_acquire)) {
+          return Lease(this, std::move(opened.connection));
+        }
+        lock.unlock();
+        if (prepare(*opened.connection)) return Lease(this, std::move(opened.connection));
+        const Failure failure = opened.connection->failure();
+        const std::string reason = opened.connection->failure_text();
+        lock.lock();
+        forget(opened.connection.get());
+        --open_;
+        ++counters_.discarded;
+        available_.notify_one();
+        lock.unlock();
+        opened.connection.reset();
+        throw_failure(failure, op, endpoint_, reason);
       }
       --open_;
       ++counters_.connect_failures;
@@ -121,6 +141,7 @@ void ConnectionPool::release(std::unique_ptr<Connection> connection) noexcept {
       connection->touch();
       idle_.push_back(std::move(connection));
     } else {
+      forget(connection.get());
       --open_;
       ++counters_.discarded;
       // A lost connection (reset, closed by the server) means the idle ones are most likely
@@ -129,6 +150,7 @@ void ConnectionPool::release(std::unique_ptr<Connection> connection) noexcept {
       if (connection->failure() == Failure::lost) {
         open_ -= idle_.size();
         counters_.discarded += idle_.size();
+        for (const auto& idle : idle_) forget(idle.get());
         stale.swap(idle_);
         freed_several = !stale.empty();
       }
@@ -142,6 +164,42 @@ void ConnectionPool::release(std::unique_ptr<Connection> connection) noexcept {
   // Sockets are closed outside the lock.
   connection.reset();
   stale.clear();
+}
+
+void ConnectionPool::set_session_setup(std::shared_ptr<const SessionSetup> setup) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  has_setup_.store(setup != nullptr, std::memory_order_release);
+  setup_ = std::move(setup);
+}
+
+bool ConnectionPool::prepare(Connection& connection) {
+  std::shared_ptr<const SessionSetup::Commands> commands;
+  std::uint64_t applied = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (setup_) commands = setup_->current();
+    const auto it = epochs_.find(&connection);
+    if (it != epochs_.end()) applied = it->second;
+  }
+  if (!commands || commands->epoch == applied) return true;
+  // One pipeline: the set-up costs one round trip, paid once per connection and epoch.
+  Args args;
+  for (const auto& command : commands->commands) {
+    args.clear();
+    for (const auto& word : command) args.add(word);
+    if (!connection.append(args)) return false;
+  }
+  bool all_ok = true;
+  for (std::size_t i = 0; i < commands->commands.size(); ++i) {
+    Reply reply = connection.read_reply();
+    if (!reply) return false;
+    if (reply->type == REDIS_REPLY_ERROR) all_ok = false;
+  }
+  if (all_ok) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    epochs_[&connection] = commands->epoch;
+  }
+  return true;
 }
 
 ConnectionPool::Counters ConnectionPool::counters() const {

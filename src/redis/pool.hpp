@@ -12,12 +12,39 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "connection.hpp"
 #include "ttlcache/redis/options.hpp"
 
 namespace ttlcache::redis::detail {
+
+/// Commands every connection of a pool runs once before it is lent out, e.g. CLIENT TRACKING
+/// for the near cache (tracking.cpp). A new set() gets a new epoch: connections set up under
+/// an older one run the new commands before their next use. Thread-safe.
+class SessionSetup {
+ public:
+  struct Commands {
+    std::uint64_t epoch = 0;
+    std::vector<std::vector<std::string>> commands;
+  };
+  void set(std::vector<std::vector<std::string>> commands) {
+    auto next = std::make_shared<Commands>();
+    next->commands = std::move(commands);
+    std::lock_guard<std::mutex> lock(mutex_);
+    next->epoch = (current_ ? current_->epoch : 0) + 1;
+    current_ = std::move(next);
+  }
+  std::shared_ptr<const Commands> current() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Commands> current_;
+};
 
 class ConnectionPool {
  public:
@@ -64,9 +91,16 @@ class ConnectionPool {
 
   const std::string& endpoint() const noexcept { return endpoint_; }
   Counters counters() const;
+  /// Installs (or, with null, removes) the commands connections run before they are lent.
+  void set_session_setup(std::shared_ptr<const SessionSetup> setup);
 
  private:
   void release(std::unique_ptr<Connection> connection) noexcept;
+  // Runs the session commands on connection if its epoch is behind. A failed connection is
+  // discarded (false); an error reply leaves it lent but not set up (tried again next time).
+  bool prepare(Connection& connection);
+  // Under mutex_: a connection is gone, forget its epoch.
+  void forget(const Connection* connection) noexcept { epochs_.erase(connection); }
 
   const RedisOptions& options_;
   const std::string endpoint_;
@@ -85,6 +119,10 @@ class ConnectionPool {
   std::minstd_rand jitter_;
 
   Counters counters_;
+
+  std::atomic<bool> has_setup_{false};         // the hot path skips prepare() without a set-up
+  std::shared_ptr<const SessionSetup> setup_;  // guarded by mutex_
+  std::unordered_map<const Connection*, std::uint64_t> epochs_;  // set up under; guarded by mutex_
 };
 
 }  // namespace ttlcache::redis::detail

@@ -10,6 +10,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_set>
@@ -111,6 +112,8 @@ struct RedisStore::Impl {
   const std::string stamp_prefix;  // "<namespace>@stamp:": outside the data namespace
   Router router;
   std::atomic<std::uint64_t> corrupt{0};
+  std::shared_ptr<detail::SessionSetup> session;  // set up by set_session_commands()
+  std::mutex session_mutex;
 
   using Answer = detail::Answer;
 
@@ -142,6 +145,13 @@ struct RedisStore::Impl {
           ttlcache::detail::printable_key(key), value.size(), options.max_value_size));
     }
     if (ttl.count() <= 0) ttlcache::detail::throw_bad_ttl(backend_name, ttl.count());
+    if (options.value_format == ValueFormat::plain && detail::looks_framed(value)) {
+      // It would read back as a damaged framed value (a miss): refuse it now instead.
+      throw argument_error(fmt::format(
+          "ttlcache redis backend: value for key {} begins with the bytes F5 54 43, which the "
+          "plain value format reserves for framed values; nothing was sent",
+          ttlcache::detail::printable_key(key)));
+    }
   }
 
   [[noreturn]] static void fail(const Node& node, const ConnectionPool::Lease& lease,
@@ -190,9 +200,23 @@ struct RedisStore::Impl {
     if (error) reply_error(node, op, error.get());
   }
 
+  // The bytes stored for value: framed (header + value, in buffer) or the value itself.
+  std::string_view encode(std::string& buffer, std::string_view value) const {
+    if (options.value_format == ValueFormat::plain) return value;
+    detail::wrap_value(buffer, value, options.checksum);
+    return buffer;
+  }
+
   // Bytes under our key that are not one of our values: a miss, counted, never an exception.
+  // Plain format: any bytes are a value (the codec judges them), except framed ones, which
+  // are unwrapped (a store switched to plain still reads what it wrote before) or, damaged,
+  // a counted miss. 0xF5 never starts UTF-8 text, so JSON is never mistaken for a header.
   std::optional<std::string> decode(const redisReply* reply) {
-    std::optional<std::string_view> payload = detail::unwrap_value(text_of(reply));
+    const std::string_view stored = text_of(reply);
+    if (options.value_format == ValueFormat::plain && !detail::looks_framed(stored)) {
+      return std::string(stored);
+    }
+    std::optional<std::string_view> payload = detail::unwrap_value(stored);
     if (!payload) {
       corrupt.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
@@ -446,6 +470,24 @@ RedisStore::~RedisStore() = default;
 
 std::string_view RedisStore::name() const noexcept { return backend_name; }
 
+const RedisOptions& RedisStore::options() const noexcept { return impl_->options; }
+
+void RedisStore::set_session_commands(std::vector<std::vector<std::string>> commands) {
+  if (impl_->options.topology != Topology::standalone) {
+    throw config_error("topology",
+                       "per-connection session commands (the near cache's CLIENT TRACKING) "
+                       "need a standalone server");
+  }
+  std::lock_guard<std::mutex> lock(impl_->session_mutex);
+  if (!impl_->session) {
+    impl_->session = std::make_shared<detail::SessionSetup>();
+    impl_->session->set(std::move(commands));
+    for (const auto& node : impl_->router.masters()) node->pool.set_session_setup(impl_->session);
+  } else {
+    impl_->session->set(std::move(commands));
+  }
+}
+
 std::optional<std::string> RedisStore::get(std::string_view key) {
   impl_->check_key(key);
   const std::string full = impl_->full_key(key);
@@ -457,10 +499,10 @@ void RedisStore::set(std::string_view key, std::string_view value, std::chrono::
   impl_->check_write(key, value, ttl);
   const std::string full = impl_->full_key(key);
   std::string wrapped;
-  detail::wrap_value(wrapped, value, impl_->options.checksum);
+  const std::string_view stored = impl_->encode(wrapped, value);
   const TtlText ttl_text(ttl);
   const Op op{"SET", Op::Kind::key, key};
-  auto answer = impl_->router.run_key(full, op, {"SET", full, wrapped, "PX", ttl_text.view()});
+  auto answer = impl_->router.run_key(full, op, {"SET", full, stored, "PX", ttl_text.view()});
   if (answer.reply->type != REDIS_REPLY_STATUS) Impl::reply_error(answer, op);
 }
 
@@ -566,7 +608,11 @@ void RedisStore::set_many(const std::vector<Write>& items) {
     ttls.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
       fulls.push_back(impl_->full_key(items[i].key));
-      detail::wrap_value(wrapped[i], items[i].value, impl_->options.checksum);
+      if (impl_->options.value_format == ValueFormat::plain) {
+        wrapped[i] = items[i].value;
+      } else {
+        detail::wrap_value(wrapped[i], items[i].value, impl_->options.checksum);
+      }
       ttls.emplace_back(items[i].ttl);
     }
     const std::vector<std::string_view> views(fulls.begin(), fulls.end());
@@ -593,10 +639,10 @@ void RedisStore::set_many(const std::vector<Write>& items) {
     // bytes); Redis answers as it reads, so nothing waits on the other side.
     for (const auto& item : items) {
       full.assign(impl_->prefix).append(item.key);
-      detail::wrap_value(wrapped, item.value, impl_->options.checksum);
+      const std::string_view stored = impl_->encode(wrapped, item.value);
       const TtlText ttl_text(item.ttl);
       // append() copies the arguments into hiredis's buffer, so the strings can be reused.
-      if (!lease->append({"SET", full, wrapped, "PX", ttl_text.view()})) {
+      if (!lease->append({"SET", full, stored, "PX", ttl_text.view()})) {
         Impl::fail(*node, lease, op);
       }
     }

@@ -33,6 +33,13 @@ std::uint32_t crc32c_portable(std::string_view data) noexcept;
 /// Writes header + payload into out (replacing its contents; keeps its capacity).
 void wrap_value(std::string& out, std::string_view payload, bool with_checksum);
 
+/// Whether stored begins with the magic bytes (a framed value, well-formed or not).
+inline bool looks_framed(std::string_view stored) noexcept {
+  return stored.size() >= 3 && static_cast<unsigned char>(stored[0]) == value_magic[0] &&
+         static_cast<unsigned char>(stored[1]) == value_magic[1] &&
+         static_cast<unsigned char>(stored[2]) == value_magic[2];
+}
+
 /// The payload, or nullopt when the bytes are not a well-formed value of a known version
 /// or the checksum does not match.
 std::optional<std::string_view> unwrap_value(std::string_view stored) noexcept;

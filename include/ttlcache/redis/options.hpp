@@ -17,6 +17,16 @@ enum class Topology {
   sentinel,    ///< one master with replicas, found through the Sentinels listed in nodes
 };
 
+/// How values are laid out in Redis (see docs/redis.md, "Value formats").
+enum class ValueFormat {
+  /// A 5-9 byte header (magic, format version, optional CRC-32C) before the codec's bytes:
+  /// corruption and foreign values are detected, formats can evolve.
+  framed,
+  /// The codec's bytes alone (JSON text, or raw bytes for strings), so that other services and
+  /// redis-cli read and write the same keys. Reads still accept framed values (migration).
+  plain,
+};
+
 /// A TCP address (IPv6 without brackets).
 struct RedisEndpoint {
   std::string host;
@@ -112,8 +122,10 @@ struct RedisOptions {
   std::size_t max_key_length = 1024;
   /// Largest value accepted (bytes, before the value header); larger values throw limit_error.
   std::size_t max_value_size = std::size_t{1} << 20;
-  /// Store a CRC-32C of each value in its header, verified on every read.
+  /// Store a CRC-32C of each value in its header, verified on every read (framed only).
   bool checksum = true;
+  /// framed (the default) or plain: the value alone, readable by other clients.
+  ValueFormat value_format = ValueFormat::framed;
   /// COUNT hint for the SCAN loops of clear(), erase_prefix() and size().
   std::size_t scan_count = 1000;
   /// Keys per MGET of get_many (the MGETs of one batch share one pipeline). In a cluster, also

@@ -62,7 +62,10 @@ struct RedisStats {
 ///   in batches.
 /// - Values carry a small header (magic, format version, CRC-32C). Bytes under one of our keys
 ///   that fail the check (written by someone else, truncated, corrupted) read as a miss and
-///   are counted in corrupt_values(); they are never returned and never crash.
+///   are counted in corrupt_values(); they are never returned and never crash. With
+///   RedisOptions::value_format = plain, values are stored bare (other clients can read and
+///   write them); the codec then judges every value (a foreign one it cannot decode is a
+///   counted miss in CodecBackend::corrupt_values()).
 /// - Limits (max_key_length, max_value_size) and TTLs are checked before anything is sent:
 ///   limit_error / argument_error, nothing changed.
 /// - Failures: connection_error (unreachable, connection lost, AUTH refused), timeout_error
@@ -132,6 +135,15 @@ class RedisStore final : public ByteStore, public StampStore {
   const std::string& key_namespace() const noexcept;
   /// options().describe(): loggable, no password.
   std::string describe() const;
+  /// The validated options this store was built with.
+  const RedisOptions& options() const noexcept;
+
+  /// Commands every pooled data connection runs once before its next use, pipelined (one
+  /// round trip per connection); a new call replaces them and every connection runs the new
+  /// set before its next use. For the near cache's CLIENT TRACKING (redis/tracking.hpp); an
+  /// error reply is ignored (tried again on the next use). Standalone only: throws
+  /// config_error for cluster and sentinel.
+  void set_session_commands(std::vector<std::vector<std::string>> commands);
 
  private:
   struct Impl;
