@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -26,6 +27,9 @@ namespace detail {
 namespace {
 
 using Json = nlohmann::ordered_json;
+// Reading uses the std::map-backed json: ordered_json finds a key by a linear scan, which made
+// loading quadratic in the number of content types. Their order is recorded by ParseTracker.
+using In = nlohmann::json;
 
 // Sanity limits: far above any real policy, low enough that a hostile config cannot make
 // loading (or the per-call rule scan) expensive.
@@ -33,9 +37,11 @@ constexpr double max_seconds = 10.0 * 365 * 24 * 3600;  // 10 years
 constexpr std::size_t max_rules = 256;                  // per rule list
 constexpr std::size_t max_windows = 64;                 // per window list
 constexpr std::size_t max_set_values = 256;             // per `in` rule
-constexpr std::size_t max_content_types = 4096;
-constexpr int max_offset_minutes = 18 * 60;  // ISO 8601's range of UTC offsets
-constexpr int max_json_depth = 8;            // the format itself needs 6
+constexpr std::size_t max_content_types = 65536;        // lookups are a binary search
+constexpr std::size_t max_policy_bytes = 8U << 20U;     // 8 MiB: ~50 x a 65536-type policy's need
+constexpr std::size_t max_object_keys = 16;             // every other object has at most 10 keys
+constexpr int max_offset_minutes = 18 * 60;             // ISO 8601's range of UTC offsets
+constexpr int max_json_depth = 8;                       // the format itself needs 6
 constexpr int minutes_per_day = 1440;
 constexpr int minutes_per_week = 7 * minutes_per_day;
 
@@ -249,29 +255,46 @@ void check_windows(const std::vector<TtlWindow>& windows, const std::string& pat
     }
     check_factor(w.factor, child(at, "factor"));
   }
-  std::vector<std::int16_t> owner(minutes_per_week, -1);
+  // Each window's spans on the week line, sorted: an overlap is a span starting before the
+  // furthest end seen so far. n log n in the number of spans, whatever the windows' lengths
+  // (marking every minute of the week cost 10080 steps per list, a lot over 65536 types).
+  struct Span {
+    int start;
+    int end;
+    std::size_t owner;
+  };
+  std::vector<Span> spans;
+  spans.reserve(windows.size() * 14);
   for (std::size_t i = 0; i < windows.size(); ++i) {
     const TtlWindow& w = windows[i];
+    const int length = w.to_minute > w.from_minute ? w.to_minute - w.from_minute
+                                                   : minutes_per_day - w.from_minute + w.to_minute;
     for (int d = 0; d < 7; ++d) {
       if ((w.days & (1U << static_cast<unsigned>(d))) == 0) continue;
-      const int length = w.to_minute > w.from_minute
-                             ? w.to_minute - w.from_minute
-                             : minutes_per_day - w.from_minute + w.to_minute;
-      for (int k = 0; k < length; ++k) {
-        const int minute = (d * minutes_per_day + w.from_minute + k) % minutes_per_week;
-        auto& slot = owner[static_cast<std::size_t>(minute)];
-        if (slot >= 0) {
-          const auto other = static_cast<std::size_t>(slot);
-          fail(index(path, i),
-               fmt::format("window {} overlaps {} ({}) on {} at {}",
-                           json_quote(window_display_name(w)), index(path, other),
-                           json_quote(window_display_name(windows[other])),
-                           day_names[static_cast<std::size_t>(minute / minutes_per_day)],
-                           clock_text(minute % minutes_per_day)));
-        }
-        slot = static_cast<std::int16_t>(i);
-      }
+      const int start = d * minutes_per_day + w.from_minute;
+      const int end = start + length;
+      spans.push_back({start, std::min(end, minutes_per_week), i});
+      if (end > minutes_per_week) spans.push_back({0, end - minutes_per_week, i});  // Sun -> Mon
     }
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.start != b.start ? a.start < b.start : a.owner < b.owner;
+  });
+  const Span* furthest = nullptr;
+  for (const Span& span : spans) {
+    if (furthest != nullptr && span.start < furthest->end) {
+      // Reported at the later window of the two, as a reader of the list would find it.
+      const std::size_t later = std::max(span.owner, furthest->owner);
+      const std::size_t earlier = std::min(span.owner, furthest->owner);
+      const int minute = span.start;
+      fail(index(path, later),
+           fmt::format("window {} overlaps {} ({}) on {} at {}",
+                       json_quote(window_display_name(windows[later])), index(path, earlier),
+                       json_quote(window_display_name(windows[earlier])),
+                       day_names[static_cast<std::size_t>(minute / minutes_per_day)],
+                       clock_text(minute % minutes_per_day)));
+    }
+    if (furthest == nullptr || span.end > furthest->end) furthest = &span;
   }
 }
 
@@ -332,37 +355,43 @@ void validate_config(const DynamicTtlConfig& c) {
 
 // ---- JSON reading ----
 
-// Rejects duplicate keys (nlohmann keeps the last one silently) and absurd nesting, tracking
-// the JSON path as the parser walks so the error can name it.
+// Enforces the limits while parsing, so a hostile document costs time in proportion to the
+// part read before the first violation, not to its size: duplicate keys (nlohmann keeps the last
+// one silently), nesting depth, and the number of members of every object and array (content
+// types, rules, windows, set values...). Tracks the JSON path so each error names it, and records
+// the order of the content types (the std::map-backed DOM sorts them).
 class ParseTracker {
  public:
-  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+  bool operator()(int /*depth*/, In::parse_event_t event, In& parsed) {
     switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start: {
+      case In::parse_event_t::object_start:
+      case In::parse_event_t::array_start: {
         std::string segment = next_segment();
         if (stack_.size() >= static_cast<std::size_t>(max_json_depth)) {
           fail(path() + segment, fmt::format("nested deeper than {} levels", max_json_depth));
         }
         Frame frame;
-        frame.array = event == Json::parse_event_t::array_start;
+        frame.array = event == In::parse_event_t::array_start;
+        frame.kind = kind_of_next();
         frame.segment = std::move(segment);
         stack_.push_back(std::move(frame));
         break;
       }
-      case Json::parse_event_t::key: {
+      case In::parse_event_t::key: {
         Frame& frame = stack_.back();
         frame.last_key = parsed.get<std::string>();
+        if (frame.keys.size() >= limit(frame.kind)) too_many(frame);
         if (!frame.keys.insert(frame.last_key).second) {
           fail(child(path(), frame.last_key), "duplicate key");
         }
+        if (frame.kind == Kind::content_types) content_type_order_.push_back(frame.last_key);
         break;
       }
-      case Json::parse_event_t::value:
+      case In::parse_event_t::value:
         element_done();
         break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
+      case In::parse_event_t::object_end:
+      case In::parse_event_t::array_end:
         stack_.pop_back();
         element_done();
         break;
@@ -370,14 +399,57 @@ class ParseTracker {
     return true;
   }
 
+  // The content types' names in document order.
+  std::vector<std::string>& content_type_order() noexcept { return content_type_order_; }
+
  private:
+  // What a container holds, known from its key: it decides the member limit and the message.
+  enum class Kind : std::uint8_t { other, content_types, rules, windows, values, days };
+
   struct Frame {
     bool array = false;
+    Kind kind = Kind::other;
     std::string segment;
     std::size_t count = 0;
     std::string last_key;
     std::set<std::string> keys;
   };
+
+  static std::size_t limit(Kind kind) noexcept {
+    switch (kind) {
+      case Kind::content_types:
+        return max_content_types;
+      case Kind::rules:
+        return max_rules;
+      case Kind::windows:
+        return max_windows;
+      case Kind::values:
+        return max_set_values;
+      case Kind::days:
+        return day_names.size();
+      case Kind::other:
+        break;
+    }
+    return max_object_keys;
+  }
+
+  Kind kind_of_next() const {
+    if (stack_.empty() || stack_.back().array) return Kind::other;
+    const std::string& key = stack_.back().last_key;
+    if (key == "content_types" && stack_.size() == 1) return Kind::content_types;
+    if (key == "rules" || key == "extra_rules") return Kind::rules;
+    if (key == "windows") return Kind::windows;
+    if (key == "values") return Kind::values;
+    if (key == "days") return Kind::days;
+    return Kind::other;
+  }
+
+  [[noreturn]] void too_many(const Frame& frame) const {
+    static constexpr std::array<std::string_view, 6> what = {"members", "content types", "rules",
+                                                             "windows", "values",        "days"};
+    fail(path(), fmt::format("too many {} (more than {}); rejected while parsing",
+                             what[static_cast<std::size_t>(frame.kind)], limit(frame.kind)));
+  }
 
   std::string path() const {
     std::string out;
@@ -391,21 +463,24 @@ class ParseTracker {
     return child("", top.last_key);
   }
   void element_done() {
-    if (!stack_.empty() && stack_.back().array) ++stack_.back().count;
+    if (stack_.empty() || !stack_.back().array) return;
+    Frame& top = stack_.back();
+    if (++top.count > limit(top.kind)) too_many(top);
   }
 
   std::vector<Frame> stack_;
+  std::vector<std::string> content_type_order_;
 };
 
-void expect_object(const Json& v, const std::string& path) {
+void expect_object(const In& v, const std::string& path) {
   if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", v.type_name()));
 }
 
-void expect_array(const Json& v, const std::string& path) {
+void expect_array(const In& v, const std::string& path) {
   if (!v.is_array()) fail(path, fmt::format("expected an array, got {}", v.type_name()));
 }
 
-void check_keys(const Json& object, const std::string& path,
+void check_keys(const In& object, const std::string& path,
                 std::initializer_list<std::string_view> allowed) {
   for (const auto& item : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), item.key()) != allowed.end()) continue;
@@ -418,28 +493,28 @@ void check_keys(const Json& object, const std::string& path,
   }
 }
 
-const Json* member(const Json& object, std::string_view key) {
+const In* member(const In& object, std::string_view key) {
   const auto it = object.find(std::string(key));
   return it == object.end() ? nullptr : &*it;
 }
 
-const Json& required(const Json& object, const std::string& path, std::string_view key) {
-  const Json* v = member(object, key);
+const In& required(const In& object, const std::string& path, std::string_view key) {
+  const In* v = member(object, key);
   if (v == nullptr) fail(child(path, key), "required key is missing");
   return *v;
 }
 
-double read_number(const Json& v, const std::string& path) {
+double read_number(const In& v, const std::string& path) {
   if (!v.is_number()) fail(path, fmt::format("expected a number, got {}", v.type_name()));
   return v.get<double>();
 }
 
-std::string read_string(const Json& v, const std::string& path) {
+std::string read_string(const In& v, const std::string& path) {
   if (!v.is_string()) fail(path, fmt::format("expected a string, got {}", v.type_name()));
   return v.get<std::string>();
 }
 
-std::chrono::milliseconds read_seconds(const Json& v, const std::string& path) {
+std::chrono::milliseconds read_seconds(const In& v, const std::string& path) {
   const double seconds = read_number(v, path);
   if (!(seconds > 0.0)) {
     fail(path, fmt::format("must be a positive number of seconds, got {}", v.dump()));
@@ -453,26 +528,26 @@ std::chrono::milliseconds read_seconds(const Json& v, const std::string& path) {
   return std::chrono::milliseconds(ms);
 }
 
-double read_factor(const Json& v, const std::string& path) {
+double read_factor(const In& v, const std::string& path) {
   const double factor = read_number(v, path);
   check_factor(factor, path);
   return factor;
 }
 
-double read_percent(const Json& v, const std::string& path) {
+double read_percent(const In& v, const std::string& path) {
   const double percent = read_number(v, path);
   check_percent(percent, path);
   return percent;
 }
 
-ContextValue read_scalar(const Json& v, const std::string& path) {
+ContextValue read_scalar(const In& v, const std::string& path) {
   if (v.is_boolean()) return ContextValue(v.get<bool>());
   if (v.is_number()) return ContextValue(v.get<double>());
   if (v.is_string()) return ContextValue(v.get<std::string>());
   fail(path, fmt::format("expected a boolean, number or string, got {}", v.type_name()));
 }
 
-RuleOp read_op(const Json& v, const std::string& path) {
+RuleOp read_op(const In& v, const std::string& path) {
   const std::string text = read_string(v, path);
   for (auto op : {RuleOp::equal, RuleOp::not_equal, RuleOp::less, RuleOp::less_equal,
                   RuleOp::greater, RuleOp::greater_equal, RuleOp::in, RuleOp::present}) {
@@ -482,16 +557,16 @@ RuleOp read_op(const Json& v, const std::string& path) {
                          json_quote(text)));
 }
 
-TtlRule read_rule(const Json& v, const std::string& path) {
+TtlRule read_rule(const In& v, const std::string& path) {
   expect_object(v, path);
   check_keys(v, path, {"name", "field", "op", "value", "values", "factor"});
   TtlRule rule;
-  if (const Json* name = member(v, "name")) rule.name = read_string(*name, child(path, "name"));
+  if (const In* name = member(v, "name")) rule.name = read_string(*name, child(path, "name"));
   rule.field = read_string(required(v, path, "field"), child(path, "field"));
   if (rule.field.empty()) fail(child(path, "field"), "must not be empty");
   rule.op = read_op(required(v, path, "op"), child(path, "op"));
-  const Json* value = member(v, "value");
-  const Json* values = member(v, "values");
+  const In* value = member(v, "value");
+  const In* values = member(v, "values");
   if (is_comparison(rule.op)) {
     if (values != nullptr) {
       fail(child(path, "values"),
@@ -523,7 +598,7 @@ TtlRule read_rule(const Json& v, const std::string& path) {
   return rule;
 }
 
-std::vector<TtlRule> read_rules(const Json& v, const std::string& path) {
+std::vector<TtlRule> read_rules(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.size() > max_rules) {
     fail(path, fmt::format("too many rules ({}, at most {})", v.size(), max_rules));
@@ -534,7 +609,7 @@ std::vector<TtlRule> read_rules(const Json& v, const std::string& path) {
   return rules;
 }
 
-std::uint8_t read_days(const Json& v, const std::string& path) {
+std::uint8_t read_days(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.empty()) fail(path, "must name at least one day");
   std::uint8_t mask = 0;
@@ -553,22 +628,22 @@ std::uint8_t read_days(const Json& v, const std::string& path) {
   return mask;
 }
 
-TtlWindow read_window(const Json& v, const std::string& path) {
+TtlWindow read_window(const In& v, const std::string& path) {
   expect_object(v, path);
   check_keys(v, path, {"name", "from", "to", "days", "factor"});
   TtlWindow w;
-  if (const Json* name = member(v, "name")) w.name = read_string(*name, child(path, "name"));
+  if (const In* name = member(v, "name")) w.name = read_string(*name, child(path, "name"));
   const std::string from_path = child(path, "from");
   const std::string to_path = child(path, "to");
   w.from_minute =
       parse_clock_or_throw(read_string(required(v, path, "from"), from_path), false, from_path);
   w.to_minute = parse_clock_or_throw(read_string(required(v, path, "to"), to_path), true, to_path);
-  if (const Json* d = member(v, "days")) w.days = read_days(*d, child(path, "days"));
+  if (const In* d = member(v, "days")) w.days = read_days(*d, child(path, "days"));
   w.factor = read_factor(required(v, path, "factor"), child(path, "factor"));
   return w;
 }
 
-std::vector<TtlWindow> read_windows(const Json& v, const std::string& path) {
+std::vector<TtlWindow> read_windows(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.size() > max_windows) {
     fail(path, fmt::format("too many windows ({}, at most {})", v.size(), max_windows));
@@ -581,7 +656,7 @@ std::vector<TtlWindow> read_windows(const Json& v, const std::string& path) {
   return windows;
 }
 
-ContentTypeTtl read_content_type(const std::string& name, const Json& v, const std::string& path) {
+ContentTypeTtl read_content_type(const std::string& name, const In& v, const std::string& path) {
   ContentTypeTtl t;
   t.name = name;
   if (name.empty()) fail(path, "content type name must not be empty");
@@ -595,20 +670,20 @@ ContentTypeTtl read_content_type(const std::string& name, const Json& v, const s
   check_keys(v, path,
              {"ttl", "min_ttl", "max_ttl", "jitter_percent", "rules", "extra_rules", "windows"});
   t.ttl = read_seconds(required(v, path, "ttl"), child(path, "ttl"));
-  if (const Json* m = member(v, "min_ttl")) t.min_ttl = read_seconds(*m, child(path, "min_ttl"));
-  if (const Json* m = member(v, "max_ttl")) t.max_ttl = read_seconds(*m, child(path, "max_ttl"));
-  if (const Json* j = member(v, "jitter_percent")) {
+  if (const In* m = member(v, "min_ttl")) t.min_ttl = read_seconds(*m, child(path, "min_ttl"));
+  if (const In* m = member(v, "max_ttl")) t.max_ttl = read_seconds(*m, child(path, "max_ttl"));
+  if (const In* j = member(v, "jitter_percent")) {
     t.jitter_percent = read_percent(*j, child(path, "jitter_percent"));
   }
-  if (const Json* r = member(v, "rules")) t.rules = read_rules(*r, child(path, "rules"));
-  if (const Json* r = member(v, "extra_rules")) {
+  if (const In* r = member(v, "rules")) t.rules = read_rules(*r, child(path, "rules"));
+  if (const In* r = member(v, "extra_rules")) {
     t.extra_rules = read_rules(*r, child(path, "extra_rules"));
   }
-  if (const Json* w = member(v, "windows")) t.windows = read_windows(*w, child(path, "windows"));
+  if (const In* w = member(v, "windows")) t.windows = read_windows(*w, child(path, "windows"));
   return t;
 }
 
-std::optional<std::chrono::minutes> read_time_zone(const Json& v, const std::string& path) {
+std::optional<std::chrono::minutes> read_time_zone(const In& v, const std::string& path) {
   const std::string text = read_string(v, path);
   if (text == "local") return std::nullopt;
   if (text == "UTC") return std::chrono::minutes(0);
@@ -625,30 +700,30 @@ std::optional<std::chrono::minutes> read_time_zone(const Json& v, const std::str
                          json_quote(text)));
 }
 
-DynamicTtlConfig read_config(const Json& root) {
+DynamicTtlConfig read_config(const In& root, const std::vector<std::string>& order) {
   const std::string path = "$";
   expect_object(root, path);
   check_keys(root, path,
              {"version", "time_zone", "default_ttl", "min_ttl", "max_ttl", "jitter_percent", "seed",
               "content_types", "rules", "windows"});
   DynamicTtlConfig c;
-  if (const Json* v = member(root, "version")) {
+  if (const In* v = member(root, "version")) {
     if (!v->is_number_integer() || v->get<std::int64_t>() != 1) {
       fail(child(path, "version"), fmt::format("unsupported version {} (expected 1)", v->dump()));
     }
   }
-  if (const Json* v = member(root, "time_zone")) {
+  if (const In* v = member(root, "time_zone")) {
     c.utc_offset = read_time_zone(*v, child(path, "time_zone"));
   }
-  if (const Json* v = member(root, "default_ttl")) {
+  if (const In* v = member(root, "default_ttl")) {
     c.default_ttl = read_seconds(*v, child(path, "default_ttl"));
   }
-  if (const Json* v = member(root, "min_ttl")) c.min_ttl = read_seconds(*v, child(path, "min_ttl"));
-  if (const Json* v = member(root, "max_ttl")) c.max_ttl = read_seconds(*v, child(path, "max_ttl"));
-  if (const Json* v = member(root, "jitter_percent")) {
+  if (const In* v = member(root, "min_ttl")) c.min_ttl = read_seconds(*v, child(path, "min_ttl"));
+  if (const In* v = member(root, "max_ttl")) c.max_ttl = read_seconds(*v, child(path, "max_ttl"));
+  if (const In* v = member(root, "jitter_percent")) {
     c.jitter_percent = read_percent(*v, child(path, "jitter_percent"));
   }
-  if (const Json* v = member(root, "seed")) {
+  if (const In* v = member(root, "seed")) {
     if (v->is_number_unsigned()) {
       c.seed = v->get<std::uint64_t>();
     } else if (!v->is_null()) {
@@ -656,19 +731,23 @@ DynamicTtlConfig read_config(const Json& root) {
            fmt::format("expected an integer from 0 to 2^64-1 or null, got {}", v->dump()));
     }
   }
-  if (const Json* v = member(root, "content_types")) {
+  if (const In* v = member(root, "content_types")) {
     const std::string at = child(path, "content_types");
     expect_object(*v, at);
     if (v->size() > max_content_types) {
       fail(at,
            fmt::format("too many content types ({}, at most {})", v->size(), max_content_types));
     }
-    for (const auto& item : v->items()) {
-      c.content_types.push_back(read_content_type(item.key(), item.value(), child(at, item.key())));
+    // In document order (the DOM is sorted); each lookup is logarithmic, so this is n log n.
+    c.content_types.reserve(order.size());
+    for (const std::string& name : order) {
+      const auto it = v->find(name);
+      if (it == v->end()) continue;  // cannot happen: the tracker saw every key of this object
+      c.content_types.push_back(read_content_type(name, *it, child(at, name)));
     }
   }
-  if (const Json* v = member(root, "rules")) c.rules = read_rules(*v, child(path, "rules"));
-  if (const Json* v = member(root, "windows")) c.windows = read_windows(*v, child(path, "windows"));
+  if (const In* v = member(root, "rules")) c.rules = read_rules(*v, child(path, "rules"));
+  if (const In* v = member(root, "windows")) c.windows = read_windows(*v, child(path, "windows"));
   validate_config(c);  // what a single value cannot show: min > max, overlaps
   return c;
 }
@@ -1153,13 +1232,48 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
   return ms < 1 ? 1 : ms;
 }
 
+// The file, refused before reading when it is not a regular file or is over the size cap; the
+// read itself is bounded too, for files that grow meanwhile or lie about their size (/proc).
 std::string read_file_text(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw config_error("", fmt::format("cannot open {}: no such file", json_quote(path)));
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw config_error(
+        "", fmt::format("cannot read {}: it is a directory, not a policy file", json_quote(path)));
+  }
+  if (std::filesystem::is_regular_file(status)) {
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec && size > max_policy_bytes) {
+      throw config_error("", fmt::format("cannot read {}: {} bytes, over the limit of {}",
+                                         json_quote(path), size, max_policy_bytes));
+    }
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error("", fmt::format("cannot open {}", json_quote(path)));
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
+  std::array<char, 65536> buffer{};
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_policy_bytes) {
+      throw config_error("", fmt::format("cannot read {}: over the limit of {} bytes",
+                                         json_quote(path), max_policy_bytes));
+    }
+  }
   if (in.bad()) throw config_error("", fmt::format("cannot read {}", json_quote(path)));
-  return text.str();
+  return text;
+}
+
+// The reason alone: what() minus the "ttlcache config[ at <path>]: " prefix config_error adds.
+std::string reason_of(const config_error& e) {
+  const std::string_view what = e.what();
+  const std::string prefix = e.path().empty() ? std::string("ttlcache config: ")
+                                              : fmt::format("ttlcache config at {}: ", e.path());
+  if (what.compare(0, prefix.size(), prefix) == 0) return std::string(what.substr(prefix.size()));
+  return std::string(what);
 }
 
 }  // namespace
@@ -1263,19 +1377,22 @@ DynamicTtlConfig DynamicTtlConfig::defaults() {
 }
 
 DynamicTtlConfig DynamicTtlConfig::from_json(std::string_view json) {
-  detail::Json root;
+  if (json.size() > detail::max_policy_bytes) {
+    throw config_error("$", fmt::format("policy is {} bytes, over the limit of {}", json.size(),
+                                        detail::max_policy_bytes));
+  }
+  detail::In root;
+  detail::ParseTracker tracker;
   try {
-    detail::ParseTracker tracker;
-    root = detail::Json::parse(
-        json.begin(), json.end(),
-        [&tracker](int depth, detail::Json::parse_event_t event, detail::Json& parsed) {
-          return tracker(depth, event, parsed);
-        });
-  } catch (const detail::Json::exception& e) {
+    root =
+        detail::In::parse(json.begin(), json.end(),
+                          [&tracker](int depth, detail::In::parse_event_t event,
+                                     detail::In& parsed) { return tracker(depth, event, parsed); });
+  } catch (const detail::In::exception& e) {
     // parse_error, and out_of_range for a number too large for a double (found by fuzzing).
     throw config_error("$", fmt::format("invalid JSON: {}", e.what()));
   }
-  return detail::read_config(root);
+  return detail::read_config(root, tracker.content_type_order());
 }
 
 DynamicTtlConfig DynamicTtlConfig::from_file(const std::string& path) {
@@ -1283,8 +1400,10 @@ DynamicTtlConfig DynamicTtlConfig::from_file(const std::string& path) {
   try {
     return from_json(text);
   } catch (const config_error& e) {
-    // Keep the JSON path; add the file so a log line is enough to find the mistake.
-    throw config_error(e.path(), fmt::format("{} (in {})", e.what(), detail::json_quote(path)));
+    // Keep the JSON path; add the file so a log line is enough to find the mistake. The new
+    // error adds its own "ttlcache config at <path>: " prefix, so the old one is dropped.
+    throw config_error(e.path(),
+                       fmt::format("{} (in {})", detail::reason_of(e), detail::json_quote(path)));
   }
 }
 
