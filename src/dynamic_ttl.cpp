@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ttlcache/errors.hpp"
+#include "ttlcache/jitter.hpp"
 
 namespace ttlcache {
 namespace detail {
@@ -961,13 +962,6 @@ class ReadGuard {
   std::atomic<std::uint64_t>& counter_;
   const DynamicTtlCompiled* compiled_ = nullptr;
 };
-
-std::uint64_t mix64(std::uint64_t z) noexcept {
-  // The splitmix64 finaliser: a bijection that spreads every input bit over the output.
-  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31U);
-}
 
 std::uint64_t random_seed() {
   try {
