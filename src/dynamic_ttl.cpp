@@ -356,65 +356,98 @@ void validate_config(const DynamicTtlConfig& c) {
 
 // ---- JSON reading ----
 
-// Enforces the limits while parsing, so a hostile document costs time in proportion to the
-// part read before the first violation, not to its size: duplicate keys (nlohmann keeps the last
-// one silently), nesting depth, and the number of members of every object and array (content
-// types, rules, windows, set values...). Tracks the JSON path so each error names it, and records
-// the order of the content types (the std::map-backed DOM sorts them).
-class ParseTracker {
+// A SAX handler that builds the DOM and enforces the limits while parsing, so a hostile
+// document costs time in proportion to the part read before the first violation, not to its
+// size: duplicate keys (nlohmann keeps the last one silently), nesting depth, and the number of
+// members of every object and array (content types, rules, windows, set values...). It tracks
+// the JSON path so each error names it, and records the order of the content types (the
+// std::map-backed DOM sorts them). Not nlohmann's parser callback: its DOM builder scans the
+// whole parent object for a discarded member at the end of each nested object, which made
+// loading quadratic in the number of content types written as objects.
+class DomBuilder {
  public:
-  bool operator()(int /*depth*/, In::parse_event_t event, In& parsed) {
-    switch (event) {
-      case In::parse_event_t::object_start:
-      case In::parse_event_t::array_start: {
-        std::string segment = next_segment();
-        if (stack_.size() >= static_cast<std::size_t>(max_json_depth)) {
-          fail(path() + segment, fmt::format("nested deeper than {} levels", max_json_depth));
-        }
-        Frame frame;
-        frame.array = event == In::parse_event_t::array_start;
-        frame.kind = kind_of_next();
-        frame.segment = std::move(segment);
-        stack_.push_back(std::move(frame));
-        break;
-      }
-      case In::parse_event_t::key: {
-        Frame& frame = stack_.back();
-        frame.last_key = parsed.get<std::string>();
-        if (frame.keys.size() >= limit(frame.kind)) too_many(frame);
-        if (!frame.keys.insert(frame.last_key).second) {
-          fail(child(path(), frame.last_key), "duplicate key");
-        }
-        if (frame.kind == Kind::content_types) content_type_order_.push_back(frame.last_key);
-        break;
-      }
-      case In::parse_event_t::value:
-        element_done();
-        break;
-      case In::parse_event_t::object_end:
-      case In::parse_event_t::array_end:
-        stack_.pop_back();
-        element_done();
-        break;
-    }
+  bool null() { return scalar(In(nullptr)); }
+  bool boolean(bool v) { return scalar(In(v)); }
+  bool number_integer(In::number_integer_t v) { return scalar(In(v)); }
+  bool number_unsigned(In::number_unsigned_t v) { return scalar(In(v)); }
+  bool number_float(In::number_float_t v, const In::string_t& text) {
+    // nlohmann's own DOM parser rejects these too (out_of_range 406); found by fuzzing.
+    if (!std::isfinite(v)) fail("$", fmt::format("invalid JSON: number overflow: {}", text));
+    return scalar(In(v));
+  }
+  bool string(In::string_t& v) { return scalar(In(std::move(v))); }
+  bool binary(In::binary_t& /*unused*/) { return scalar(In(nullptr)); }  // not produced by JSON
+  bool start_object(std::size_t /*size*/) { return open(In::object()); }
+  bool start_array(std::size_t /*size*/) { return open(In::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(In::string_t& k) {
+    Frame& frame = stack_.back();
+    if (frame.value->size() >= limit(frame.kind)) too_many(frame);
+    if (frame.value->contains(k)) fail(child(path(), k), "duplicate key");
+    if (frame.kind == Kind::content_types) content_type_order_.push_back(k);
+    frame.last_key = std::move(k);
     return true;
   }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const In::exception& e) {
+    fail("$", fmt::format("invalid JSON: {}", e.what()));
+  }
 
+  In& root() noexcept { return root_; }
   // The content types' names in document order.
-  std::vector<std::string>& content_type_order() noexcept { return content_type_order_; }
+  const std::vector<std::string>& content_type_order() const noexcept {
+    return content_type_order_;
+  }
 
  private:
   // What a container holds, known from its key: it decides the member limit and the message.
   enum class Kind : std::uint8_t { other, content_types, rules, windows, values, days };
 
   struct Frame {
-    bool array = false;
+    In* value = nullptr;
     Kind kind = Kind::other;
     std::string segment;
-    std::size_t count = 0;
     std::string last_key;
-    std::set<std::string> keys;
   };
+
+  // Where the next value goes: the root, the end of the open array, or the open object's key.
+  In& slot(In value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return root_;
+    }
+    Frame& top = stack_.back();
+    if (top.value->is_array()) {
+      if (top.value->size() >= limit(top.kind)) too_many(top);
+      top.value->push_back(std::move(value));
+      return top.value->back();
+    }
+    return (*top.value)[top.last_key] = std::move(value);
+  }
+
+  bool scalar(In value) {
+    slot(std::move(value));
+    return true;
+  }
+
+  bool open(In container) {
+    std::string segment = next_segment();
+    if (stack_.size() >= static_cast<std::size_t>(max_json_depth)) {
+      fail(path() + segment, fmt::format("nested deeper than {} levels", max_json_depth));
+    }
+    const Kind kind = kind_of_next();
+    Frame frame;
+    frame.kind = kind;
+    frame.segment = std::move(segment);
+    frame.value = &slot(std::move(container));
+    stack_.push_back(std::move(frame));
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
 
   static std::size_t limit(Kind kind) noexcept {
     switch (kind) {
@@ -435,7 +468,7 @@ class ParseTracker {
   }
 
   Kind kind_of_next() const {
-    if (stack_.empty() || stack_.back().array) return Kind::other;
+    if (stack_.empty() || stack_.back().value->is_array()) return Kind::other;
     const std::string& key = stack_.back().last_key;
     if (key == "content_types" && stack_.size() == 1) return Kind::content_types;
     if (key == "rules" || key == "extra_rules") return Kind::rules;
@@ -460,15 +493,11 @@ class ParseTracker {
   std::string next_segment() const {
     if (stack_.empty()) return "$";
     const Frame& top = stack_.back();
-    if (top.array) return fmt::format("[{}]", top.count);
+    if (top.value->is_array()) return fmt::format("[{}]", top.value->size());
     return child("", top.last_key);
   }
-  void element_done() {
-    if (stack_.empty() || !stack_.back().array) return;
-    Frame& top = stack_.back();
-    if (++top.count > limit(top.kind)) too_many(top);
-  }
 
+  In root_;
   std::vector<Frame> stack_;
   std::vector<std::string> content_type_order_;
 };
@@ -1375,18 +1404,10 @@ DynamicTtlConfig DynamicTtlConfig::from_json(std::string_view json) {
     throw config_error("$", fmt::format("policy is {} bytes, over the limit of {}", json.size(),
                                         detail::max_policy_bytes));
   }
-  detail::In root;
-  detail::ParseTracker tracker;
-  try {
-    root =
-        detail::In::parse(json.begin(), json.end(),
-                          [&tracker](int depth, detail::In::parse_event_t event,
-                                     detail::In& parsed) { return tracker(depth, event, parsed); });
-  } catch (const detail::In::exception& e) {
-    // parse_error, and out_of_range for a number too large for a double (found by fuzzing).
-    throw config_error("$", fmt::format("invalid JSON: {}", e.what()));
-  }
-  return detail::read_config(root, tracker.content_type_order());
+  detail::DomBuilder builder;
+  // Limits, duplicate keys and syntax errors throw config_error from inside the handler.
+  detail::In::sax_parse(json.begin(), json.end(), &builder);
+  return detail::read_config(builder.root(), builder.content_type_order());
 }
 
 DynamicTtlConfig DynamicTtlConfig::from_file(const std::string& path) {
