@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -41,8 +42,9 @@ constexpr std::size_t max_set_values = 256;             // per `in` rule
 constexpr std::size_t max_content_types = 65536;        // lookups are a binary search
 constexpr std::size_t max_policy_bytes = 8U << 20U;     // 8 MiB: ~50 x a 65536-type policy's need
 constexpr std::size_t max_object_keys = 16;             // every other object has at most 10 keys
-constexpr int max_offset_minutes = 18 * 60;             // ISO 8601's range of UTC offsets
-constexpr int max_json_depth = 8;                       // the format itself needs 6
+constexpr double max_adaptive_factor = 1000.0;
+constexpr int max_offset_minutes = 18 * 60;  // ISO 8601's range of UTC offsets
+constexpr int max_json_depth = 8;            // the format itself needs 6
 constexpr int minutes_per_day = 1440;
 constexpr int minutes_per_week = 7 * minutes_per_day;
 
@@ -299,6 +301,28 @@ void check_windows(const std::vector<TtlWindow>& windows, const std::string& pat
   }
 }
 
+void check_max_factor(double factor, const std::string& path) {
+  if (!(factor >= 1.0 && factor <= max_adaptive_factor)) {
+    fail(path, fmt::format("must be a number from 1 to {:g}, got {}", max_adaptive_factor, factor));
+  }
+}
+
+void check_adaptive(const AdaptiveTtl& a, const std::string& path) {
+  check_max_factor(a.max_factor, child(path, "max_factor"));
+  if (!(a.smoothing > 0.0 && a.smoothing <= 1.0)) {
+    fail(child(path, "smoothing"), fmt::format("must be in (0, 1], got {}", a.smoothing));
+  }
+  if (a.burst_window.count() < 0 ||
+      static_cast<double>(a.burst_window.count()) > max_seconds * 1000.0) {
+    fail(child(path, "burst_window"),
+         fmt::format("must be from 0 to 10 years, got {}", seconds_text(a.burst_window.count())));
+  }
+  if (!(a.target_ratio > 0.0 && a.target_ratio <= max_adaptive_factor)) {
+    fail(child(path, "target_ratio"),
+         fmt::format("must be > 0 and at most {:g}, got {}", max_adaptive_factor, a.target_ratio));
+  }
+}
+
 std::string offset_text(std::chrono::minutes offset) {
   const auto total = offset.count();
   if (total == 0) return "UTC";
@@ -316,6 +340,7 @@ void validate_config(const DynamicTtlConfig& c) {
                      seconds_text(c.max_ttl.count())));
   }
   check_percent(c.jitter_percent, "$.jitter_percent");
+  check_adaptive(c.adaptive, "$.adaptive");
   if (c.utc_offset &&
       (c.utc_offset->count() < -max_offset_minutes || c.utc_offset->count() > max_offset_minutes)) {
     fail("$.time_zone",
@@ -351,6 +376,8 @@ void validate_config(const DynamicTtlConfig& c) {
                            t.rules->size() + t.extra_rules.size(), max_rules));
     }
     if (t.windows) check_windows(*t.windows, child(at, "windows"));
+    if (t.adaptive_max_factor)
+      check_max_factor(*t.adaptive_max_factor, child(at, "adaptive_max_factor"));
   }
 }
 
@@ -698,7 +725,8 @@ ContentTypeTtl read_content_type(const std::string& name, const In& v, const std
     fail(path, fmt::format("expected a number of seconds or an object, got {}", v.type_name()));
   }
   check_keys(v, path,
-             {"ttl", "min_ttl", "max_ttl", "jitter_percent", "rules", "extra_rules", "windows"});
+             {"ttl", "min_ttl", "max_ttl", "jitter_percent", "rules", "extra_rules", "windows",
+              "adaptive_max_factor"});
   t.ttl = read_seconds(required(v, path, "ttl"), child(path, "ttl"));
   if (const In* m = member(v, "min_ttl")) t.min_ttl = read_seconds(*m, child(path, "min_ttl"));
   if (const In* m = member(v, "max_ttl")) t.max_ttl = read_seconds(*m, child(path, "max_ttl"));
@@ -710,6 +738,11 @@ ContentTypeTtl read_content_type(const std::string& name, const In& v, const std
     t.extra_rules = read_rules(*r, child(path, "extra_rules"));
   }
   if (const In* w = member(v, "windows")) t.windows = read_windows(*w, child(path, "windows"));
+  if (const In* m = member(v, "adaptive_max_factor")) {
+    const std::string at = child(path, "adaptive_max_factor");
+    t.adaptive_max_factor = read_number(*m, at);
+    check_max_factor(*t.adaptive_max_factor, at);
+  }
   return t;
 }
 
@@ -730,12 +763,41 @@ std::optional<std::chrono::minutes> read_time_zone(const In& v, const std::strin
                          json_quote(text)));
 }
 
+AdaptiveTtl read_adaptive(const In& v, const std::string& path) {
+  expect_object(v, path);
+  check_keys(v, path, {"enabled", "max_factor", "smoothing", "burst_window", "target_ratio"});
+  AdaptiveTtl a;
+  if (const In* e = member(v, "enabled")) {
+    if (!e->is_boolean()) {
+      fail(child(path, "enabled"), fmt::format("expected a boolean, got {}", e->type_name()));
+    }
+    a.enabled = e->get<bool>();
+  }
+  if (const In* m = member(v, "max_factor"))
+    a.max_factor = read_number(*m, child(path, "max_factor"));
+  if (const In* m = member(v, "smoothing")) a.smoothing = read_number(*m, child(path, "smoothing"));
+  if (const In* m = member(v, "burst_window")) {
+    const std::string at = child(path, "burst_window");
+    const double seconds = read_number(*m, at);
+    if (!(seconds >= 0.0 && seconds <= max_seconds)) {
+      fail(at, fmt::format("must be from 0 to {} s, got {}", static_cast<std::int64_t>(max_seconds),
+                           m->dump()));
+    }
+    a.burst_window = std::chrono::milliseconds(std::llround(seconds * 1000.0));
+  }
+  if (const In* m = member(v, "target_ratio")) {
+    a.target_ratio = read_number(*m, child(path, "target_ratio"));
+  }
+  check_adaptive(a, path);
+  return a;
+}
+
 DynamicTtlConfig read_config(const In& root, const std::vector<std::string>& order) {
   const std::string path = "$";
   expect_object(root, path);
   check_keys(root, path,
              {"version", "time_zone", "default_ttl", "min_ttl", "max_ttl", "jitter_percent", "seed",
-              "content_types", "rules", "windows"});
+              "content_types", "rules", "windows", "adaptive"});
   DynamicTtlConfig c;
   if (const In* v = member(root, "version")) {
     if (!v->is_number_integer() || v->get<std::int64_t>() != 1) {
@@ -778,6 +840,8 @@ DynamicTtlConfig read_config(const In& root, const std::vector<std::string>& ord
   }
   if (const In* v = member(root, "rules")) c.rules = read_rules(*v, child(path, "rules"));
   if (const In* v = member(root, "windows")) c.windows = read_windows(*v, child(path, "windows"));
+  if (const In* v = member(root, "adaptive"))
+    c.adaptive = read_adaptive(*v, child(path, "adaptive"));
   validate_config(c);  // what a single value cannot show: min > max, overlaps
   return c;
 }
@@ -852,7 +916,7 @@ Json config_json(const DynamicTtlConfig& c) {
   Json types = Json::object();
   for (const ContentTypeTtl& t : c.content_types) {
     const bool plain = !t.min_ttl && !t.max_ttl && !t.jitter_percent && !t.rules &&
-                       t.extra_rules.empty() && !t.windows;
+                       !t.adaptive_max_factor && t.extra_rules.empty() && !t.windows;
     if (plain) {
       types[t.name] = seconds_json(t.ttl);
       continue;
@@ -865,11 +929,21 @@ Json config_json(const DynamicTtlConfig& c) {
     if (t.rules) j["rules"] = rules_json(*t.rules);
     if (!t.extra_rules.empty()) j["extra_rules"] = rules_json(t.extra_rules);
     if (t.windows) j["windows"] = windows_json(*t.windows);
+    if (t.adaptive_max_factor) j["adaptive_max_factor"] = *t.adaptive_max_factor;
     types[t.name] = std::move(j);
   }
   root["content_types"] = std::move(types);
   root["rules"] = rules_json(c.rules);
   root["windows"] = windows_json(c.windows);
+  if (!(c.adaptive == AdaptiveTtl{})) {  // absent from policies that never set it
+    Json a = Json::object();
+    a["enabled"] = c.adaptive.enabled;
+    a["max_factor"] = c.adaptive.max_factor;
+    a["smoothing"] = c.adaptive.smoothing;
+    a["burst_window"] = seconds_json(c.adaptive.burst_window);
+    a["target_ratio"] = c.adaptive.target_ratio;
+    root["adaptive"] = std::move(a);
+  }
   return root;
 }
 
@@ -908,6 +982,32 @@ struct CompiledWindow {
   double factor = 1.0;
 };
 
+// What adaptation learned about one content type. Created on the first load that lists the
+// type with adaptation on, and kept (never freed before the policy) so compiled configs may
+// point at it across reloads without a lock.
+struct AdaptiveSlot {
+  std::mutex mutex;
+  // Guarded by mutex; times are steady-clock nanoseconds.
+  bool started = false;
+  std::int64_t first_ns = 0;
+  std::int64_t last_seen_ns = 0;
+  std::int64_t last_change_ns = 0;  // the last counted change (or the first observation)
+  double log_estimate_ms = 0.0;     // log of the estimated interval between changes
+  std::uint64_t changes = 0;
+  std::uint64_t counted = 0;
+  std::uint64_t reads = 0;
+  // Published for ttl_for: the interval the factor derives from; 0 = nothing learned yet.
+  std::atomic<double> interval_ms{0.0};
+
+  void reset() {
+    started = false;
+    first_ns = last_seen_ns = last_change_ns = 0;
+    log_estimate_ms = 0.0;
+    changes = counted = reads = 0;
+    interval_ms.store(0.0, std::memory_order_relaxed);
+  }
+};
+
 struct CompiledType {
   std::string name;
   double base_ms = 0.0;
@@ -918,6 +1018,8 @@ struct CompiledType {
   std::uint32_t rules_end = 0;
   std::uint32_t windows_begin = 0;
   std::uint32_t windows_end = 0;
+  AdaptiveSlot* slot = nullptr;  // set when adaptation is on for this type
+  double max_factor = 1.0;       // the adaptive factor's bound
 };
 
 }  // namespace
@@ -937,6 +1039,7 @@ struct DynamicTtlCompiled {
   // never on which stripe a thread happened to get.
   mutable std::array<Stripe, stripe_count> draws;
   mutable Stripe seeded_draws;
+  AdaptiveTtl adaptive;  // copy of source.adaptive, read by observe
 };
 
 struct DynamicTtlState {
@@ -947,6 +1050,20 @@ struct DynamicTtlState {
   mutable std::atomic<std::uint64_t> offset_cache{~std::uint64_t{0}};
   std::mutex reload_mutex;
   std::vector<std::unique_ptr<const DynamicTtlCompiled>> retired;  // guarded by reload_mutex
+  // Adaptive estimates by content type name; guarded by reload_mutex (the map, not the slots).
+  std::map<std::string, std::unique_ptr<AdaptiveSlot>, std::less<>> slots;
+
+  // Points the new config's types at their slots, creating missing ones. Called under
+  // reload_mutex before publishing. @throws std::bad_alloc (nothing published yet).
+  void attach_slots(DynamicTtlCompiled& next) {
+    if (!next.adaptive.enabled) return;
+    for (CompiledType& t : next.types) {
+      if (t.max_factor <= 1.0) continue;
+      auto it = slots.find(t.name);
+      if (it == slots.end()) it = slots.emplace(t.name, std::make_unique<AdaptiveSlot>()).first;
+      t.slot = it->second.get();
+    }
+  }
 
   ~DynamicTtlState() { delete current.load(); }
 
@@ -1055,6 +1172,9 @@ std::unique_ptr<DynamicTtlCompiled> compile(DynamicTtlConfig config) {
       ct.windows_begin = static_cast<std::uint32_t>(c->windows.size());
       ct.windows_end = append_windows(c->windows, *t->windows);
     }
+    ct.max_factor = !config.adaptive.enabled      ? 1.0
+                    : t && t->adaptive_max_factor ? *t->adaptive_max_factor
+                                                  : config.adaptive.max_factor;
     return ct;
   };
   c->fallback = make_type("", config.default_ttl, nullptr);
@@ -1067,6 +1187,7 @@ std::unique_ptr<DynamicTtlCompiled> compile(DynamicTtlConfig config) {
   c->offset_minutes = config.utc_offset ? static_cast<int>(config.utc_offset->count()) : 0;
   c->seed = config.seed ? *config.seed : random_seed();
   c->seeded = config.seed.has_value();
+  c->adaptive = config.adaptive;
   c->source = std::move(config);
   return c;
 }
@@ -1192,6 +1313,60 @@ const CompiledType& find_type(const DynamicTtlCompiled& c, std::string_view name
   return c.fallback;
 }
 
+// The learned multiplier: target_ratio x interval / base, within [1/max_factor, max_factor].
+double adaptive_factor(const DynamicTtlCompiled& c, const CompiledType& t) noexcept {
+  const double interval = t.slot->interval_ms.load(std::memory_order_relaxed);
+  if (!(interval > 0.0)) return 1.0;
+  return std::clamp(c.adaptive.target_ratio * interval / t.base_ms, 1.0 / t.max_factor,
+                    t.max_factor);
+}
+
+void fill_adaptive(const CompiledType& t, double factor, TtlExplanation& out) {
+  const std::lock_guard<std::mutex> lock(t.slot->mutex);
+  out.adaptive = true;
+  out.adaptive_factor = factor;
+  out.change_interval =
+      std::chrono::milliseconds(std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
+  out.observed_changes = t.slot->changes;
+  out.counted_changes = t.slot->counted;
+  out.observed_reads = t.slot->reads;
+}
+
+// One observation into a slot (under its lock): see AdaptiveTtl for the model.
+void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& t,
+           TtlObservation::Kind kind, std::int64_t now_ns) noexcept {
+  using Kind = TtlObservation::Kind;
+  if (!slot.started) {
+    // No history: assume the data just changed and that the table is right (factor 1).
+    slot.started = true;
+    slot.first_ns = slot.last_seen_ns = slot.last_change_ns = now_ns;
+    slot.log_estimate_ms = std::log(t.base_ms / settings.target_ratio);
+  }
+  slot.last_seen_ns = std::max(slot.last_seen_ns, now_ns);
+  const bool change =
+      kind == Kind::write || kind == Kind::invalidation || kind == Kind::reload_changed;
+  if (kind == Kind::read) ++slot.reads;
+  if (change) {
+    ++slot.changes;
+    const std::int64_t since_ns = now_ns - slot.last_change_ns;
+    const bool merged = since_ns <= 0 || since_ns < settings.burst_window.count() * 1'000'000;
+    if (!merged) {
+      // log-space EWMA; the sample is first held within 4x of the estimate, so one change
+      // moves the estimate by at most 4^smoothing.
+      const double sample = std::max(static_cast<double>(since_ns) / 1e6, 1.0);
+      const double step =
+          std::clamp(std::log(sample) - slot.log_estimate_ms, -std::log(4.0), std::log(4.0));
+      slot.log_estimate_ms += settings.smoothing * step;
+      slot.last_change_ns = now_ns;
+      ++slot.counted;
+    }
+  }
+  // Time without a change is a lower bound on the interval (a type that never changes grows).
+  const double open_ms = static_cast<double>(slot.last_seen_ns - slot.last_change_ns) / 1e6;
+  slot.interval_ms.store(std::max(std::exp(slot.log_estimate_ms), open_ms),
+                         std::memory_order_relaxed);
+}
+
 // The one computation behind ttl_for and explain; `out` is null on the hot path.
 std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
                       std::string_view content_type, const Context& context, TtlExplanation* out) {
@@ -1218,6 +1393,11 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
       out->window = w != nullptr ? w->name : std::string();
       out->window_factor = w != nullptr ? w->factor : 1.0;
     }
+  }
+  if (t.slot != nullptr) {
+    const double factor = adaptive_factor(c, t);
+    ttl *= factor;
+    if (out != nullptr) fill_adaptive(t, factor, *out);
   }
   if (out != nullptr) {
     out->before_clamp_ms = ttl;
@@ -1366,13 +1546,20 @@ bool operator==(const TtlWindow& a, const TtlWindow& b) {
 bool operator==(const ContentTypeTtl& a, const ContentTypeTtl& b) {
   return a.name == b.name && a.ttl == b.ttl && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
          a.jitter_percent == b.jitter_percent && a.rules == b.rules &&
-         a.extra_rules == b.extra_rules && a.windows == b.windows;
+         a.extra_rules == b.extra_rules && a.windows == b.windows &&
+         a.adaptive_max_factor == b.adaptive_max_factor;
+}
+
+bool operator==(const AdaptiveTtl& a, const AdaptiveTtl& b) {
+  return a.enabled == b.enabled && a.max_factor == b.max_factor && a.smoothing == b.smoothing &&
+         a.burst_window == b.burst_window && a.target_ratio == b.target_ratio;
 }
 
 bool operator==(const DynamicTtlConfig& a, const DynamicTtlConfig& b) {
   return a.default_ttl == b.default_ttl && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
          a.jitter_percent == b.jitter_percent && a.seed == b.seed && a.utc_offset == b.utc_offset &&
-         a.content_types == b.content_types && a.rules == b.rules && a.windows == b.windows;
+         a.content_types == b.content_types && a.rules == b.rules && a.windows == b.windows &&
+         a.adaptive == b.adaptive;
 }
 
 DynamicTtlConfig DynamicTtlConfig::defaults() {
@@ -1437,6 +1624,11 @@ std::string TtlExplanation::to_string() const {
   out += fmt::format(
       " x{:g} (window {} at {} {})", window_factor, window.empty() ? std::string("none") : window,
       detail::day_names[static_cast<std::size_t>(weekday % 7)], detail::clock_text(local_minute));
+  if (adaptive) {
+    out += fmt::format(" x{:.4g} (adaptive: change every ~{}, {} changes ({} counted), {} reads)",
+                       adaptive_factor, detail::seconds_text(change_interval.count()),
+                       observed_changes, counted_changes, observed_reads);
+  }
   out += fmt::format(" = {}", detail::seconds_text(std::llround(before_clamp_ms)));
   switch (clamp) {
     case Clamp::none:
@@ -1528,6 +1720,12 @@ DynamicTtlBuilder& DynamicTtlBuilder::window(TtlWindow window) {
   return *this;
 }
 
+DynamicTtlBuilder& DynamicTtlBuilder::adaptive(AdaptiveTtl settings) {
+  config_.adaptive = settings;
+  config_.adaptive.enabled = true;
+  return *this;
+}
+
 DynamicTtlBuilder& DynamicTtlBuilder::clear_rules() {
   config_.rules.clear();
   return *this;
@@ -1549,7 +1747,9 @@ DynamicTTL::DynamicTTL() : DynamicTTL(DynamicTtlConfig::defaults()) {}
 DynamicTTL::DynamicTTL(DynamicTtlConfig config, std::shared_ptr<const Clock> clock)
     : state_(std::make_unique<detail::DynamicTtlState>()) {
   state_->clock = std::move(clock);
-  state_->current.store(detail::compile(std::move(config)).release(), std::memory_order_seq_cst);
+  auto compiled = detail::compile(std::move(config));
+  state_->attach_slots(*compiled);
+  state_->current.store(compiled.release(), std::memory_order_seq_cst);
 }
 
 DynamicTTL::~DynamicTTL() = default;
@@ -1583,9 +1783,60 @@ void DynamicTTL::reload(DynamicTtlConfig config) {
   auto next = detail::compile(std::move(config));
   const std::lock_guard<std::mutex> lock(state_->reload_mutex);
   state_->retired.reserve(state_->retired.size() + 1);  // so the push below cannot throw
+  state_->attach_slots(*next);
+  const bool adaptive = next->adaptive.enabled;
   const auto* previous = state_->current.exchange(next.release(), std::memory_order_seq_cst);
   state_->retired.emplace_back(previous);
+  if (!adaptive) {
+    // Adaptation turned off forgets what it learned: turning it on again starts afresh.
+    for (auto& entry : state_->slots) {
+      const std::lock_guard<std::mutex> slot_lock(entry.second->mutex);
+      entry.second->reset();
+    }
+  }
   state_->reclaim();
+}
+
+void DynamicTTL::observe(const TtlObservation& observation) const noexcept {
+  const detail::ReadGuard guard(*state_);
+  const detail::DynamicTtlCompiled& c = guard.get();
+  if (!c.adaptive.enabled) return;
+  const detail::CompiledType& t = detail::find_type(c, observation.content_type);
+  if (t.slot == nullptr) return;
+  auto at = observation.at;
+  if (at == std::chrono::steady_clock::time_point{}) {
+    at = state_->clock ? state_->clock->now() : std::chrono::steady_clock::now();
+  }
+  const std::int64_t now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  try {
+    const std::lock_guard<std::mutex> lock(t.slot->mutex);
+    detail::learn(*t.slot, c.adaptive, t, observation.kind, now_ns);
+  } catch (...) {
+    // std::mutex::lock may throw std::system_error; losing one observation is harmless.
+  }
+}
+
+std::vector<AdaptiveTypeStats> DynamicTTL::adaptive_stats() const {
+  const detail::ReadGuard guard(*state_);
+  const detail::DynamicTtlCompiled& c = guard.get();
+  std::vector<AdaptiveTypeStats> out;
+  for (const detail::CompiledType& t : c.types) {
+    if (t.slot == nullptr) continue;
+    AdaptiveTypeStats stats;
+    stats.content_type = t.name;
+    stats.factor = detail::adaptive_factor(c, t);
+    const std::lock_guard<std::mutex> lock(t.slot->mutex);
+    stats.change_interval = std::chrono::milliseconds(
+        std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
+    stats.observed_changes = t.slot->changes;
+    stats.counted_changes = t.slot->counted;
+    stats.observed_reads = t.slot->reads;
+    const double seconds = static_cast<double>(t.slot->last_seen_ns - t.slot->first_ns) / 1e9;
+    stats.reads_per_second = seconds > 0.0 ? static_cast<double>(t.slot->reads) / seconds : 0.0;
+    out.push_back(std::move(stats));
+  }
+  return out;
 }
 
 void DynamicTTL::load_json(std::string_view json) { reload(DynamicTtlConfig::from_json(json)); }
