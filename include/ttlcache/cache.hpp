@@ -248,6 +248,14 @@ class Cache {
     if (stats_) stats_->record_invalidation(InvalidationKind::pattern, literal_prefix, n);
     return n;
   }
+  /// Removes every entry whose encoded key matches pattern (literal parts taken literally,
+  /// so user text cannot widen it); returns how many. Walks keys like invalidate_matching.
+  /// @throws argument_error when the backend has no pattern support.
+  std::size_t invalidate_pattern(const KeyPattern& pattern) {
+    const std::size_t n = detail::tag_support(*backend_).invalidate_pattern(pattern);
+    if (stats_) stats_->record_invalidation(InvalidationKind::pattern, pattern.to_string(), n);
+    return n;
+  }
 
   // ---- loading ----
 

@@ -243,6 +243,12 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
         [&] { return detail::tag_support(*inner_).invalidate_matching(literal_prefix); },
         [&] { remember_all(); }, [] { return std::size_t{0}; });
   }
+  std::size_t invalidate_pattern(const KeyPattern& pattern) override {
+    return guarded<std::size_t>(
+        "invalidate_pattern", nullptr,
+        [&] { return detail::tag_support(*inner_).invalidate_pattern(pattern); },
+        [&] { remember_all(); }, [] { return std::size_t{0}; });
+  }
 
   // ---- StatsSource ----
 

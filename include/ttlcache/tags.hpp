@@ -28,6 +28,7 @@
 #include "ttlcache/codec.hpp"
 #include "ttlcache/detail/hash.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/key_pattern.hpp"
 #include "ttlcache/memory_backend.hpp"
 
 namespace ttlcache {
@@ -387,6 +388,12 @@ class TagCapable {
   virtual std::uint64_t version(std::string_view entity_type) = 0;
   /// Removes every entry whose encoded key starts with literal_prefix; returns how many.
   virtual std::size_t invalidate_matching(std::string_view literal_prefix) = 0;
+  /// Removes every entry whose encoded key matches pattern; returns how many. Not pure, so
+  /// implementers outside ttlcache keep compiling. @throws argument_error by default.
+  virtual std::size_t invalidate_pattern(const KeyPattern& pattern) {
+    throw argument_error("ttlcache: this backend cannot remove keys by pattern (" +
+                         pattern.to_string() + ")");
+  }
 };
 
 /// Settings of a TaggedBackend.
@@ -400,6 +407,9 @@ struct TaggedOptions {
   /// Removes entries whose encoded key starts with a literal prefix (invalidate_matching);
   /// the factories fill it in. Without it invalidate_matching throws argument_error.
   std::function<std::size_t(std::string_view)> erase_prefix;
+  /// Removes entries whose encoded key matches a KeyPattern (invalidate_pattern); the factories
+  /// fill it in. Without it invalidate_pattern throws argument_error.
+  std::function<std::size_t(const KeyPattern&)> erase_pattern;
 };
 
 /// A Backend<K,V> over a Backend<K, Tagged<V>> and a StampStore: every entry carries the
@@ -541,6 +551,15 @@ class TaggedBackend final : public Backend<K, V>, public TagCapable<K, V>, publi
     return options_.erase_prefix(literal_prefix);
   }
 
+  std::size_t invalidate_pattern(const KeyPattern& pattern) override {
+    if (!options_.erase_pattern) {
+      throw argument_error("ttlcache " + std::string(inner_->name()) +
+                           " backend: invalidate_pattern needs TaggedOptions::erase_pattern "
+                           "(use a make_tagged_* factory)");
+    }
+    return options_.erase_pattern(pattern);
+  }
+
   inner_type& inner() noexcept { return *inner_; }
   StampStore& stamps() noexcept { return *stamps_; }
 
@@ -607,6 +626,25 @@ class KeyIndex {
       std::lock_guard<std::mutex> lock(s.mutex);
       auto it = s.keys.lower_bound(prefix);
       while (it != s.keys.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix) {
+        out.push_back(it->second);
+        it = s.keys.erase(it);
+      }
+    }
+    return out;
+  }
+  /// Removes and returns every key whose encoding matches pattern; only the range sharing
+  /// the pattern's literal prefix is visited.
+  std::vector<K> take_matching(const KeyPattern& pattern) {
+    const std::string_view prefix = pattern.literal_prefix();
+    std::vector<K> out;
+    for (auto& s : stripes_) {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      auto it = s.keys.lower_bound(prefix);
+      while (it != s.keys.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix) {
+        if (!pattern.matches(it->first)) {
+          ++it;
+          continue;
+        }
         out.push_back(it->second);
         it = s.keys.erase(it);
       }
@@ -693,6 +731,12 @@ class IndexedMemoryBackend final : public Backend<K, V>, public StatsSource {
     for (const K& key : index_->take_prefix(prefix)) removed += memory_->erase(key) ? 1 : 0;
     return removed;
   }
+  /// Removes every entry whose encoded key matches pattern; returns how many live ones.
+  std::size_t erase_pattern(const KeyPattern& pattern) {
+    std::size_t removed = 0;
+    for (const K& key : index_->take_matching(pattern)) removed += memory_->erase(key) ? 1 : 0;
+    return removed;
+  }
   MemoryBackend<K, V>& memory() noexcept { return *memory_; }
   std::size_t indexed_keys() const { return index_->size(); }
 
@@ -722,6 +766,13 @@ std::shared_ptr<TaggedBackend<K, V>> make_tagged_memory_backend(
     options.erase_prefix = [weak](std::string_view prefix) -> std::size_t {
       auto backend = weak.lock();
       return backend ? backend->erase_prefix(prefix) : 0;
+    };
+  }
+  if (!options.erase_pattern) {
+    std::weak_ptr<detail::IndexedMemoryBackend<K, Tagged<V>>> weak = inner;
+    options.erase_pattern = [weak](const KeyPattern& pattern) -> std::size_t {
+      auto backend = weak.lock();
+      return backend ? backend->erase_pattern(pattern) : 0;
     };
   }
   return std::make_shared<TaggedBackend<K, V>>(std::move(inner), std::move(stamps),
