@@ -1,4 +1,5 @@
-// DynamicTTL hot path: ttl_for on a typical policy, against a fixed per-type TTL map lookup.
+// DynamicTTL: ttl_for against a fixed per-type map lookup; loading by number of content types;
+// rejection of hostile policies.
 // SPDX-License-Identifier: MIT
 #include <benchmark/benchmark.h>
 
@@ -12,6 +13,7 @@
 
 #include "ttlcache/clock.hpp"
 #include "ttlcache/dynamic_ttl.hpp"
+#include "ttlcache/errors.hpp"
 
 namespace {
 
@@ -112,5 +114,60 @@ void BM_dynamic_ttl_explain(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_dynamic_ttl_explain);
+
+// A policy of n content types, each an object with its own bounds (the worst realistic shape).
+std::string policy_json(std::int64_t n) {
+  std::string json = R"({"time_zone": "UTC", "content_types": {)";
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i > 0) json += ", ";
+    json += R"("type_)" + std::to_string(i) + R"(": {"ttl": 60, "min_ttl": 10, "max_ttl": 600})";
+  }
+  json += "}}";
+  return json;
+}
+
+// {"content_types": {"t0": 60, ...}} with n shorthand types.
+std::string shorthand_json(int n) {
+  std::string json = R"({"content_types": {)";
+  for (int i = 0; i < n; ++i) json += (i > 0 ? ", \"t" : "\"t") + std::to_string(i) + "\": 60";
+  json += "}}";
+  return json;
+}
+
+// from_json of n types; the per-type time (items/s) should not fall as n grows.
+void BM_load_types(benchmark::State& state) {
+  const std::string json = policy_json(state.range(0));
+  for (auto _ : state) {
+    auto config = ttlcache::DynamicTtlConfig::from_json(json);
+    benchmark::DoNotOptimize(config);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.SetComplexityN(state.range(0));
+}
+BENCHMARK(BM_load_types)
+    ->Arg(5000)
+    ->Arg(10000)
+    ->Arg(20000)
+    ->Arg(40000)
+    ->Unit(benchmark::kMillisecond)
+    ->Complexity(benchmark::oN);
+
+// Rejection of a policy that is too big: `shorthand_json(range)` then from_json.
+void BM_reject(benchmark::State& state) {
+  const std::string json = shorthand_json(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    try {
+      (void)ttlcache::DynamicTtlConfig::from_json(json);
+      state.SkipWithError("accepted a policy over the limits");
+      break;
+    } catch (const ttlcache::config_error& e) {
+      benchmark::DoNotOptimize(e.what());
+    }
+  }
+  state.counters["bytes"] = static_cast<double>(json.size());
+}
+// 600,000 types = 10 MB, the attack from issue 18 (over the byte cap: refused before parsing);
+// 200,000 types = 3.3 MB (under the cap: stopped while parsing, at the 65537th type).
+BENCHMARK(BM_reject)->Arg(600'000)->Arg(200'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace

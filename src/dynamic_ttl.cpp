@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -20,12 +22,16 @@
 #include <nlohmann/json.hpp>
 
 #include "ttlcache/errors.hpp"
+#include "ttlcache/jitter.hpp"
 
 namespace ttlcache {
 namespace detail {
 namespace {
 
 using Json = nlohmann::ordered_json;
+// Reading uses the std::map-backed json: ordered_json finds a key by a linear scan, which made
+// loading quadratic in the number of content types. Their order is recorded by ParseTracker.
+using In = nlohmann::json;
 
 // Sanity limits: far above any real policy, low enough that a hostile config cannot make
 // loading (or the per-call rule scan) expensive.
@@ -33,7 +39,10 @@ constexpr double max_seconds = 10.0 * 365 * 24 * 3600;  // 10 years
 constexpr std::size_t max_rules = 256;                  // per rule list
 constexpr std::size_t max_windows = 64;                 // per window list
 constexpr std::size_t max_set_values = 256;             // per `in` rule
-constexpr std::size_t max_content_types = 4096;
+constexpr std::size_t max_content_types = 65536;        // lookups are a binary search
+constexpr std::size_t max_policy_bytes = 8U << 20U;     // 8 MiB: ~50 x a 65536-type policy's need
+constexpr std::size_t max_object_keys = 16;             // every other object has at most 10 keys
+constexpr double max_adaptive_factor = 1000.0;
 constexpr int max_offset_minutes = 18 * 60;  // ISO 8601's range of UTC offsets
 constexpr int max_json_depth = 8;            // the format itself needs 6
 constexpr int minutes_per_day = 1440;
@@ -249,29 +258,68 @@ void check_windows(const std::vector<TtlWindow>& windows, const std::string& pat
     }
     check_factor(w.factor, child(at, "factor"));
   }
-  std::vector<std::int16_t> owner(minutes_per_week, -1);
+  // Each window's spans on the week line, sorted: an overlap is a span starting before the
+  // furthest end seen so far. n log n in the number of spans, whatever the windows' lengths
+  // (marking every minute of the week cost 10080 steps per list, a lot over 65536 types).
+  struct Span {
+    int start;
+    int end;
+    std::size_t owner;
+  };
+  std::vector<Span> spans;
+  spans.reserve(windows.size() * 14);
   for (std::size_t i = 0; i < windows.size(); ++i) {
     const TtlWindow& w = windows[i];
+    const int length = w.to_minute > w.from_minute ? w.to_minute - w.from_minute
+                                                   : minutes_per_day - w.from_minute + w.to_minute;
     for (int d = 0; d < 7; ++d) {
       if ((w.days & (1U << static_cast<unsigned>(d))) == 0) continue;
-      const int length = w.to_minute > w.from_minute
-                             ? w.to_minute - w.from_minute
-                             : minutes_per_day - w.from_minute + w.to_minute;
-      for (int k = 0; k < length; ++k) {
-        const int minute = (d * minutes_per_day + w.from_minute + k) % minutes_per_week;
-        auto& slot = owner[static_cast<std::size_t>(minute)];
-        if (slot >= 0) {
-          const auto other = static_cast<std::size_t>(slot);
-          fail(index(path, i),
-               fmt::format("window {} overlaps {} ({}) on {} at {}",
-                           json_quote(window_display_name(w)), index(path, other),
-                           json_quote(window_display_name(windows[other])),
-                           day_names[static_cast<std::size_t>(minute / minutes_per_day)],
-                           clock_text(minute % minutes_per_day)));
-        }
-        slot = static_cast<std::int16_t>(i);
-      }
+      const int start = d * minutes_per_day + w.from_minute;
+      const int end = start + length;
+      spans.push_back({start, std::min(end, minutes_per_week), i});
+      if (end > minutes_per_week) spans.push_back({0, end - minutes_per_week, i});  // Sun -> Mon
     }
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.start != b.start ? a.start < b.start : a.owner < b.owner;
+  });
+  const Span* furthest = nullptr;
+  for (const Span& span : spans) {
+    if (furthest != nullptr && span.start < furthest->end) {
+      // Reported at the later window of the two, as a reader of the list would find it.
+      const std::size_t later = std::max(span.owner, furthest->owner);
+      const std::size_t earlier = std::min(span.owner, furthest->owner);
+      const int minute = span.start;
+      fail(index(path, later),
+           fmt::format("window {} overlaps {} ({}) on {} at {}",
+                       json_quote(window_display_name(windows[later])), index(path, earlier),
+                       json_quote(window_display_name(windows[earlier])),
+                       day_names[static_cast<std::size_t>(minute / minutes_per_day)],
+                       clock_text(minute % minutes_per_day)));
+    }
+    if (furthest == nullptr || span.end > furthest->end) furthest = &span;
+  }
+}
+
+void check_max_factor(double factor, const std::string& path) {
+  if (!(factor >= 1.0 && factor <= max_adaptive_factor)) {
+    fail(path, fmt::format("must be a number from 1 to {:g}, got {}", max_adaptive_factor, factor));
+  }
+}
+
+void check_adaptive(const AdaptiveTtl& a, const std::string& path) {
+  check_max_factor(a.max_factor, child(path, "max_factor"));
+  if (!(a.smoothing > 0.0 && a.smoothing <= 1.0)) {
+    fail(child(path, "smoothing"), fmt::format("must be in (0, 1], got {}", a.smoothing));
+  }
+  if (a.burst_window.count() < 0 ||
+      static_cast<double>(a.burst_window.count()) > max_seconds * 1000.0) {
+    fail(child(path, "burst_window"),
+         fmt::format("must be from 0 to 10 years, got {}", seconds_text(a.burst_window.count())));
+  }
+  if (!(a.target_ratio > 0.0 && a.target_ratio <= max_adaptive_factor)) {
+    fail(child(path, "target_ratio"),
+         fmt::format("must be > 0 and at most {:g}, got {}", max_adaptive_factor, a.target_ratio));
   }
 }
 
@@ -292,6 +340,7 @@ void validate_config(const DynamicTtlConfig& c) {
                      seconds_text(c.max_ttl.count())));
   }
   check_percent(c.jitter_percent, "$.jitter_percent");
+  check_adaptive(c.adaptive, "$.adaptive");
   if (c.utc_offset &&
       (c.utc_offset->count() < -max_offset_minutes || c.utc_offset->count() > max_offset_minutes)) {
     fail("$.time_zone",
@@ -327,57 +376,141 @@ void validate_config(const DynamicTtlConfig& c) {
                            t.rules->size() + t.extra_rules.size(), max_rules));
     }
     if (t.windows) check_windows(*t.windows, child(at, "windows"));
+    if (t.adaptive_max_factor)
+      check_max_factor(*t.adaptive_max_factor, child(at, "adaptive_max_factor"));
   }
 }
 
 // ---- JSON reading ----
 
-// Rejects duplicate keys (nlohmann keeps the last one silently) and absurd nesting, tracking
-// the JSON path as the parser walks so the error can name it.
-class ParseTracker {
+// A SAX handler that builds the DOM and enforces the limits while parsing, so a hostile
+// document costs time in proportion to the part read before the first violation, not to its
+// size: duplicate keys (nlohmann keeps the last one silently), nesting depth, and the number of
+// members of every object and array (content types, rules, windows, set values...). It tracks
+// the JSON path so each error names it, and records the order of the content types (the
+// std::map-backed DOM sorts them). Not nlohmann's parser callback: its DOM builder scans the
+// whole parent object for a discarded member at the end of each nested object, which made
+// loading quadratic in the number of content types written as objects.
+class DomBuilder {
  public:
-  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start: {
-        std::string segment = next_segment();
-        if (stack_.size() >= static_cast<std::size_t>(max_json_depth)) {
-          fail(path() + segment, fmt::format("nested deeper than {} levels", max_json_depth));
-        }
-        Frame frame;
-        frame.array = event == Json::parse_event_t::array_start;
-        frame.segment = std::move(segment);
-        stack_.push_back(std::move(frame));
-        break;
-      }
-      case Json::parse_event_t::key: {
-        Frame& frame = stack_.back();
-        frame.last_key = parsed.get<std::string>();
-        if (!frame.keys.insert(frame.last_key).second) {
-          fail(child(path(), frame.last_key), "duplicate key");
-        }
-        break;
-      }
-      case Json::parse_event_t::value:
-        element_done();
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        stack_.pop_back();
-        element_done();
-        break;
-    }
+  bool null() { return scalar(In(nullptr)); }
+  bool boolean(bool v) { return scalar(In(v)); }
+  bool number_integer(In::number_integer_t v) { return scalar(In(v)); }
+  bool number_unsigned(In::number_unsigned_t v) { return scalar(In(v)); }
+  bool number_float(In::number_float_t v, const In::string_t& text) {
+    // nlohmann's own DOM parser rejects these too (out_of_range 406); found by fuzzing.
+    if (!std::isfinite(v)) fail("$", fmt::format("invalid JSON: number overflow: {}", text));
+    return scalar(In(v));
+  }
+  bool string(In::string_t& v) { return scalar(In(std::move(v))); }
+  bool binary(In::binary_t& /*unused*/) { return scalar(In(nullptr)); }  // not produced by JSON
+  bool start_object(std::size_t /*size*/) { return open(In::object()); }
+  bool start_array(std::size_t /*size*/) { return open(In::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(In::string_t& k) {
+    Frame& frame = stack_.back();
+    if (frame.value->size() >= limit(frame.kind)) too_many(frame);
+    if (frame.value->contains(k)) fail(child(path(), k), "duplicate key");
+    if (frame.kind == Kind::content_types) content_type_order_.push_back(k);
+    frame.last_key = std::move(k);
     return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const In::exception& e) {
+    fail("$", fmt::format("invalid JSON: {}", e.what()));
+  }
+
+  In& root() noexcept { return root_; }
+  // The content types' names in document order.
+  const std::vector<std::string>& content_type_order() const noexcept {
+    return content_type_order_;
   }
 
  private:
+  // What a container holds, known from its key: it decides the member limit and the message.
+  enum class Kind : std::uint8_t { other, content_types, rules, windows, values, days };
+
   struct Frame {
-    bool array = false;
+    In* value = nullptr;
+    Kind kind = Kind::other;
     std::string segment;
-    std::size_t count = 0;
     std::string last_key;
-    std::set<std::string> keys;
   };
+
+  // Where the next value goes: the root, the end of the open array, or the open object's key.
+  In& slot(In value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return root_;
+    }
+    Frame& top = stack_.back();
+    if (top.value->is_array()) {
+      if (top.value->size() >= limit(top.kind)) too_many(top);
+      top.value->push_back(std::move(value));
+      return top.value->back();
+    }
+    return (*top.value)[top.last_key] = std::move(value);
+  }
+
+  bool scalar(In value) {
+    slot(std::move(value));
+    return true;
+  }
+
+  bool open(In container) {
+    std::string segment = next_segment();
+    if (stack_.size() >= static_cast<std::size_t>(max_json_depth)) {
+      fail(path() + segment, fmt::format("nested deeper than {} levels", max_json_depth));
+    }
+    const Kind kind = kind_of_next();
+    Frame frame;
+    frame.kind = kind;
+    frame.segment = std::move(segment);
+    frame.value = &slot(std::move(container));
+    stack_.push_back(std::move(frame));
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  static std::size_t limit(Kind kind) noexcept {
+    switch (kind) {
+      case Kind::content_types:
+        return max_content_types;
+      case Kind::rules:
+        return max_rules;
+      case Kind::windows:
+        return max_windows;
+      case Kind::values:
+        return max_set_values;
+      case Kind::days:
+        return day_names.size();
+      case Kind::other:
+        break;
+    }
+    return max_object_keys;
+  }
+
+  Kind kind_of_next() const {
+    if (stack_.empty() || stack_.back().value->is_array()) return Kind::other;
+    const std::string& key = stack_.back().last_key;
+    if (key == "content_types" && stack_.size() == 1) return Kind::content_types;
+    if (key == "rules" || key == "extra_rules") return Kind::rules;
+    if (key == "windows") return Kind::windows;
+    if (key == "values") return Kind::values;
+    if (key == "days") return Kind::days;
+    return Kind::other;
+  }
+
+  [[noreturn]] void too_many(const Frame& frame) const {
+    static constexpr std::array<std::string_view, 6> what = {"members", "content types", "rules",
+                                                             "windows", "values",        "days"};
+    fail(path(), fmt::format("too many {} (more than {}); rejected while parsing",
+                             what[static_cast<std::size_t>(frame.kind)], limit(frame.kind)));
+  }
 
   std::string path() const {
     std::string out;
@@ -387,25 +520,24 @@ class ParseTracker {
   std::string next_segment() const {
     if (stack_.empty()) return "$";
     const Frame& top = stack_.back();
-    if (top.array) return fmt::format("[{}]", top.count);
+    if (top.value->is_array()) return fmt::format("[{}]", top.value->size());
     return child("", top.last_key);
   }
-  void element_done() {
-    if (!stack_.empty() && stack_.back().array) ++stack_.back().count;
-  }
 
+  In root_;
   std::vector<Frame> stack_;
+  std::vector<std::string> content_type_order_;
 };
 
-void expect_object(const Json& v, const std::string& path) {
+void expect_object(const In& v, const std::string& path) {
   if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", v.type_name()));
 }
 
-void expect_array(const Json& v, const std::string& path) {
+void expect_array(const In& v, const std::string& path) {
   if (!v.is_array()) fail(path, fmt::format("expected an array, got {}", v.type_name()));
 }
 
-void check_keys(const Json& object, const std::string& path,
+void check_keys(const In& object, const std::string& path,
                 std::initializer_list<std::string_view> allowed) {
   for (const auto& item : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), item.key()) != allowed.end()) continue;
@@ -418,28 +550,28 @@ void check_keys(const Json& object, const std::string& path,
   }
 }
 
-const Json* member(const Json& object, std::string_view key) {
+const In* member(const In& object, std::string_view key) {
   const auto it = object.find(std::string(key));
   return it == object.end() ? nullptr : &*it;
 }
 
-const Json& required(const Json& object, const std::string& path, std::string_view key) {
-  const Json* v = member(object, key);
+const In& required(const In& object, const std::string& path, std::string_view key) {
+  const In* v = member(object, key);
   if (v == nullptr) fail(child(path, key), "required key is missing");
   return *v;
 }
 
-double read_number(const Json& v, const std::string& path) {
+double read_number(const In& v, const std::string& path) {
   if (!v.is_number()) fail(path, fmt::format("expected a number, got {}", v.type_name()));
   return v.get<double>();
 }
 
-std::string read_string(const Json& v, const std::string& path) {
+std::string read_string(const In& v, const std::string& path) {
   if (!v.is_string()) fail(path, fmt::format("expected a string, got {}", v.type_name()));
   return v.get<std::string>();
 }
 
-std::chrono::milliseconds read_seconds(const Json& v, const std::string& path) {
+std::chrono::milliseconds read_seconds(const In& v, const std::string& path) {
   const double seconds = read_number(v, path);
   if (!(seconds > 0.0)) {
     fail(path, fmt::format("must be a positive number of seconds, got {}", v.dump()));
@@ -453,26 +585,26 @@ std::chrono::milliseconds read_seconds(const Json& v, const std::string& path) {
   return std::chrono::milliseconds(ms);
 }
 
-double read_factor(const Json& v, const std::string& path) {
+double read_factor(const In& v, const std::string& path) {
   const double factor = read_number(v, path);
   check_factor(factor, path);
   return factor;
 }
 
-double read_percent(const Json& v, const std::string& path) {
+double read_percent(const In& v, const std::string& path) {
   const double percent = read_number(v, path);
   check_percent(percent, path);
   return percent;
 }
 
-ContextValue read_scalar(const Json& v, const std::string& path) {
+ContextValue read_scalar(const In& v, const std::string& path) {
   if (v.is_boolean()) return ContextValue(v.get<bool>());
   if (v.is_number()) return ContextValue(v.get<double>());
   if (v.is_string()) return ContextValue(v.get<std::string>());
   fail(path, fmt::format("expected a boolean, number or string, got {}", v.type_name()));
 }
 
-RuleOp read_op(const Json& v, const std::string& path) {
+RuleOp read_op(const In& v, const std::string& path) {
   const std::string text = read_string(v, path);
   for (auto op : {RuleOp::equal, RuleOp::not_equal, RuleOp::less, RuleOp::less_equal,
                   RuleOp::greater, RuleOp::greater_equal, RuleOp::in, RuleOp::present}) {
@@ -482,16 +614,16 @@ RuleOp read_op(const Json& v, const std::string& path) {
                          json_quote(text)));
 }
 
-TtlRule read_rule(const Json& v, const std::string& path) {
+TtlRule read_rule(const In& v, const std::string& path) {
   expect_object(v, path);
   check_keys(v, path, {"name", "field", "op", "value", "values", "factor"});
   TtlRule rule;
-  if (const Json* name = member(v, "name")) rule.name = read_string(*name, child(path, "name"));
+  if (const In* name = member(v, "name")) rule.name = read_string(*name, child(path, "name"));
   rule.field = read_string(required(v, path, "field"), child(path, "field"));
   if (rule.field.empty()) fail(child(path, "field"), "must not be empty");
   rule.op = read_op(required(v, path, "op"), child(path, "op"));
-  const Json* value = member(v, "value");
-  const Json* values = member(v, "values");
+  const In* value = member(v, "value");
+  const In* values = member(v, "values");
   if (is_comparison(rule.op)) {
     if (values != nullptr) {
       fail(child(path, "values"),
@@ -523,7 +655,7 @@ TtlRule read_rule(const Json& v, const std::string& path) {
   return rule;
 }
 
-std::vector<TtlRule> read_rules(const Json& v, const std::string& path) {
+std::vector<TtlRule> read_rules(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.size() > max_rules) {
     fail(path, fmt::format("too many rules ({}, at most {})", v.size(), max_rules));
@@ -534,7 +666,7 @@ std::vector<TtlRule> read_rules(const Json& v, const std::string& path) {
   return rules;
 }
 
-std::uint8_t read_days(const Json& v, const std::string& path) {
+std::uint8_t read_days(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.empty()) fail(path, "must name at least one day");
   std::uint8_t mask = 0;
@@ -553,22 +685,22 @@ std::uint8_t read_days(const Json& v, const std::string& path) {
   return mask;
 }
 
-TtlWindow read_window(const Json& v, const std::string& path) {
+TtlWindow read_window(const In& v, const std::string& path) {
   expect_object(v, path);
   check_keys(v, path, {"name", "from", "to", "days", "factor"});
   TtlWindow w;
-  if (const Json* name = member(v, "name")) w.name = read_string(*name, child(path, "name"));
+  if (const In* name = member(v, "name")) w.name = read_string(*name, child(path, "name"));
   const std::string from_path = child(path, "from");
   const std::string to_path = child(path, "to");
   w.from_minute =
       parse_clock_or_throw(read_string(required(v, path, "from"), from_path), false, from_path);
   w.to_minute = parse_clock_or_throw(read_string(required(v, path, "to"), to_path), true, to_path);
-  if (const Json* d = member(v, "days")) w.days = read_days(*d, child(path, "days"));
+  if (const In* d = member(v, "days")) w.days = read_days(*d, child(path, "days"));
   w.factor = read_factor(required(v, path, "factor"), child(path, "factor"));
   return w;
 }
 
-std::vector<TtlWindow> read_windows(const Json& v, const std::string& path) {
+std::vector<TtlWindow> read_windows(const In& v, const std::string& path) {
   expect_array(v, path);
   if (v.size() > max_windows) {
     fail(path, fmt::format("too many windows ({}, at most {})", v.size(), max_windows));
@@ -581,7 +713,7 @@ std::vector<TtlWindow> read_windows(const Json& v, const std::string& path) {
   return windows;
 }
 
-ContentTypeTtl read_content_type(const std::string& name, const Json& v, const std::string& path) {
+ContentTypeTtl read_content_type(const std::string& name, const In& v, const std::string& path) {
   ContentTypeTtl t;
   t.name = name;
   if (name.empty()) fail(path, "content type name must not be empty");
@@ -593,22 +725,28 @@ ContentTypeTtl read_content_type(const std::string& name, const Json& v, const s
     fail(path, fmt::format("expected a number of seconds or an object, got {}", v.type_name()));
   }
   check_keys(v, path,
-             {"ttl", "min_ttl", "max_ttl", "jitter_percent", "rules", "extra_rules", "windows"});
+             {"ttl", "min_ttl", "max_ttl", "jitter_percent", "rules", "extra_rules", "windows",
+              "adaptive_max_factor"});
   t.ttl = read_seconds(required(v, path, "ttl"), child(path, "ttl"));
-  if (const Json* m = member(v, "min_ttl")) t.min_ttl = read_seconds(*m, child(path, "min_ttl"));
-  if (const Json* m = member(v, "max_ttl")) t.max_ttl = read_seconds(*m, child(path, "max_ttl"));
-  if (const Json* j = member(v, "jitter_percent")) {
+  if (const In* m = member(v, "min_ttl")) t.min_ttl = read_seconds(*m, child(path, "min_ttl"));
+  if (const In* m = member(v, "max_ttl")) t.max_ttl = read_seconds(*m, child(path, "max_ttl"));
+  if (const In* j = member(v, "jitter_percent")) {
     t.jitter_percent = read_percent(*j, child(path, "jitter_percent"));
   }
-  if (const Json* r = member(v, "rules")) t.rules = read_rules(*r, child(path, "rules"));
-  if (const Json* r = member(v, "extra_rules")) {
+  if (const In* r = member(v, "rules")) t.rules = read_rules(*r, child(path, "rules"));
+  if (const In* r = member(v, "extra_rules")) {
     t.extra_rules = read_rules(*r, child(path, "extra_rules"));
   }
-  if (const Json* w = member(v, "windows")) t.windows = read_windows(*w, child(path, "windows"));
+  if (const In* w = member(v, "windows")) t.windows = read_windows(*w, child(path, "windows"));
+  if (const In* m = member(v, "adaptive_max_factor")) {
+    const std::string at = child(path, "adaptive_max_factor");
+    t.adaptive_max_factor = read_number(*m, at);
+    check_max_factor(*t.adaptive_max_factor, at);
+  }
   return t;
 }
 
-std::optional<std::chrono::minutes> read_time_zone(const Json& v, const std::string& path) {
+std::optional<std::chrono::minutes> read_time_zone(const In& v, const std::string& path) {
   const std::string text = read_string(v, path);
   if (text == "local") return std::nullopt;
   if (text == "UTC") return std::chrono::minutes(0);
@@ -625,30 +763,59 @@ std::optional<std::chrono::minutes> read_time_zone(const Json& v, const std::str
                          json_quote(text)));
 }
 
-DynamicTtlConfig read_config(const Json& root) {
+AdaptiveTtl read_adaptive(const In& v, const std::string& path) {
+  expect_object(v, path);
+  check_keys(v, path, {"enabled", "max_factor", "smoothing", "burst_window", "target_ratio"});
+  AdaptiveTtl a;
+  if (const In* e = member(v, "enabled")) {
+    if (!e->is_boolean()) {
+      fail(child(path, "enabled"), fmt::format("expected a boolean, got {}", e->type_name()));
+    }
+    a.enabled = e->get<bool>();
+  }
+  if (const In* m = member(v, "max_factor"))
+    a.max_factor = read_number(*m, child(path, "max_factor"));
+  if (const In* m = member(v, "smoothing")) a.smoothing = read_number(*m, child(path, "smoothing"));
+  if (const In* m = member(v, "burst_window")) {
+    const std::string at = child(path, "burst_window");
+    const double seconds = read_number(*m, at);
+    if (!(seconds >= 0.0 && seconds <= max_seconds)) {
+      fail(at, fmt::format("must be from 0 to {} s, got {}", static_cast<std::int64_t>(max_seconds),
+                           m->dump()));
+    }
+    a.burst_window = std::chrono::milliseconds(std::llround(seconds * 1000.0));
+  }
+  if (const In* m = member(v, "target_ratio")) {
+    a.target_ratio = read_number(*m, child(path, "target_ratio"));
+  }
+  check_adaptive(a, path);
+  return a;
+}
+
+DynamicTtlConfig read_config(const In& root, const std::vector<std::string>& order) {
   const std::string path = "$";
   expect_object(root, path);
   check_keys(root, path,
              {"version", "time_zone", "default_ttl", "min_ttl", "max_ttl", "jitter_percent", "seed",
-              "content_types", "rules", "windows"});
+              "content_types", "rules", "windows", "adaptive"});
   DynamicTtlConfig c;
-  if (const Json* v = member(root, "version")) {
+  if (const In* v = member(root, "version")) {
     if (!v->is_number_integer() || v->get<std::int64_t>() != 1) {
       fail(child(path, "version"), fmt::format("unsupported version {} (expected 1)", v->dump()));
     }
   }
-  if (const Json* v = member(root, "time_zone")) {
+  if (const In* v = member(root, "time_zone")) {
     c.utc_offset = read_time_zone(*v, child(path, "time_zone"));
   }
-  if (const Json* v = member(root, "default_ttl")) {
+  if (const In* v = member(root, "default_ttl")) {
     c.default_ttl = read_seconds(*v, child(path, "default_ttl"));
   }
-  if (const Json* v = member(root, "min_ttl")) c.min_ttl = read_seconds(*v, child(path, "min_ttl"));
-  if (const Json* v = member(root, "max_ttl")) c.max_ttl = read_seconds(*v, child(path, "max_ttl"));
-  if (const Json* v = member(root, "jitter_percent")) {
+  if (const In* v = member(root, "min_ttl")) c.min_ttl = read_seconds(*v, child(path, "min_ttl"));
+  if (const In* v = member(root, "max_ttl")) c.max_ttl = read_seconds(*v, child(path, "max_ttl"));
+  if (const In* v = member(root, "jitter_percent")) {
     c.jitter_percent = read_percent(*v, child(path, "jitter_percent"));
   }
-  if (const Json* v = member(root, "seed")) {
+  if (const In* v = member(root, "seed")) {
     if (v->is_number_unsigned()) {
       c.seed = v->get<std::uint64_t>();
     } else if (!v->is_null()) {
@@ -656,19 +823,25 @@ DynamicTtlConfig read_config(const Json& root) {
            fmt::format("expected an integer from 0 to 2^64-1 or null, got {}", v->dump()));
     }
   }
-  if (const Json* v = member(root, "content_types")) {
+  if (const In* v = member(root, "content_types")) {
     const std::string at = child(path, "content_types");
     expect_object(*v, at);
     if (v->size() > max_content_types) {
       fail(at,
            fmt::format("too many content types ({}, at most {})", v->size(), max_content_types));
     }
-    for (const auto& item : v->items()) {
-      c.content_types.push_back(read_content_type(item.key(), item.value(), child(at, item.key())));
+    // In document order (the DOM is sorted); each lookup is logarithmic, so this is n log n.
+    c.content_types.reserve(order.size());
+    for (const std::string& name : order) {
+      const auto it = v->find(name);
+      if (it == v->end()) continue;  // cannot happen: the tracker saw every key of this object
+      c.content_types.push_back(read_content_type(name, *it, child(at, name)));
     }
   }
-  if (const Json* v = member(root, "rules")) c.rules = read_rules(*v, child(path, "rules"));
-  if (const Json* v = member(root, "windows")) c.windows = read_windows(*v, child(path, "windows"));
+  if (const In* v = member(root, "rules")) c.rules = read_rules(*v, child(path, "rules"));
+  if (const In* v = member(root, "windows")) c.windows = read_windows(*v, child(path, "windows"));
+  if (const In* v = member(root, "adaptive"))
+    c.adaptive = read_adaptive(*v, child(path, "adaptive"));
   validate_config(c);  // what a single value cannot show: min > max, overlaps
   return c;
 }
@@ -743,7 +916,7 @@ Json config_json(const DynamicTtlConfig& c) {
   Json types = Json::object();
   for (const ContentTypeTtl& t : c.content_types) {
     const bool plain = !t.min_ttl && !t.max_ttl && !t.jitter_percent && !t.rules &&
-                       t.extra_rules.empty() && !t.windows;
+                       !t.adaptive_max_factor && t.extra_rules.empty() && !t.windows;
     if (plain) {
       types[t.name] = seconds_json(t.ttl);
       continue;
@@ -756,11 +929,21 @@ Json config_json(const DynamicTtlConfig& c) {
     if (t.rules) j["rules"] = rules_json(*t.rules);
     if (!t.extra_rules.empty()) j["extra_rules"] = rules_json(t.extra_rules);
     if (t.windows) j["windows"] = windows_json(*t.windows);
+    if (t.adaptive_max_factor) j["adaptive_max_factor"] = *t.adaptive_max_factor;
     types[t.name] = std::move(j);
   }
   root["content_types"] = std::move(types);
   root["rules"] = rules_json(c.rules);
   root["windows"] = windows_json(c.windows);
+  if (!(c.adaptive == AdaptiveTtl{})) {  // absent from policies that never set it
+    Json a = Json::object();
+    a["enabled"] = c.adaptive.enabled;
+    a["max_factor"] = c.adaptive.max_factor;
+    a["smoothing"] = c.adaptive.smoothing;
+    a["burst_window"] = seconds_json(c.adaptive.burst_window);
+    a["target_ratio"] = c.adaptive.target_ratio;
+    root["adaptive"] = std::move(a);
+  }
   return root;
 }
 
@@ -799,6 +982,32 @@ struct CompiledWindow {
   double factor = 1.0;
 };
 
+// What adaptation learned about one content type. Created on the first load that lists the
+// type with adaptation on, and kept (never freed before the policy) so compiled configs may
+// point at it across reloads without a lock.
+struct AdaptiveSlot {
+  std::mutex mutex;
+  // Guarded by mutex; times are steady-clock nanoseconds.
+  bool started = false;
+  std::int64_t first_ns = 0;
+  std::int64_t last_seen_ns = 0;
+  std::int64_t last_change_ns = 0;  // the last counted change (or the first observation)
+  double log_estimate_ms = 0.0;     // log of the estimated interval between changes
+  std::uint64_t changes = 0;
+  std::uint64_t counted = 0;
+  std::uint64_t reads = 0;
+  // Published for ttl_for: the interval the factor derives from; 0 = nothing learned yet.
+  std::atomic<double> interval_ms{0.0};
+
+  void reset() {
+    started = false;
+    first_ns = last_seen_ns = last_change_ns = 0;
+    log_estimate_ms = 0.0;
+    changes = counted = reads = 0;
+    interval_ms.store(0.0, std::memory_order_relaxed);
+  }
+};
+
 struct CompiledType {
   std::string name;
   double base_ms = 0.0;
@@ -809,6 +1018,8 @@ struct CompiledType {
   std::uint32_t rules_end = 0;
   std::uint32_t windows_begin = 0;
   std::uint32_t windows_end = 0;
+  AdaptiveSlot* slot = nullptr;  // set when adaptation is on for this type
+  double max_factor = 1.0;       // the adaptive factor's bound
 };
 
 }  // namespace
@@ -828,6 +1039,7 @@ struct DynamicTtlCompiled {
   // never on which stripe a thread happened to get.
   mutable std::array<Stripe, stripe_count> draws;
   mutable Stripe seeded_draws;
+  AdaptiveTtl adaptive;  // copy of source.adaptive, read by observe
 };
 
 struct DynamicTtlState {
@@ -838,6 +1050,20 @@ struct DynamicTtlState {
   mutable std::atomic<std::uint64_t> offset_cache{~std::uint64_t{0}};
   std::mutex reload_mutex;
   std::vector<std::unique_ptr<const DynamicTtlCompiled>> retired;  // guarded by reload_mutex
+  // Adaptive estimates by content type name; guarded by reload_mutex (the map, not the slots).
+  std::map<std::string, std::unique_ptr<AdaptiveSlot>, std::less<>> slots;
+
+  // Points the new config's types at their slots, creating missing ones. Called under
+  // reload_mutex before publishing. @throws std::bad_alloc (nothing published yet).
+  void attach_slots(DynamicTtlCompiled& next) {
+    if (!next.adaptive.enabled) return;
+    for (CompiledType& t : next.types) {
+      if (t.max_factor <= 1.0) continue;
+      auto it = slots.find(t.name);
+      if (it == slots.end()) it = slots.emplace(t.name, std::make_unique<AdaptiveSlot>()).first;
+      t.slot = it->second.get();
+    }
+  }
 
   ~DynamicTtlState() { delete current.load(); }
 
@@ -882,13 +1108,6 @@ class ReadGuard {
   std::atomic<std::uint64_t>& counter_;
   const DynamicTtlCompiled* compiled_ = nullptr;
 };
-
-std::uint64_t mix64(std::uint64_t z) noexcept {
-  // The splitmix64 finaliser: a bijection that spreads every input bit over the output.
-  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31U);
-}
 
 std::uint64_t random_seed() {
   try {
@@ -953,6 +1172,9 @@ std::unique_ptr<DynamicTtlCompiled> compile(DynamicTtlConfig config) {
       ct.windows_begin = static_cast<std::uint32_t>(c->windows.size());
       ct.windows_end = append_windows(c->windows, *t->windows);
     }
+    ct.max_factor = !config.adaptive.enabled      ? 1.0
+                    : t && t->adaptive_max_factor ? *t->adaptive_max_factor
+                                                  : config.adaptive.max_factor;
     return ct;
   };
   c->fallback = make_type("", config.default_ttl, nullptr);
@@ -965,6 +1187,7 @@ std::unique_ptr<DynamicTtlCompiled> compile(DynamicTtlConfig config) {
   c->offset_minutes = config.utc_offset ? static_cast<int>(config.utc_offset->count()) : 0;
   c->seed = config.seed ? *config.seed : random_seed();
   c->seeded = config.seed.has_value();
+  c->adaptive = config.adaptive;
   c->source = std::move(config);
   return c;
 }
@@ -1090,6 +1313,60 @@ const CompiledType& find_type(const DynamicTtlCompiled& c, std::string_view name
   return c.fallback;
 }
 
+// The learned multiplier: target_ratio x interval / base, within [1/max_factor, max_factor].
+double adaptive_factor(const DynamicTtlCompiled& c, const CompiledType& t) noexcept {
+  const double interval = t.slot->interval_ms.load(std::memory_order_relaxed);
+  if (!(interval > 0.0)) return 1.0;
+  return std::clamp(c.adaptive.target_ratio * interval / t.base_ms, 1.0 / t.max_factor,
+                    t.max_factor);
+}
+
+void fill_adaptive(const CompiledType& t, double factor, TtlExplanation& out) {
+  const std::lock_guard<std::mutex> lock(t.slot->mutex);
+  out.adaptive = true;
+  out.adaptive_factor = factor;
+  out.change_interval =
+      std::chrono::milliseconds(std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
+  out.observed_changes = t.slot->changes;
+  out.counted_changes = t.slot->counted;
+  out.observed_reads = t.slot->reads;
+}
+
+// One observation into a slot (under its lock): see AdaptiveTtl for the model.
+void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& t,
+           TtlObservation::Kind kind, std::int64_t now_ns) noexcept {
+  using Kind = TtlObservation::Kind;
+  if (!slot.started) {
+    // No history: assume the data just changed and that the table is right (factor 1).
+    slot.started = true;
+    slot.first_ns = slot.last_seen_ns = slot.last_change_ns = now_ns;
+    slot.log_estimate_ms = std::log(t.base_ms / settings.target_ratio);
+  }
+  slot.last_seen_ns = std::max(slot.last_seen_ns, now_ns);
+  const bool change =
+      kind == Kind::write || kind == Kind::invalidation || kind == Kind::reload_changed;
+  if (kind == Kind::read) ++slot.reads;
+  if (change) {
+    ++slot.changes;
+    const std::int64_t since_ns = now_ns - slot.last_change_ns;
+    const bool merged = since_ns <= 0 || since_ns < settings.burst_window.count() * 1'000'000;
+    if (!merged) {
+      // log-space EWMA; the sample is first held within 4x of the estimate, so one change
+      // moves the estimate by at most 4^smoothing.
+      const double sample = std::max(static_cast<double>(since_ns) / 1e6, 1.0);
+      const double step =
+          std::clamp(std::log(sample) - slot.log_estimate_ms, -std::log(4.0), std::log(4.0));
+      slot.log_estimate_ms += settings.smoothing * step;
+      slot.last_change_ns = now_ns;
+      ++slot.counted;
+    }
+  }
+  // Time without a change is a lower bound on the interval (a type that never changes grows).
+  const double open_ms = static_cast<double>(slot.last_seen_ns - slot.last_change_ns) / 1e6;
+  slot.interval_ms.store(std::max(std::exp(slot.log_estimate_ms), open_ms),
+                         std::memory_order_relaxed);
+}
+
 // The one computation behind ttl_for and explain; `out` is null on the hot path.
 std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
                       std::string_view content_type, const Context& context, TtlExplanation* out) {
@@ -1116,6 +1393,11 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
       out->window = w != nullptr ? w->name : std::string();
       out->window_factor = w != nullptr ? w->factor : 1.0;
     }
+  }
+  if (t.slot != nullptr) {
+    const double factor = adaptive_factor(c, t);
+    ttl *= factor;
+    if (out != nullptr) fill_adaptive(t, factor, *out);
   }
   if (out != nullptr) {
     out->before_clamp_ms = ttl;
@@ -1153,13 +1435,48 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
   return ms < 1 ? 1 : ms;
 }
 
+// The file, refused before reading when it is not a regular file or is over the size cap; the
+// read itself is bounded too, for files that grow meanwhile or lie about their size (/proc).
 std::string read_file_text(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw config_error("", fmt::format("cannot open {}: no such file", json_quote(path)));
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw config_error(
+        "", fmt::format("cannot read {}: it is a directory, not a policy file", json_quote(path)));
+  }
+  if (std::filesystem::is_regular_file(status)) {
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec && size > max_policy_bytes) {
+      throw config_error("", fmt::format("cannot read {}: {} bytes, over the limit of {}",
+                                         json_quote(path), size, max_policy_bytes));
+    }
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error("", fmt::format("cannot open {}", json_quote(path)));
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
+  std::array<char, 65536> buffer{};
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_policy_bytes) {
+      throw config_error("", fmt::format("cannot read {}: over the limit of {} bytes",
+                                         json_quote(path), max_policy_bytes));
+    }
+  }
   if (in.bad()) throw config_error("", fmt::format("cannot read {}", json_quote(path)));
-  return text.str();
+  return text;
+}
+
+// The reason alone: what() minus the "ttlcache config[ at <path>]: " prefix config_error adds.
+std::string reason_of(const config_error& e) {
+  const std::string_view what = e.what();
+  const std::string prefix = e.path().empty() ? std::string("ttlcache config: ")
+                                              : fmt::format("ttlcache config at {}: ", e.path());
+  if (what.compare(0, prefix.size(), prefix) == 0) return std::string(what.substr(prefix.size()));
+  return std::string(what);
 }
 
 }  // namespace
@@ -1229,13 +1546,20 @@ bool operator==(const TtlWindow& a, const TtlWindow& b) {
 bool operator==(const ContentTypeTtl& a, const ContentTypeTtl& b) {
   return a.name == b.name && a.ttl == b.ttl && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
          a.jitter_percent == b.jitter_percent && a.rules == b.rules &&
-         a.extra_rules == b.extra_rules && a.windows == b.windows;
+         a.extra_rules == b.extra_rules && a.windows == b.windows &&
+         a.adaptive_max_factor == b.adaptive_max_factor;
+}
+
+bool operator==(const AdaptiveTtl& a, const AdaptiveTtl& b) {
+  return a.enabled == b.enabled && a.max_factor == b.max_factor && a.smoothing == b.smoothing &&
+         a.burst_window == b.burst_window && a.target_ratio == b.target_ratio;
 }
 
 bool operator==(const DynamicTtlConfig& a, const DynamicTtlConfig& b) {
   return a.default_ttl == b.default_ttl && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
          a.jitter_percent == b.jitter_percent && a.seed == b.seed && a.utc_offset == b.utc_offset &&
-         a.content_types == b.content_types && a.rules == b.rules && a.windows == b.windows;
+         a.content_types == b.content_types && a.rules == b.rules && a.windows == b.windows &&
+         a.adaptive == b.adaptive;
 }
 
 DynamicTtlConfig DynamicTtlConfig::defaults() {
@@ -1263,19 +1587,14 @@ DynamicTtlConfig DynamicTtlConfig::defaults() {
 }
 
 DynamicTtlConfig DynamicTtlConfig::from_json(std::string_view json) {
-  detail::Json root;
-  try {
-    detail::ParseTracker tracker;
-    root = detail::Json::parse(
-        json.begin(), json.end(),
-        [&tracker](int depth, detail::Json::parse_event_t event, detail::Json& parsed) {
-          return tracker(depth, event, parsed);
-        });
-  } catch (const detail::Json::exception& e) {
-    // parse_error, and out_of_range for a number too large for a double (found by fuzzing).
-    throw config_error("$", fmt::format("invalid JSON: {}", e.what()));
+  if (json.size() > detail::max_policy_bytes) {
+    throw config_error("$", fmt::format("policy is {} bytes, over the limit of {}", json.size(),
+                                        detail::max_policy_bytes));
   }
-  return detail::read_config(root);
+  detail::DomBuilder builder;
+  // Limits, duplicate keys and syntax errors throw config_error from inside the handler.
+  detail::In::sax_parse(json.begin(), json.end(), &builder);
+  return detail::read_config(builder.root(), builder.content_type_order());
 }
 
 DynamicTtlConfig DynamicTtlConfig::from_file(const std::string& path) {
@@ -1283,8 +1602,10 @@ DynamicTtlConfig DynamicTtlConfig::from_file(const std::string& path) {
   try {
     return from_json(text);
   } catch (const config_error& e) {
-    // Keep the JSON path; add the file so a log line is enough to find the mistake.
-    throw config_error(e.path(), fmt::format("{} (in {})", e.what(), detail::json_quote(path)));
+    // Keep the JSON path; add the file so a log line is enough to find the mistake. The new
+    // error adds its own "ttlcache config at <path>: " prefix, so the old one is dropped.
+    throw config_error(e.path(),
+                       fmt::format("{} (in {})", detail::reason_of(e), detail::json_quote(path)));
   }
 }
 
@@ -1303,6 +1624,11 @@ std::string TtlExplanation::to_string() const {
   out += fmt::format(
       " x{:g} (window {} at {} {})", window_factor, window.empty() ? std::string("none") : window,
       detail::day_names[static_cast<std::size_t>(weekday % 7)], detail::clock_text(local_minute));
+  if (adaptive) {
+    out += fmt::format(" x{:.4g} (adaptive: change every ~{}, {} changes ({} counted), {} reads)",
+                       adaptive_factor, detail::seconds_text(change_interval.count()),
+                       observed_changes, counted_changes, observed_reads);
+  }
   out += fmt::format(" = {}", detail::seconds_text(std::llround(before_clamp_ms)));
   switch (clamp) {
     case Clamp::none:
@@ -1394,6 +1720,12 @@ DynamicTtlBuilder& DynamicTtlBuilder::window(TtlWindow window) {
   return *this;
 }
 
+DynamicTtlBuilder& DynamicTtlBuilder::adaptive(AdaptiveTtl settings) {
+  config_.adaptive = settings;
+  config_.adaptive.enabled = true;
+  return *this;
+}
+
 DynamicTtlBuilder& DynamicTtlBuilder::clear_rules() {
   config_.rules.clear();
   return *this;
@@ -1415,7 +1747,9 @@ DynamicTTL::DynamicTTL() : DynamicTTL(DynamicTtlConfig::defaults()) {}
 DynamicTTL::DynamicTTL(DynamicTtlConfig config, std::shared_ptr<const Clock> clock)
     : state_(std::make_unique<detail::DynamicTtlState>()) {
   state_->clock = std::move(clock);
-  state_->current.store(detail::compile(std::move(config)).release(), std::memory_order_seq_cst);
+  auto compiled = detail::compile(std::move(config));
+  state_->attach_slots(*compiled);
+  state_->current.store(compiled.release(), std::memory_order_seq_cst);
 }
 
 DynamicTTL::~DynamicTTL() = default;
@@ -1449,9 +1783,60 @@ void DynamicTTL::reload(DynamicTtlConfig config) {
   auto next = detail::compile(std::move(config));
   const std::lock_guard<std::mutex> lock(state_->reload_mutex);
   state_->retired.reserve(state_->retired.size() + 1);  // so the push below cannot throw
+  state_->attach_slots(*next);
+  const bool adaptive = next->adaptive.enabled;
   const auto* previous = state_->current.exchange(next.release(), std::memory_order_seq_cst);
   state_->retired.emplace_back(previous);
+  if (!adaptive) {
+    // Adaptation turned off forgets what it learned: turning it on again starts afresh.
+    for (auto& entry : state_->slots) {
+      const std::lock_guard<std::mutex> slot_lock(entry.second->mutex);
+      entry.second->reset();
+    }
+  }
   state_->reclaim();
+}
+
+void DynamicTTL::observe(const TtlObservation& observation) const noexcept {
+  const detail::ReadGuard guard(*state_);
+  const detail::DynamicTtlCompiled& c = guard.get();
+  if (!c.adaptive.enabled) return;
+  const detail::CompiledType& t = detail::find_type(c, observation.content_type);
+  if (t.slot == nullptr) return;
+  auto at = observation.at;
+  if (at == std::chrono::steady_clock::time_point{}) {
+    at = state_->clock ? state_->clock->now() : std::chrono::steady_clock::now();
+  }
+  const std::int64_t now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  try {
+    const std::lock_guard<std::mutex> lock(t.slot->mutex);
+    detail::learn(*t.slot, c.adaptive, t, observation.kind, now_ns);
+  } catch (...) {
+    // std::mutex::lock may throw std::system_error; losing one observation is harmless.
+  }
+}
+
+std::vector<AdaptiveTypeStats> DynamicTTL::adaptive_stats() const {
+  const detail::ReadGuard guard(*state_);
+  const detail::DynamicTtlCompiled& c = guard.get();
+  std::vector<AdaptiveTypeStats> out;
+  for (const detail::CompiledType& t : c.types) {
+    if (t.slot == nullptr) continue;
+    AdaptiveTypeStats stats;
+    stats.content_type = t.name;
+    stats.factor = detail::adaptive_factor(c, t);
+    const std::lock_guard<std::mutex> lock(t.slot->mutex);
+    stats.change_interval = std::chrono::milliseconds(
+        std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
+    stats.observed_changes = t.slot->changes;
+    stats.counted_changes = t.slot->counted;
+    stats.observed_reads = t.slot->reads;
+    const double seconds = static_cast<double>(t.slot->last_seen_ns - t.slot->first_ns) / 1e9;
+    stats.reads_per_second = seconds > 0.0 ? static_cast<double>(t.slot->reads) / seconds : 0.0;
+    out.push_back(std::move(stats));
+  }
+  return out;
 }
 
 void DynamicTTL::load_json(std::string_view json) { reload(DynamicTtlConfig::from_json(json)); }

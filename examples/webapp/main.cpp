@@ -51,6 +51,9 @@ struct Features {
   std::chrono::seconds stale_while_revalidate{600};
   /// --search-ttl: a what-if for the staleness search results may have (0: DynamicTTL's).
   std::chrono::seconds search_ttl{0};
+  /// --adaptive: DynamicTTL's adaptive TTL on (off by default). The scenario feeds it (each
+  /// write reports the content types it changed, each read a read) until Cache does.
+  bool adaptive = false;
 };
 
 struct KindFigures {
@@ -189,6 +192,7 @@ ttlcache::DynamicTtlConfig ttl_config(const webapp::Settings& s, const Features&
       if (type.name == "search_results") type.ttl = f.search_ttl;
     }
   }
+  config.adaptive.enabled = f.adaptive;
   return config;
 }
 
@@ -204,6 +208,15 @@ std::chrono::milliseconds staleness_bound(const ttlcache::DynamicTtlConfig& c, K
     if (type.name == webapp::content_type(kind)) {
       ttl = std::chrono::milliseconds(static_cast<std::int64_t>(
           static_cast<double>(type.ttl.count()) * window * (1 + c.jitter_percent / 100)));
+      if (c.adaptive.enabled) {
+        // Adaptation may lengthen it by up to max_factor, within max_ttl (+ jitter).
+        const double factor = type.adaptive_max_factor.value_or(c.adaptive.max_factor);
+        const auto max = type.max_ttl.value_or(c.max_ttl);
+        ttl = std::min(std::chrono::milliseconds(
+                           static_cast<std::int64_t>(static_cast<double>(ttl.count()) * factor)),
+                       std::chrono::milliseconds(static_cast<std::int64_t>(
+                           static_cast<double>(max.count()) * (1 + c.jitter_percent / 100))));
+      }
     }
   }
   return ttl + f.stale_while_revalidate;
@@ -325,6 +338,21 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
         if (auto it = track.find(key); it != track.end()) it->second.invalidated = true;
       }
       cache.invalidate_tags(stale_tags);
+      if (f.adaptive) {
+        // Tag invalidations carry no content type, so the scenario tells the policy which
+        // types' data this write changed (search results and public stats change with every
+        // write too, invalidated or not); reads and set()s reach it through the cache.
+        for (const Kind kind :
+             {Kind::file_list, Kind::user_stats, Kind::bookmarks, Kind::file_content,
+              Kind::markdown_render, Kind::search_results, Kind::public_stats}) {
+          const bool touched = req.write != webapp::WriteKind::create ||
+                               (kind != Kind::file_content && kind != Kind::markdown_render);
+          if (touched) {
+            policy->observe({ttlcache::TtlObservation::Kind::invalidation,
+                             webapp::content_type(kind), clock->now()});
+          }
+        }
+      }
       if (!f.search_bound && req.write != webapp::WriteKind::edit) {
         cache.bump_version("search");
         ++search_generation;
@@ -337,6 +365,7 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
       const std::uint32_t id = id_of(req);
       auto& figures = r.kinds[static_cast<std::size_t>(req.kind)];
       ++figures.reads;
+      // Reads reach the policy through the cache itself (get_or_load with a content type).
       // Why it would miss, decided before the read (a load resets it).
       std::uint64_t* cause = &figures.cold;
       if (auto it = track.find(key_for(req.kind, id)); it != track.end()) {
@@ -400,7 +429,7 @@ int usage() {
                "              [--backend memory|redis|tiered] [--redis redis://HOST:PORT[/DB]]\n"
                "              [--without ttl-rules|refresh-ahead|refill|search-bound|\n"
                "                         stale-while-revalidate|all]...\n"
-               "              [--search-ttl SECONDS]\n");
+               "              [--search-ttl SECONDS] [--adaptive]\n");
   return 2;
 }
 
@@ -438,7 +467,9 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
-    if (a == "--json") {
+    if (a == "--adaptive") {
+      features.adaptive = true;
+    } else if (a == "--json") {
       json = true;
     } else if (a == "--check") {
       check = true;

@@ -149,6 +149,13 @@ class CacheBuilder {
     plan_.default_ttl = ttl;
     return *this;
   }
+  /// Spreads every explicit and default TTL over +-percent (e.g. 10), so entries written
+  /// together do not expire together; a seed makes the draws reproducible (tests).
+  CacheBuilder& jitter(double percent, std::optional<std::uint64_t> seed = std::nullopt) {
+    plan_.jitter_percent = percent;
+    plan_.jitter_seed = seed;
+    return *this;
+  }
   /// Computes TTLs for calls given a content type (e.g. a DynamicTTL).
   CacheBuilder& ttl_policy(std::shared_ptr<const TtlPolicy> policy) {
     plan_.ttl_policy = std::move(policy);

@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ttlcache/errors.hpp"
+#include "ttlcache/key_pattern.hpp"
+
 namespace ttlcache {
 
 /// A remote key-value store of byte strings with per-entry TTL. Keys reaching it are already
@@ -39,6 +42,15 @@ class ByteStore {
   /// Removes every key of this store's namespace that starts with literal_prefix (taken
   /// literally: glob characters in it match only themselves). Returns how many were removed.
   virtual std::size_t erase_prefix(std::string_view literal_prefix) = 0;
+  /// Removes every key of this store's namespace that matches pattern (its literal parts taken
+  /// literally). Returns how many were removed. The default refuses: a store that cannot walk
+  /// its keys must not pretend it removed them.
+  /// @throws argument_error unless the store implements it (RedisStore does).
+  virtual std::size_t erase_pattern(const KeyPattern& pattern) {
+    throw argument_error("ttlcache " + std::string(name()) +
+                         " store: key patterns are not supported (pattern " + pattern.to_string() +
+                         ")");
+  }
   /// Removes every key of this store's namespace.
   virtual void clear() = 0;
   virtual std::size_t size() = 0;

@@ -19,6 +19,7 @@
 #include "ttlcache/detail/load_engine.hpp"
 #include "ttlcache/entry_options.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/key_pattern.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
@@ -133,6 +134,12 @@ class Cache {
   /// keys (SCAN on Redis), unlike invalidate_tag.
   std::size_t invalidate_matching(std::string_view literal_prefix) {
     return engine_->invalidate_matching(literal_prefix);
+  }
+  /// Removes every entry whose encoded key matches pattern (literal parts taken literally,
+  /// so user text cannot widen it); returns how many. Walks keys like invalidate_matching.
+  /// @throws argument_error when the backend has no pattern support.
+  std::size_t invalidate_pattern(const KeyPattern& pattern) {
+    return engine_->invalidate_pattern(pattern);
   }
 
   // ---- loading ----

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "ttlcache/jitter.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/ttl_policy.hpp"
@@ -31,6 +32,10 @@ struct CacheOptions {
   /// write), across all its round trips; 0 = none (each socket wait is then bounded by the
   /// backend's own timeouts only). EntryOptions::deadline overrides it per call.
   std::chrono::milliseconds call_deadline{0};
+  /// Spreads every explicit and default TTL over +-jitter percent (jitter.hpp), so that entries
+  /// written together do not expire together (a thundering herd). TTLs from the TtlPolicy are
+  /// the policy's own business (DynamicTTL has its jitter_percent). Null: no jitter.
+  std::shared_ptr<const Jitter> ttl_jitter;
 };
 
 }  // namespace ttlcache

@@ -111,6 +111,32 @@ struct TtlWindow {
                            std::string name = {}, std::uint8_t days = days::every_day);
 };
 
+/// Adaptive TTL: per content type, the policy estimates how often the underlying data changes
+/// (from the writes, invalidations and changed reloads the library reports through
+/// TtlPolicy::observe) and multiplies the table's TTL by
+///   factor = clamp(target_ratio x estimated change interval / base TTL, 1/max_factor, max_factor)
+/// before the [min, max] clamp: short when data changes often, long when it never does.
+///
+/// The estimate is an exponentially weighted average of the intervals between changes, in log
+/// space (so 10 s -> 20 s weighs like 100 s -> 200 s), starting at the base TTL. Two guards keep
+/// one burst from swinging it: changes closer than burst_window to the last counted change are
+/// merged into it, and each counted change moves the estimate by at most a factor of
+/// 4^smoothing (x1.52 at the default 0.3). While no change comes, the time since the last one
+/// is a lower bound on the interval: reads and unchanged reloads let the estimate grow with it,
+/// so a type that never changes drifts to max_factor (or the max_ttl clamp).
+///
+/// Estimates are kept per content type name across reload() while adaptation stays enabled (a
+/// reload that changes a type's base TTL re-derives the factor from the same estimate); a
+/// reload that disables adaptation discards them, and turning it off restores the table's TTLs
+/// exactly. Unknown content types (the default_ttl fallback) are not adapted.
+struct AdaptiveTtl {
+  bool enabled = false;                          ///< off by default
+  double max_factor = 8.0;                       ///< >= 1; the factor stays in [1/max, max]
+  double smoothing = 0.3;                        ///< weight of each new interval, (0, 1]
+  std::chrono::milliseconds burst_window{1000};  ///< changes this close count as one, >= 0
+  double target_ratio = 1.0;                     ///< TTL / change interval aimed at, > 0
+};
+
 /// One content type: its base TTL and optional overrides of the policy-wide settings.
 struct ContentTypeTtl {
   std::string name;                                  ///< non-empty, unique in the policy
@@ -121,6 +147,7 @@ struct ContentTypeTtl {
   std::optional<std::vector<TtlRule>> rules;         ///< replaces the policy's rules ([] = none)
   std::vector<TtlRule> extra_rules;                  ///< applied after the (effective) rules
   std::optional<std::vector<TtlWindow>> windows;     ///< replaces the policy's windows
+  std::optional<double> adaptive_max_factor;  ///< overrides AdaptiveTtl::max_factor; 1 = fixed
 
   ContentTypeTtl() = default;
   ContentTypeTtl(std::string type_name, std::chrono::milliseconds base)
@@ -149,6 +176,11 @@ struct ContentTypeTtl {
     windows = std::move(replacement);
     return *this;
   }
+  /// The adaptive factor of this type stays in [1/max, max]; 1 keeps the table's TTL.
+  ContentTypeTtl& with_adaptive_max_factor(double max) {
+    adaptive_max_factor = max;
+    return *this;
+  }
 };
 
 /// A complete DynamicTTL policy as data. A default-constructed config has the shipped scalar
@@ -165,6 +197,7 @@ struct DynamicTtlConfig {
   std::vector<ContentTypeTtl> content_types;
   std::vector<TtlRule> rules;
   std::vector<TtlWindow> windows;
+  AdaptiveTtl adaptive;  ///< off unless adaptive.enabled
 
   /// The shipped policy (the same as examples/dynamic_ttl_default.json).
   static DynamicTtlConfig defaults();
@@ -188,6 +221,7 @@ struct DynamicTtlConfig {
 bool operator==(const TtlRule& a, const TtlRule& b);
 bool operator==(const TtlWindow& a, const TtlWindow& b);
 bool operator==(const ContentTypeTtl& a, const ContentTypeTtl& b);
+bool operator==(const AdaptiveTtl& a, const AdaptiveTtl& b);
 bool operator==(const DynamicTtlConfig& a, const DynamicTtlConfig& b);
 inline bool operator!=(const DynamicTtlConfig& a, const DynamicTtlConfig& b) { return !(a == b); }
 
@@ -207,7 +241,13 @@ struct TtlExplanation {
   int weekday = 0;                 ///< 0 = Monday .. 6 = Sunday
   std::string window;              ///< the matching window's name; empty when none matched
   double window_factor = 1.0;
-  double before_clamp_ms = 0.0;  ///< base x rules x window
+  bool adaptive = false;         ///< adaptation is on for this type
+  double adaptive_factor = 1.0;  ///< the learned multiplier (1 until data was observed)
+  std::chrono::milliseconds change_interval{0};  ///< the estimate behind it (0: none yet)
+  std::uint64_t observed_changes = 0;            ///< changes reported (bursts included)
+  std::uint64_t counted_changes = 0;             ///< changes that moved the estimate
+  std::uint64_t observed_reads = 0;
+  double before_clamp_ms = 0.0;  ///< base x rules x window x adaptive
   std::chrono::milliseconds min_ttl{0};
   std::chrono::milliseconds max_ttl{0};
   Clamp clamp = Clamp::none;
@@ -249,6 +289,8 @@ class DynamicTtlBuilder {
   DynamicTtlBuilder& window(std::string_view from, std::string_view to, double factor,
                             std::string name = {}, std::uint8_t days = days::every_day);
   DynamicTtlBuilder& window(TtlWindow window);
+  /// Turns adaptive TTL on with these settings (see AdaptiveTtl).
+  DynamicTtlBuilder& adaptive(AdaptiveTtl settings);
   DynamicTtlBuilder& clear_rules();
   DynamicTtlBuilder& clear_windows();
 
@@ -259,6 +301,17 @@ class DynamicTtlBuilder {
 
  private:
   DynamicTtlConfig config_;
+};
+
+/// What adaptive TTL has learned about one content type (DynamicTTL::adaptive_stats()).
+struct AdaptiveTypeStats {
+  std::string content_type;
+  double factor = 1.0;                           ///< the multiplier ttl_for applies now
+  std::chrono::milliseconds change_interval{0};  ///< estimated interval between changes
+  std::uint64_t observed_changes = 0;            ///< changes reported (bursts included)
+  std::uint64_t counted_changes = 0;             ///< changes that moved the estimate
+  std::uint64_t observed_reads = 0;
+  double reads_per_second = 0.0;  ///< reads over the time since the first observation
 };
 
 namespace detail {
@@ -313,6 +366,14 @@ class DynamicTTL final : public TtlPolicy {
   /// effective [min_ttl, max_ttl] of the content type, hence positive. Lock- and allocation-free.
   std::chrono::milliseconds ttl_for(std::string_view content_type,
                                     const Context& context) const noexcept override;
+
+  /// Learns from what the library saw (see AdaptiveTtl); a no-op unless adaptation is enabled
+  /// and the content type is listed. Lock-free lookup, then a short per-type lock.
+  void observe(const TtlObservation& observation) const noexcept override;
+
+  /// Each adapted content type's current factor, estimated change interval and the
+  /// observations behind them, for statistics export. Empty when adaptation is off.
+  std::vector<AdaptiveTypeStats> adaptive_stats() const;
 
   /// The same computation with every step recorded. Draws jitter like ttl_for (so it advances
   /// a seeded sequence). @throws std::bad_alloc only.

@@ -223,6 +223,9 @@ class FailSafeBackend final : public Backend<K, V>,
   std::size_t invalidate_matching(std::string_view literal_prefix) override {
     return tag_inner().invalidate_matching(literal_prefix);
   }
+  std::size_t invalidate_pattern(const KeyPattern& pattern) override {
+    return tag_inner().invalidate_pattern(pattern);
+  }
 
   // ---- StatsSource ----
 

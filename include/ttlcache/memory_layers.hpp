@@ -26,6 +26,7 @@
 #include "ttlcache/detail/hash.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/fail_safe.hpp"
+#include "ttlcache/key_pattern.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tags.hpp"
 
@@ -197,6 +198,25 @@ class KeyIndex {
     }
     return out;
   }
+  /// Removes and returns every key whose encoding matches pattern; only the range sharing
+  /// the pattern's literal prefix is visited.
+  std::vector<K> take_matching(const KeyPattern& pattern) {
+    const std::string_view prefix = pattern.literal_prefix();
+    std::vector<K> out;
+    for (auto& s : stripes_) {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      auto it = s.keys.lower_bound(prefix);
+      while (it != s.keys.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix) {
+        if (!pattern.matches(it->first)) {
+          ++it;
+          continue;
+        }
+        out.push_back(it->second);
+        it = s.keys.erase(it);
+      }
+    }
+    return out;
+  }
   std::size_t size() const {
     std::size_t n = 0;
     for (const auto& s : stripes_) {
@@ -277,6 +297,12 @@ class IndexedMemoryBackend final : public Backend<K, V>, public StatsSource {
     for (const K& key : index_->take_prefix(prefix)) removed += memory_->erase(key) ? 1 : 0;
     return removed;
   }
+  /// Removes every entry whose encoded key matches pattern; returns how many live ones.
+  std::size_t erase_pattern(const KeyPattern& pattern) {
+    std::size_t removed = 0;
+    for (const K& key : index_->take_matching(pattern)) removed += memory_->erase(key) ? 1 : 0;
+    return removed;
+  }
   MemoryBackend<K, V>& memory() noexcept { return *memory_; }
   std::size_t indexed_keys() const { return index_->size(); }
 
@@ -306,6 +332,13 @@ std::shared_ptr<TaggedBackend<K, V>> make_tagged_memory_backend(
     options.erase_prefix = [weak](std::string_view prefix) -> std::size_t {
       auto backend = weak.lock();
       return backend ? backend->erase_prefix(prefix) : 0;
+    };
+  }
+  if (!options.erase_pattern) {
+    std::weak_ptr<detail::IndexedMemoryBackend<K, Tagged<V>>> weak = inner;
+    options.erase_pattern = [weak](const KeyPattern& pattern) -> std::size_t {
+      auto backend = weak.lock();
+      return backend ? backend->erase_pattern(pattern) : 0;
     };
   }
   return std::make_shared<TaggedBackend<K, V>>(std::move(inner), std::move(stamps),

@@ -257,6 +257,12 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
         [&] { return detail::tag_support(*inner_).invalidate_matching(literal_prefix); },
         [&] { remember_all(); }, [] { return std::size_t{0}; });
   }
+  std::size_t invalidate_pattern(const KeyPattern& pattern) override {
+    return guarded<std::size_t>(
+        "invalidate_pattern", nullptr,
+        [&] { return detail::tag_support(*inner_).invalidate_pattern(pattern); },
+        [&] { remember_all(); }, [] { return std::size_t{0}; });
+  }
 
   /// Runs `call`, another route to the same server (e.g. its tag versions: GuardedStampStore),
   /// through this layer's breaker, repair pass and deadline, so that one breaker watches

@@ -27,6 +27,7 @@
 #include "ttlcache/clock.hpp"
 #include "ttlcache/detail/hash.hpp"
 #include "ttlcache/errors.hpp"
+#include "ttlcache/key_pattern.hpp"
 
 namespace ttlcache {
 
@@ -180,6 +181,12 @@ class TagCapable {
   virtual std::uint64_t version(std::string_view entity_type) = 0;
   /// Removes every entry whose encoded key starts with literal_prefix; returns how many.
   virtual std::size_t invalidate_matching(std::string_view literal_prefix) = 0;
+  /// Removes every entry whose encoded key matches pattern; returns how many. Not pure, so
+  /// implementers outside ttlcache keep compiling. @throws argument_error by default.
+  virtual std::size_t invalidate_pattern(const KeyPattern& pattern) {
+    throw argument_error("ttlcache: this backend cannot remove keys by pattern (" +
+                         pattern.to_string() + ")");
+  }
 };
 
 /// Settings of a TaggedBackend.
@@ -193,6 +200,9 @@ struct TaggedOptions {
   /// Removes entries whose encoded key starts with a literal prefix (invalidate_matching);
   /// the factories fill it in. Without it invalidate_matching throws argument_error.
   std::function<std::size_t(std::string_view)> erase_prefix;
+  /// Removes entries whose encoded key matches a KeyPattern (invalidate_pattern); the factories
+  /// fill it in. Without it invalidate_pattern throws argument_error.
+  std::function<std::size_t(const KeyPattern&)> erase_pattern;
 };
 
 /// A Backend<K,V> over a Backend<K, Tagged<V>> and a StampStore: every entry carries the
@@ -344,6 +354,15 @@ class TaggedBackend final : public Backend<K, V>, public TagCapable<K, V>, publi
                            "(use a make_tagged_* factory)");
     }
     return options_.erase_prefix(literal_prefix);
+  }
+
+  std::size_t invalidate_pattern(const KeyPattern& pattern) override {
+    if (!options_.erase_pattern) {
+      throw argument_error("ttlcache " + std::string(inner_->name()) +
+                           " backend: invalidate_pattern needs TaggedOptions::erase_pattern "
+                           "(use a make_tagged_* factory)");
+    }
+    return options_.erase_pattern(pattern);
   }
 
   inner_type& inner() noexcept { return *inner_; }

@@ -51,6 +51,9 @@ struct TieredOptions {
   /// Removes L2 entries by literal key prefix (invalidate_matching); e.g. RedisStore's
   /// erase_prefix. Without it erase_prefix() throws argument_error.
   std::function<std::size_t(std::string_view)> l2_erase_prefix;
+  /// Removes L2 entries matching a KeyPattern (invalidate_pattern); e.g. RedisStore's
+  /// erase_pattern. Without it erase_pattern() throws argument_error.
+  std::function<std::size_t(const KeyPattern&)> l2_erase_pattern;
 };
 
 /// Counters of a TieredBackend. Monotonic.
@@ -329,6 +332,20 @@ class TieredBackend final : public Backend<K, V>, public StatsSource {
     const std::size_t removed = options_.l2_erase_prefix(literal_prefix);
     clear_l1();
     publish(InvalidationMessage::Kind::prefix, std::string(literal_prefix));
+    return removed;
+  }
+
+  /// As erase_prefix, for a KeyPattern: L2 removes the matches, this L1 is cleared and the
+  /// other instances clear theirs. Throws argument_error without l2_erase_pattern.
+  std::size_t erase_pattern(const KeyPattern& pattern) {
+    if (!options_.l2_erase_pattern) {
+      throw argument_error(
+          "ttlcache tiered backend: erase_pattern needs TieredOptions::l2_erase_pattern");
+    }
+    const std::size_t removed = options_.l2_erase_pattern(pattern);
+    clear_l1();
+    // Receivers clear their whole L1 on a prefix message; the literal prefix is a superset.
+    publish(InvalidationMessage::Kind::prefix, std::string(pattern.literal_prefix()));
     return removed;
   }
 
@@ -682,6 +699,13 @@ TieredTagged<K, V> make_tiered_tagged(std::shared_ptr<Backend<K, Tagged<V>>> l2,
     tagged.erase_prefix = [weak](std::string_view prefix) -> std::size_t {
       auto tiered = weak.lock();
       return tiered ? tiered->erase_prefix(prefix) : 0;
+    };
+  }
+  if (!tagged.erase_pattern && out.tiered->options().l2_erase_pattern) {
+    std::weak_ptr<TieredBackend<K, Tagged<V>>> weak = out.tiered;
+    tagged.erase_pattern = [weak](const KeyPattern& pattern) -> std::size_t {
+      auto tiered = weak.lock();
+      return tiered ? tiered->erase_pattern(pattern) : 0;
     };
   }
   out.backend = std::make_shared<TaggedBackend<K, V>>(out.tiered, out.stamps, std::move(tagged));

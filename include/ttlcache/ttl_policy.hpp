@@ -1,22 +1,49 @@
-// The TTL policy interface: how a Cache turns (content type, context) into a lifetime.
+// The TTL policy interface: how a Cache turns (content type, context) into a lifetime, and what
+// it tells the policy about the data it caches (the feed adaptive policies learn from).
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 
 #include "ttlcache/context.hpp"
 
 namespace ttlcache {
 
+/// One thing the library saw happen to cached data of a content type. The library, not the
+/// user, reports these (a Cache calls TtlPolicy::observe on writes, invalidations, reloads and
+/// reads of entries it knows the content type of).
+struct TtlObservation {
+  enum class Kind : std::uint8_t {
+    write,             ///< a new value was written (set, set_many, a load that stored a value)
+    invalidation,      ///< entries were removed because their data changed (key, tag, version,
+                       ///< prefix or pattern invalidation)
+    reload_changed,    ///< a refresh or reload loaded a value different from the cached one
+    reload_unchanged,  ///< a refresh or reload loaded the same value: the data did not change
+    read,              ///< an entry was read (hit or miss)
+  };
+  Kind kind = Kind::read;
+  std::string_view content_type;  ///< only valid during the call
+  /// When it happened, on the cache's monotonic clock; a default (zero) time means "now" on the
+  /// policy's own clock.
+  std::chrono::steady_clock::time_point at{};
+};
+
 /// Computes an entry's TTL from what the caller knows about it. DynamicTTL is the shipped
 /// implementation; users may write their own. Implementations must be thread-safe: a Cache calls
-/// ttl_for concurrently from every thread that writes. The result must be positive.
+/// ttl_for and observe concurrently from every thread that writes or reads. The result of
+/// ttl_for must be positive.
 class TtlPolicy {
  public:
   virtual ~TtlPolicy() = default;
   virtual std::chrono::milliseconds ttl_for(std::string_view content_type,
                                             const Context& context) const = 0;
+  /// The feed adaptive policies learn from (see TtlObservation). Called on the cache's hot
+  /// paths: it must be cheap, thread-safe and must not throw. const because caches hold their
+  /// policy as shared_ptr<const TtlPolicy>: what a policy learns is internal state, like a
+  /// jitter counter, not a change of its configuration. The default ignores it.
+  virtual void observe(const TtlObservation& /*observation*/) const noexcept {}
 };
 
 }  // namespace ttlcache

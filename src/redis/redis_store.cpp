@@ -658,6 +658,20 @@ std::size_t RedisStore::erase_prefix(std::string_view literal_prefix) {
   return impl_->scan_all(pattern, Op{"SCAN+UNLINK", Op::Kind::prefix, literal_prefix}, true);
 }
 
+std::size_t RedisStore::erase_pattern(const KeyPattern& pattern) {
+  std::string glob = impl_->match_all.substr(0, impl_->match_all.size() - 1);
+  for (const auto& part : pattern.parts()) {
+    if (!part.wildcard) {
+      impl_->check_key(part.text);
+      glob += glob_escape(part.text);  // user text never acts as glob syntax
+    } else {
+      glob += part.kind == KeyPattern::Wildcard::any_run ? '*' : '?';
+    }
+  }
+  const std::string shown = pattern.to_string();
+  return impl_->scan_all(glob, Op{"SCAN+UNLINK", Op::Kind::prefix, shown}, true);
+}
+
 void RedisStore::clear() {
   impl_->scan_all(impl_->match_all, Op{"SCAN+UNLINK", Op::Kind::space}, true);
 }

@@ -268,6 +268,47 @@ TEST_CASE("builder: visit() reads in place on a plain in-process cache, on a cop
   }
 }
 
+TEST_CASE("builder: jitter() spreads explicit TTLs within its band", "[builder][jitter]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto cache = CacheBuilder<std::string, std::string>("jitter").clock(clock).jitter(10, 42).build();
+  std::chrono::milliseconds lo = 1h, hi = 0ms;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    cache.set(key, "v", 60s);
+    const auto ttl = cache.ttl(key);
+    REQUIRE(ttl);
+    lo = std::min(lo, *ttl);
+    hi = std::max(hi, *ttl);
+  }
+  CHECK(lo >= 54s);      // 60 s - 10 %
+  CHECK(hi <= 66s);      // 60 s + 10 %
+  CHECK(hi - lo > 10s);  // really spread, not one value
+}
+
+TEST_CASE("builder: the TTL policy learns from the cache's reads and writes",
+          "[builder][adaptive]") {
+  struct Counting final : ttlcache::TtlPolicy {
+    std::chrono::milliseconds ttl_for(std::string_view, const ttlcache::Context&) const override {
+      return std::chrono::minutes(1);
+    }
+    void observe(const ttlcache::TtlObservation& o) const noexcept override {
+      if (o.content_type != "page") return;
+      (o.kind == ttlcache::TtlObservation::Kind::read ? reads : writes)++;
+    }
+    mutable std::atomic<int> reads{0}, writes{0};
+  };
+  auto policy = std::make_shared<Counting>();
+  auto cache = CacheBuilder<std::string, std::string>("learn").ttl_policy(policy).build();
+  const auto page = EntryOptions().content_type("page");
+  cache.get_or_load(
+      "a", [] { return std::string("1"); }, page);  // a read (a miss)
+  cache.get_or_load(
+      "a", [] { return std::string("1"); }, page);  // a read (a hit)
+  cache.set("a", "2", page);                        // a write: the data changed
+  CHECK(policy->reads == 2);
+  CHECK(policy->writes == 1);  // loads are not changes
+}
+
 TEST_CASE("builder: describe() names the layers in order", "[builder]") {
   const std::string text = CacheBuilder<std::string, std::string>("pages")
                                .tags()
@@ -340,6 +381,7 @@ TEST_CASE("builder: every impossible combination is a config_error saying what t
   expect_rejected([](auto& b) { b.call_deadline(-1ms); }, "must not be negative");
   expect_rejected([](auto& b) { b.tags(0ms); }, "stamp_ttl must be positive");
   expect_rejected([](auto& b) { b.wait_for_bus(1s); }, "add tiered() or remove it");
+  expect_rejected([](auto& b) { b.jitter(150); }, "jitter");
   expect_rejected([](auto& b) { b.dynamic_ttl().ttl_policy(std::make_shared<TypePolicy>()); },
                   "keep one");
   expect_rejected(

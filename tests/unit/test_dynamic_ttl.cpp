@@ -923,3 +923,109 @@ TEST_CASE("readers run concurrently with reloads, good and bad", "[dynamic_ttl][
   CHECK(rejected == 300);
   CHECK(policy->ttl_for("t", {}).count() == 60'000);  // the last good load was a
 }
+
+// ---- a loader that stays cheap on hostile input ----
+
+namespace {
+
+// {"content_types": {"t0": 60, "t1": 60, ...}} with n types.
+std::string many_types_json(std::size_t n) {
+  std::string json = R"({"content_types": {)";
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) json += ", ";
+    json += "\"t" + std::to_string(i) + "\": 60";
+  }
+  json += "}}";
+  return json;
+}
+
+// A file under the temporary directory, removed at scope exit.
+struct TempPath {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("ttlcache_dynamic_ttl_" + std::to_string(std::random_device()())))
+                         .string();
+  ~TempPath() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a policy over the size cap is refused before parsing", "[dynamic_ttl][json][hostile]") {
+  // The attack from issue 18: 10 MB, 600,000 content types (it took 242 s of CPU to reject).
+  const std::string hostile = many_types_json(600'000);
+  REQUIRE(hostile.size() > 8U << 20U);
+  expect_config_error([&] { (void)DynamicTtlConfig::from_json(hostile); }, "$",
+                      "over the limit of 8388608");
+  TempPath file;
+  {
+    std::ofstream out(file.path, std::ios::binary);
+    out << hostile;
+  }
+  expect_config_error([&] { (void)DynamicTtlConfig::from_file(file.path); }, "",
+                      "over the limit of 8388608");
+}
+
+TEST_CASE("member limits are enforced while parsing, with the container's path",
+          "[dynamic_ttl][json][hostile]") {
+  // Under the byte cap but over the type limit: stopped at the 65537th name, not after the DOM.
+  expect_config_error([] { (void)DynamicTtlConfig::from_json(many_types_json(70'000)); },
+                      "$.content_types", "too many content types (more than 65536)");
+  std::string rules = R"({"rules": [)";
+  for (int i = 0; i < 300; ++i) {
+    rules += std::string(i > 0 ? "," : "") + R"({"field": "x", "op": "present", "factor": 2})";
+  }
+  rules += "]}";
+  expect_config_error([&] { (void)DynamicTtlConfig::from_json(rules); }, "$.rules",
+                      "too many rules (more than 256)");
+  std::string wide = R"({"content_types": {"a": {"ttl": 1)";
+  for (int i = 0; i < 20; ++i) wide += ", \"k" + std::to_string(i) + "\": 1";
+  wide += "}}}";
+  expect_config_error([&] { (void)DynamicTtlConfig::from_json(wide); }, "$.content_types.a",
+                      "too many members (more than 16)");
+  // The limit itself still loads, in document order.
+  const DynamicTtlConfig big = DynamicTtlConfig::from_json(many_types_json(65'536));
+  REQUIRE(big.content_types.size() == 65'536);
+  CHECK(big.content_types[0].name == "t0");
+  CHECK(big.content_types[65'535].name == "t65535");
+}
+
+TEST_CASE("content types keep their document order through a load", "[dynamic_ttl][json]") {
+  const auto c = DynamicTtlConfig::from_json(R"({"content_types": {"zeta": 1, "alpha": 2,
+                                               "mid": {"ttl": 3, "max_ttl": 100}}})");
+  REQUIRE(c.content_types.size() == 3);
+  CHECK(c.content_types[0].name == "zeta");
+  CHECK(c.content_types[1].name == "alpha");
+  CHECK(c.content_types[2].name == "mid");
+  CHECK(DynamicTtlConfig::from_json(c.to_json()) == c);
+}
+
+TEST_CASE("from_file: a directory is named as one, and messages carry one prefix",
+          "[dynamic_ttl][json]") {
+  TempPath dir;
+  std::filesystem::create_directory(dir.path);
+  expect_config_error([&] { (void)DynamicTtlConfig::from_file(dir.path); }, "",
+                      "it is a directory");
+  try {
+    (void)DynamicTtlConfig::from_file(dir.path);
+  } catch (const ttlcache::config_error& e) {
+    CHECK(std::string(e.what()).find("invalid JSON") == std::string::npos);
+  }
+  const std::string file = dir.path + "/policy.json";
+  {
+    std::ofstream out(file);
+    out << R"({"min_ttl": 9, "max_ttl": 1})";
+  }
+  try {
+    (void)DynamicTtlConfig::from_file(file);
+    FAIL("expected config_error");
+  } catch (const ttlcache::config_error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(e.path() == "$.min_ttl");
+    CHECK(what.find("ttlcache config") == 0);
+    CHECK(what.find("ttlcache config", 1) == std::string::npos);  // the prefix appears once
+    CHECK(what.find(file) != std::string::npos);
+  }
+}

@@ -22,6 +22,7 @@
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/fail_safe.hpp"
+#include "ttlcache/jitter.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/lock.hpp"
 #include "ttlcache/memory_backend.hpp"
@@ -79,6 +80,8 @@ struct BuildPlan {
   bool degrade = false;
   BreakerOptions breaker;
   std::chrono::milliseconds call_deadline{0};
+  std::optional<double> jitter_percent;
+  std::optional<std::uint64_t> jitter_seed;
   // plumbing
   std::shared_ptr<const Clock> clock;
   StatsOptions stats;
@@ -292,6 +295,9 @@ CacheOptions cache_options(const BuildPlan<K, V>& p, const Built<K, V>& built) {
     o.loading.lock_service = p.lock_service ? p.lock_service : built.locks;
   }
   o.call_deadline = p.call_deadline;
+  if (p.jitter_percent) {
+    o.ttl_jitter = std::make_shared<const Jitter>(*p.jitter_percent, p.jitter_seed);
+  }
   return o;
 }
 

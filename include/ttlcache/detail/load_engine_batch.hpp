@@ -121,6 +121,7 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
                                                           const EntryOptions& eo) {
   Request req = request(eo);
   if (req.tags) tag_support(*backend_);
+  observe(req, TtlObservation::Kind::read);
   std::vector<std::optional<V>> out;
   std::vector<std::optional<Timed<V>>> stale;
   try {

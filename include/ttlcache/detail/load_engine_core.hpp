@@ -37,6 +37,7 @@
 #include "ttlcache/entry_options.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/fail_safe.hpp"
+#include "ttlcache/key_pattern.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/lock.hpp"
 #include "ttlcache/memory_backend.hpp"
@@ -149,6 +150,7 @@ class LoadEngine {
       }
     });
     if (stats_ && req.ct) stats_->record_set(*req.ct);
+    observe(req, TtlObservation::Kind::write);
   }
 
   /// Entries with their own TTLs, untagged.
@@ -219,6 +221,13 @@ class LoadEngine {
     return n;
   }
 
+  std::size_t invalidate_pattern(const KeyPattern& pattern) {
+    auto& t = tag_support(*backend_);
+    const std::size_t n = call("invalidate_pattern", [&] { return t.invalidate_pattern(pattern); });
+    if (stats_) stats_->record_invalidation(InvalidationKind::pattern, pattern.to_string(), n);
+    return n;
+  }
+
   // ---- loading ----
 
   /// get_or_load's engine. A value that loaded is always returned, even when storing it fails
@@ -226,6 +235,7 @@ class LoadEngine {
   template <class Loader>
   LoadResult<V> load(const K& key, Loader& loader, const EntryOptions& eo) {
     Request req = request(eo);
+    observe(req, TtlObservation::Kind::read);
     if (req.tags) tag_support(*backend_);  // a clear error before anything when not tag-aware
     if (timed_) return load_timed(key, loader, req);
     std::optional<V> hit;
@@ -311,17 +321,19 @@ class LoadEngine {
   Request request(const EntryOptions& eo) {
     Request req;
     const LoadOptions& lo = options_.loading;
-    if (eo.ttl()) {
-      const auto ms = *eo.ttl();
+    if (eo.ttl() || eo.content_type().empty()) {
+      const auto ms = eo.ttl() ? *eo.ttl() : options_.default_ttl;
       check_ttl(ms);
-      req.ttl = [ms] { return ms; };
-    } else if (!eo.content_type().empty()) {
+      if (options_.ttl_jitter) {
+        req.ttl = [ms, jitter = options_.ttl_jitter] { return jitter->apply(ms); };
+      } else {
+        req.ttl = [ms] { return ms; };
+      }
+    } else {
       if (!options_.ttl_policy) no_policy();
       req.ttl = [policy = options_.ttl_policy, type = eo.content_type(), context = eo.context()] {
         return policy->ttl_for(type, context);
       };
-    } else {
-      req.ttl = [ms = options_.default_ttl] { return ms; };
     }
     req.content_type = eo.content_type();
     req.ct = counters(eo.content_type());
@@ -505,6 +517,8 @@ class LoadEngine {
     }
     const std::int64_t took = bg_->clock_us() - started;
     try {
+      // Not reported to the TTL policy as a write: a load after a miss or an expiry says
+      // nothing about the data changing (only set() does; invalidations the caller reports).
       call("set", req, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
     }
@@ -648,6 +662,16 @@ class LoadEngine {
                   const std::optional<std::vector<Stamp>>& stamps, const Request& req);
 
   // ---- statistics and backend calls ----
+
+  /// Tells the TTL policy (an adaptive DynamicTTL learns from it) what happened to data of the
+  /// request's content type; nothing without a policy or a content type.
+  void observe(const Request& req, TtlObservation::Kind kind) const noexcept {
+    if (!options_.ttl_policy || req.content_type.empty()) return;
+    TtlObservation o;
+    o.kind = kind;
+    o.content_type = req.content_type;
+    options_.ttl_policy->observe(o);
+  }
 
   // Requires stats_.
   void record_read(bool hit, ContentTypeCounters* ct) noexcept {

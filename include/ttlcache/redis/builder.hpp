@@ -136,12 +136,16 @@ struct RemoteComposer {
                                                const std::shared_ptr<InvalidationBus>& bus,
                                                Built<K, V>& out) {
     auto erase_prefix = [store](std::string_view prefix) { return store->erase_prefix(prefix); };
+    auto erase_pattern = [store](const KeyPattern& pattern) {
+      return store->erase_pattern(pattern);
+    };
     std::shared_ptr<Backend<K, X>> top;
     if (p.tiered) {
       TieredOptions to;
       to.l1_max_ttl = p.l1_max_ttl;
       to.scope = store->key_namespace();
       to.l2_erase_prefix = erase_prefix;
+      to.l2_erase_pattern = erase_pattern;
       if (p.tags) {
         auto parts =
             make_tiered_tagged<K, X>(l2<Tagged<X>>(p, store, out), store, bus, to,
@@ -166,6 +170,7 @@ struct RemoteComposer {
     if (p.tags) {
       TaggedOptions t = tagged_options(p);
       t.erase_prefix = erase_prefix;
+      t.erase_pattern = erase_pattern;
       auto values = std::make_shared<CodecBackend<K, Tagged<X>, KC, Codec<Tagged<X>>>>(store);
       top = std::make_shared<TaggedBackend<K, X>>(std::move(values), store, std::move(t));
     } else {

@@ -29,6 +29,9 @@ std::shared_ptr<TaggedBackend<K, V>> make_tagged_backend(std::shared_ptr<RedisSt
   if (!options.erase_prefix) {
     options.erase_prefix = [store](std::string_view prefix) { return store->erase_prefix(prefix); };
   }
+  if (!options.erase_pattern) {
+    options.erase_pattern = [store](const KeyPattern& p) { return store->erase_pattern(p); };
+  }
   auto inner = std::make_shared<CodecBackend<K, Tagged<V>, KC, TaggedCodec<V, VC>>>(store);
   return std::make_shared<TaggedBackend<K, V>>(std::move(inner), store, std::move(options));
 }
@@ -49,6 +52,9 @@ TieredTagged<K, V> make_tiered_backend(std::shared_ptr<RedisStore> store,
     options.l2_erase_prefix = [store](std::string_view prefix) {
       return store->erase_prefix(prefix);
     };
+  }
+  if (!options.l2_erase_pattern) {
+    options.l2_erase_pattern = [store](const KeyPattern& p) { return store->erase_pattern(p); };
   }
   auto l2 = std::make_shared<CodecBackend<K, Tagged<V>, KC, TaggedCodec<V, VC>>>(store);
   return make_tiered_tagged<K, V>(std::move(l2), store, std::move(bus), std::move(options),

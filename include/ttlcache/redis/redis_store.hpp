@@ -109,6 +109,9 @@ class RedisStore final : public ByteStore, public StampStore {
   /// Checks every entry first (TTL, limits): one bad entry and nothing is sent.
   void set_many(const std::vector<Write>& items) override;
   std::size_t erase_prefix(std::string_view literal_prefix) override;
+  /// SCAN MATCH with the pattern rendered as a glob (glob_escape on every literal part) under
+  /// this store's namespace, then UNLINK of each batch. Throws like erase_prefix.
+  std::size_t erase_pattern(const KeyPattern& pattern) override;
   void clear() override;
   /// Keys of this namespace, counted with SCAN (O(keys); may include keys about to expire).
   std::size_t size() override;

@@ -1,0 +1,258 @@
+// Tests for adaptive TTL in DynamicTTL, on a fake clock: convergence, drift, bursts, off, reload.
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ttlcache/dynamic_ttl.hpp"
+#include "ttlcache/errors.hpp"
+
+using namespace std::chrono_literals;
+using ttlcache::AdaptiveTtl;
+using ttlcache::ContentTypeTtl;
+using ttlcache::DynamicTTL;
+using ttlcache::DynamicTtlConfig;
+using ttlcache::FakeClock;
+using ttlcache::TtlObservation;
+using Kind = ttlcache::TtlObservation::Kind;
+
+namespace {
+
+// One type "t" with a 300 s table TTL, bounds [1 s, 7200 s], no jitter, UTC, adaptation on.
+DynamicTtlConfig adaptive_config(double max_factor = 100.0) {
+  DynamicTtlConfig c;
+  c.utc_offset = 0min;
+  c.jitter_percent = 0.0;
+  c.min_ttl = 1s;
+  c.max_ttl = 7200s;
+  c.content_types = {ContentTypeTtl("t", 300s), ContentTypeTtl("other", 60s)};
+  c.adaptive.enabled = true;
+  c.adaptive.max_factor = max_factor;
+  return c;
+}
+
+struct Fixture {
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  std::shared_ptr<DynamicTTL> policy;
+
+  explicit Fixture(DynamicTtlConfig config = adaptive_config())
+      : policy(std::make_shared<DynamicTTL>(std::move(config), clock)) {}
+
+  void see(Kind kind, std::string_view type = "t") const {
+    policy->observe(TtlObservation{kind, type, clock->now()});
+  }
+  double ttl_s(std::string_view type = "t") const {
+    return static_cast<double>(policy->ttl_for(type, {}).count()) / 1000.0;
+  }
+  double factor() const {
+    for (const auto& s : policy->adaptive_stats()) {
+      if (s.content_type == "t") return s.factor;
+    }
+    return 0.0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("adaptive: data changing every 10 s converges to a TTL near 10 s within 20 changes",
+          "[dynamic_ttl][adaptive]") {
+  Fixture f;
+  CHECK(f.ttl_s() == 300.0);  // nothing observed: the table
+  f.see(Kind::write);
+  std::vector<double> ttls;
+  for (int i = 0; i < 20; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::write);
+    ttls.push_back(f.ttl_s());
+  }
+  INFO("after 5: " << ttls[4] << " s, after 10: " << ttls[9] << " s, after 20: " << ttls[19]);
+  // Stated bound (docs/dynamic-ttl.md): within 10 % of the interval after 20 counted changes
+  // at the default smoothing 0.3; monotone on the way down.
+  CHECK(ttls[19] >= 9.0);
+  CHECK(ttls[19] <= 11.0);
+  for (std::size_t i = 1; i < ttls.size(); ++i) CHECK(ttls[i] <= ttls[i - 1]);
+  // Reads in between do not disturb it: the time since the last change stays under 10 s.
+  f.clock->advance(5s);
+  f.see(Kind::read);
+  CHECK(f.ttl_s() == Approx(ttls[19]).epsilon(0.01));
+  const auto stats = f.policy->adaptive_stats();
+  REQUIRE(stats.size() == 2);
+  const auto& t = stats[1].content_type == "t" ? stats[1] : stats[0];
+  CHECK(t.observed_changes == 21);
+  CHECK(t.counted_changes == 20);
+  CHECK(t.observed_reads == 1);
+  CHECK(t.change_interval >= 9s);
+  CHECK(t.change_interval <= 11s);
+  // The untouched type keeps its table TTL.
+  CHECK(f.ttl_s("other") == 60.0);
+}
+
+TEST_CASE("adaptive: a type that never changes drifts to its clamp maximum",
+          "[dynamic_ttl][adaptive]") {
+  DynamicTtlConfig c = adaptive_config(20.0);
+  c.max_ttl = 600s;
+  c.content_types[0] = ContentTypeTtl("t", 60s);
+  Fixture f(c);
+  f.see(Kind::write);
+  double previous = f.ttl_s();
+  CHECK(previous == 60.0);
+  for (int minute = 1; minute <= 20; ++minute) {
+    f.clock->advance(60s);
+    f.see(minute % 2 == 0 ? Kind::read : Kind::reload_unchanged);
+    const double now = f.ttl_s();
+    CHECK(now >= previous);  // drifts up, never down
+    previous = now;
+  }
+  CHECK(f.ttl_s() == 600.0);  // the max_ttl clamp (60 s x 20 would be 1200 s)
+  const auto e = f.policy->explain("t", {});
+  CHECK(e.adaptive);
+  CHECK(e.adaptive_factor == Approx(20.0));
+  CHECK(e.clamp == ttlcache::TtlExplanation::Clamp::lowered_to_max);
+  CHECK(e.to_string().find("adaptive") != std::string::npos);
+}
+
+TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
+          "[dynamic_ttl][adaptive]") {
+  Fixture f;
+  f.see(Kind::write);
+  for (int i = 0; i < 30; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::write);
+  }
+  const double before = f.factor();
+  REQUIRE(before > 0.0);
+  SECTION("1000 changes within the burst window count as one") {
+    f.clock->advance(10s);
+    for (int i = 0; i < 1000; ++i) {
+      f.see(Kind::invalidation);
+      f.clock->advance(500us);
+    }
+    const double after = f.factor();
+    INFO(before << " -> " << after);
+    CHECK(after / before <= std::pow(4.0, 0.3) + 1e-9);
+    CHECK(before / after <= std::pow(4.0, 0.3) + 1e-9);
+    CHECK(f.policy->adaptive_stats().size() == 2);
+  }
+  SECTION("with no burst window, each change moves it at most x4^smoothing") {
+    auto c = adaptive_config();
+    c.adaptive.burst_window = 0ms;
+    f.policy->reload(c);  // keeps the estimate (adaptation stays on)
+    CHECK(f.factor() == Approx(before));
+    double previous = before;
+    for (int i = 0; i < 5; ++i) {
+      f.clock->advance(1ms);
+      f.see(Kind::write);
+      const double now = f.factor();
+      CHECK(previous / now <= std::pow(4.0, 0.3) + 1e-9);
+      previous = now;
+    }
+    CHECK(previous < before);
+  }
+}
+
+TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forgets",
+          "[dynamic_ttl][adaptive]") {
+  auto with_jitter = adaptive_config();
+  with_jitter.jitter_percent = 10.0;
+  with_jitter.seed = 1234;
+  Fixture f(with_jitter);
+  f.see(Kind::write);
+  for (int i = 0; i < 10; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::write);
+  }
+  CHECK(f.ttl_s() < 100.0);
+  auto off = with_jitter;
+  off.adaptive.enabled = false;
+  f.policy->reload(off);
+  // The same config built fresh, same seed: the same TTL sequence, draw for draw.
+  const DynamicTTL table(off, f.clock);
+  for (int i = 0; i < 100; ++i) {
+    CHECK(f.policy->ttl_for("t", {}) == table.ttl_for("t", {}));
+  }
+  CHECK(f.policy->adaptive_stats().empty());
+  f.see(Kind::write);  // ignored while off
+  // On again: starts from the table (factor 1), not from the old estimate.
+  f.policy->reload(with_jitter);
+  const auto e = f.policy->explain("t", {});
+  CHECK(e.adaptive);
+  CHECK(e.adaptive_factor == 1.0);
+  CHECK(e.observed_changes == 0);
+}
+
+TEST_CASE("adaptive: the estimate survives a reload and is re-derived against the new table",
+          "[dynamic_ttl][adaptive]") {
+  Fixture f;
+  f.see(Kind::write);
+  for (int i = 0; i < 25; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::write);
+  }
+  const double before = f.ttl_s();
+  CHECK(before == Approx(10.0).epsilon(0.1));
+  auto c = adaptive_config();
+  c.content_types[0] = ContentTypeTtl("t", 600s);  // table edited: base doubled
+  f.policy->reload(c);
+  CHECK(f.ttl_s() == Approx(before).epsilon(0.001));  // same interval, factor halved
+  c.content_types[0].adaptive_max_factor = 1.0;       // this type opted out: its table TTL
+  f.policy->reload(c);
+  CHECK(f.ttl_s() == 600.0);
+}
+
+TEST_CASE("adaptive: JSON and builder round trip, validation", "[dynamic_ttl][adaptive][json]") {
+  const auto c = DynamicTtlConfig::from_json(R"({"adaptive": {"enabled": true, "max_factor": 4,
+      "smoothing": 0.5, "burst_window": 2.5, "target_ratio": 0.8},
+      "content_types": {"a": {"ttl": 60, "adaptive_max_factor": 2}, "b": 30}})");
+  CHECK(c.adaptive.enabled);
+  CHECK(c.adaptive.max_factor == 4.0);
+  CHECK(c.adaptive.smoothing == 0.5);
+  CHECK(c.adaptive.burst_window == 2500ms);
+  CHECK(c.adaptive.target_ratio == 0.8);
+  CHECK(c.content_types[0].adaptive_max_factor == 2.0);
+  CHECK(DynamicTtlConfig::from_json(c.to_json()) == c);
+  // Absent by default, so existing policies print as before.
+  CHECK(DynamicTtlConfig::defaults().to_json().find("adaptive") == std::string::npos);
+  const auto built = DynamicTTL::builder().content_type("a", 60s).adaptive(AdaptiveTtl{}).build();
+  CHECK(built->config().adaptive.enabled);
+  for (const char* bad :
+       {R"({"adaptive": {"max_factor": 0.5}})", R"({"adaptive": {"smoothing": 0}})",
+        R"({"adaptive": {"burst_window": -1}})", R"({"adaptive": {"target_ratio": 0}})",
+        R"({"adaptive": {"enabled": 1}})", R"({"adaptive": {"speed": 1}})",
+        R"({"content_types": {"a": {"ttl": 1, "adaptive_max_factor": 0.9}}})"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(DynamicTtlConfig::from_json(bad), ttlcache::config_error);
+  }
+}
+
+TEST_CASE("adaptive: observe and ttl_for from many threads, with reloads",
+          "[dynamic_ttl][adaptive][concurrency]") {
+  Fixture f;
+  std::atomic<bool> stop{false};
+  std::atomic<long> out_of_bounds{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20'000 && !stop.load(std::memory_order_relaxed); ++i) {
+        f.see(i % 3 == 0 ? Kind::write : Kind::read, t == 0 ? "t" : "other");
+        const auto ms = f.policy->ttl_for("t", {}).count();
+        if (ms < 1'000 || ms > 7'200'000) out_of_bounds.fetch_add(1);
+        if (t == 2 && i % 1000 == 0) (void)f.policy->adaptive_stats();
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    auto c = adaptive_config();
+    c.adaptive.enabled = i % 5 != 4;
+    f.policy->reload(c);
+    f.clock->advance(1s);
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  CHECK(out_of_bounds.load() == 0);
+}
