@@ -12,6 +12,7 @@
 #include "ttlcache/cache.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/key_pattern.hpp"
+#include "ttlcache/memory_layers.hpp"
 #include "ttlcache/tags.hpp"
 
 using namespace std::chrono_literals;
