@@ -32,7 +32,8 @@ namespace ttlcache {
 
 namespace redis {
 struct RedisOptions;
-}
+struct TrackingOptions;
+}  // namespace redis
 
 namespace detail {
 /// Builds the Redis-backed layers. Declared here, defined in <ttlcache/redis/builder.hpp>
@@ -126,6 +127,22 @@ class CacheBuilder {
   CacheBuilder& tiered(std::chrono::milliseconds l1_max_ttl = std::chrono::seconds(5)) {
     plan_.tiered = true;
     plan_.l1_max_ttl = l1_max_ttl;
+    return *this;
+  }
+  /// A near cache: tiered (an in-process L1 in front of Redis), kept coherent by Redis itself
+  /// through CLIENT TRACKING rather than a bus of ttlcache's, so a write by any client (another
+  /// language, redis-cli) drops the near copy. Broadcast mode on the namespace by default;
+  /// pass redis::TrackingOptions for keys_read mode. Needs redis() on one node; not with tags()
+  /// (docs/redis.md, "Near cache").
+  CacheBuilder& near_cache(std::chrono::milliseconds l1_max_ttl = std::chrono::seconds(5)) {
+    tiered(l1_max_ttl);
+    plan_.near_cache = true;
+    return *this;
+  }
+  CacheBuilder& near_cache(const redis::TrackingOptions& tracking,
+                           std::chrono::milliseconds l1_max_ttl = std::chrono::seconds(5)) {
+    near_cache(l1_max_ttl);
+    plan_.tracking = detail::RemoteComposer<K, V, KC, VC>::share(tracking);
     return *this;
   }
   /// Tiered: build() waits up to this long for the invalidation bus to subscribe (until it

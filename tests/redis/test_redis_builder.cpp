@@ -36,6 +36,7 @@ std::vector<Config> redis_configs() {
       {"redis + tags", [](auto& b) { b.tags(); }},
       {"redis + tags + fail-safe + degrade", [](auto& b) { b.tags().fail_safe(1h).degrade(); }},
       {"tiered", [](auto& b) { b.tiered(5s); }},
+      {"near cache (CLIENT TRACKING)", [](auto& b) { b.near_cache(5s); }},
       {"tiered + tags", [](auto& b) { b.tiered(5s).tags(); }},
       {"tiered + tags + fail-safe + degrade + refresh",
        [](auto& b) {
@@ -154,6 +155,26 @@ TEST_CASE(
       }
     }
   }
+}
+
+TEST_CASE("builder on Redis: near_cache() drops the near copy when another client writes",
+          "[redis][builder][tracking]") {
+  const auto options = fresh_options("builder-near");
+  auto cache = CacheBuilder<std::string, std::string>("near")
+                   .redis(options)
+                   .near_cache(30s)
+                   .wait_for_bus(10s)
+                   .build();
+  INFO(CacheBuilder<std::string, std::string>("near").redis(options).near_cache().describe());
+  cache.set("k", "one", 1min);
+  CHECK(cache.get("k") == std::optional<std::string>("one"));
+  // A writer that is not this cache: another service on the same Redis (here a raw store).
+  auto foreign = std::make_shared<ttlcache::redis::RedisStore>(options);
+  foreign->set("k", "two", 1min);
+  wait_until([&] { return cache.get("k") == std::optional<std::string>("two"); },
+             "the near copy to be dropped after a foreign write");
+  const auto stats = cache.stats();
+  CHECK(stats.tiers.count("l1") == 1);
 }
 
 TEST_CASE("builder on Redis: with degrade, a cache builds and serves while Redis is down",

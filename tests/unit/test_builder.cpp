@@ -382,6 +382,8 @@ TEST_CASE("builder: every impossible combination is a config_error saying what t
   expect_rejected([](auto& b) { b.tags(0ms); }, "stamp_ttl must be positive");
   expect_rejected([](auto& b) { b.wait_for_bus(1s); }, "add tiered() or remove it");
   expect_rejected([](auto& b) { b.jitter(150); }, "jitter");
+  expect_rejected([](auto& b) { b.near_cache().tags(); }, "use tiered() (pub/sub bus) with tags()");
+  expect_rejected([](auto& b) { b.near_cache(); }, "add redis(url)");
   expect_rejected([](auto& b) { b.dynamic_ttl().ttl_policy(std::make_shared<TypePolicy>()); },
                   "keep one");
   expect_rejected(

@@ -35,7 +35,8 @@
 namespace ttlcache {
 namespace redis {
 struct RedisOptions;
-}
+struct TrackingOptions;
+}  // namespace redis
 
 namespace detail {
 
@@ -63,6 +64,8 @@ struct BuildPlan {
   Built<K, V> (*compose_remote)(const BuildPlan&) = nullptr;
   std::string (*describe_remote)(const BuildPlan&) = nullptr;
   bool tiered = false;
+  bool near_cache = false;  // tiered, kept coherent by Redis (CLIENT TRACKING), not the bus
+  std::shared_ptr<const redis::TrackingOptions> tracking;
   std::chrono::milliseconds l1_max_ttl{5000};
   std::chrono::milliseconds bus_wait{0};
   bool tags = false;
@@ -109,6 +112,12 @@ struct BuildPlan {
 /// The impossible combinations, each with what to change.
 template <class K, class V>
 void validate(const BuildPlan<K, V>& p) {
+  if (p.near_cache && p.tags) {
+    reject("near_cache()",
+           "tag and version changes reach a near cache only as Redis key reports, which the "
+           "near cache does not check yet: use tiered() (pub/sub bus) with tags(), or drop "
+           "tags()");
+  }
   if (p.tiered && !p.remote()) {
     reject("tiered()", "a tiered cache needs a shared L2 behind its L1: add redis(url)");
   }

@@ -17,6 +17,7 @@
 #include "ttlcache/redis/options.hpp"
 #include "ttlcache/redis/pubsub_bus.hpp"
 #include "ttlcache/redis/redis_store.hpp"
+#include "ttlcache/redis/tracking.hpp"
 #include "ttlcache/resilient_backend.hpp"
 #include "ttlcache/tiered_backend.hpp"
 
@@ -54,6 +55,10 @@ struct RemoteComposer {
   static std::shared_ptr<const redis::RedisOptions> share(const redis::RedisOptions& options) {
     return std::make_shared<const redis::RedisOptions>(options);
   }
+  static std::shared_ptr<const redis::TrackingOptions> share(
+      const redis::TrackingOptions& options) {
+    return std::make_shared<const redis::TrackingOptions>(options);
+  }
 
   /// The options: given ones as they are; from a URL, namespaced by the cache's name so that
   /// two caches on one Redis never share keys. With degrade(), build() does not wait for Redis
@@ -76,7 +81,12 @@ struct RemoteComposer {
     Built<K, V> out;
     out.used_memory = [store] { return store->used_memory(); };
     std::shared_ptr<InvalidationBus> bus;
-    if (p.tiered) {
+    if (p.near_cache) {
+      auto tracking = std::make_shared<redis::TrackingBus>(
+          store, p.tracking ? *p.tracking : redis::TrackingOptions{});
+      if (p.bus_wait.count() > 0) tracking->wait_until_subscribed(p.bus_wait);
+      bus = std::move(tracking);
+    } else if (p.tiered) {
       redis::PubSubOptions bo;
       bo.redis = ro;
       bo.channel = ro.key_namespace + ":invalidation";
@@ -109,7 +119,9 @@ struct RemoteComposer {
       out += p.tiered ? "  tags: versions in Redis, local copy\n" : "  tags: versions in Redis\n";
     if (p.tiered) {
       out += "  tiered: L1 " + std::to_string(p.max_entries) + " entries, l1_max_ttl " +
-             ms_text(p.l1_max_ttl) + ", Redis pub/sub invalidation bus\n";
+             ms_text(p.l1_max_ttl) +
+             (p.near_cache ? ", near cache kept coherent by Redis (CLIENT TRACKING)\n"
+                           : ", Redis pub/sub invalidation bus\n");
       if (p.degrade) {
         out += "  L2 circuit breaker (" + std::to_string(p.breaker.failure_threshold) +
                " failures, open " + ms_text(p.breaker.open_for) + ") + repair of failed writes\n";
