@@ -20,6 +20,7 @@
 using namespace std::chrono_literals;
 using ttlcache::CacheBuilder;
 using ttlcache::EntryOptions;
+using StringBuilder = CacheBuilder<std::string, std::string>;  // no comma inside test macros
 
 namespace {
 
@@ -165,7 +166,8 @@ TEST_CASE("builder on Redis: near_cache() drops the near copy when another clien
                    .near_cache(30s)
                    .wait_for_bus(10s)
                    .build();
-  INFO(CacheBuilder<std::string, std::string>("near").redis(options).near_cache().describe());
+  const std::string layers = StringBuilder("near").redis(options).near_cache().describe();
+  INFO(layers);
   cache.set("k", "one", 1min);
   CHECK(cache.get("k") == std::optional<std::string>("one"));
   // A writer that is not this cache: another service on the same Redis (here a raw store).
@@ -230,8 +232,7 @@ TEST_CASE(
 }
 
 TEST_CASE("builder on Redis: a malformed URL is a config_error at build()", "[redis][builder]") {
-  CHECK_THROWS_AS(CacheBuilder<std::string, std::string>("bad").redis("http://nope").build(),
-                  ttlcache::config_error);
+  CHECK_THROWS_AS(StringBuilder("bad").redis("http://nope").build(), ttlcache::config_error);
   const std::string text = CacheBuilder<std::string, std::string>("desc")
                                .redis("redis://app:secret@127.0.0.1:6379/0")
                                .tiered(5s)
