@@ -501,6 +501,14 @@ bool Connection::queue(int argc, const char** argv, const std::size_t* lens) {
 
 bool Connection::flush() {
   if (broken()) return false;
+  // A spent budget fails before anything is sent: otherwise a fast server could answer before
+  // any wait looked at the deadline, and a call past its deadline would go ahead.
+  if (out_sent_ < out_.size() && under_deadline() && remaining_budget(timeout_).count() <= 0) {
+    fail(Failure::timeout,
+         "the call's time budget was spent before the command was sent; the connection was "
+         "dropped");
+    return false;
+  }
   while (out_sent_ < out_.size()) {
     const char* data = out_.data() + out_sent_;
     const std::size_t left = out_.size() - out_sent_;

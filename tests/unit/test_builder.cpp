@@ -241,7 +241,7 @@ TEST_CASE("builder: weighers and removal listeners see the user's value, never a
   CHECK(removed[0].size() == 2 + 40);  // "k=" + the body: the Page itself was passed
 }
 
-TEST_CASE("builder: a Cache is a handle; copies share one engine", "[builder]") {
+TEST_CASE("builder: a Cache is a handle, copies share one engine", "[builder]") {
   auto a = CacheBuilder<std::string, std::string>("handle").build();
   auto b = a;
   a.set("k", "v");
