@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "redis/value_format.hpp"
+#include "ttlcache/envelope_codec.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/fail_safe.hpp"
 #include "ttlcache/redis/options.hpp"
