@@ -118,6 +118,10 @@ inline TieredTaggedSetup make_tiered_tagged(const Endpoints& at, const Settings&
   out.top = std::make_shared<ttlcache::ResilientBackend<Key, Value>>(out.parts.backend, on_top);
   ttlcache::CacheOptions options;
   options.name = "chaos-tiered-tagged";
+  // One budget for the whole cache call (read, stamps, write), as the builder's call_deadline()
+  // sets it: the layers' call_budget alone bounds each backend call, so a get_or_load that
+  // reads, loads and writes could wait three budgets.
+  options.call_deadline = s.call_budget;
   out.cache = std::make_unique<Cache>(out.top, options);
   out.l2->attach_stats(out.cache->shared_stats_recorder());
   out.top->attach_stats(out.cache->shared_stats_recorder());
@@ -151,6 +155,7 @@ inline FailSafeSetup make_fail_safe(const Endpoints& at, const Settings& s = {})
   out.backend = std::make_shared<ttlcache::FailSafeBackend<Key, Value>>(out.guarded, fs);
   ttlcache::CacheOptions options;
   options.name = "chaos-fail-safe";
+  options.call_deadline = s.call_budget;
   options.loading.fail_safe = true;
   out.cache = std::make_unique<Cache>(out.backend, options);
   out.guarded->attach_stats(out.cache->shared_stats_recorder());
