@@ -2,14 +2,16 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// When the builder (builder.hpp) lands, each make_* below becomes one CacheBuilder chain; the
-// scenarios only see the Setup structs, so they stay as they are.
+// make_built_tiered is what a user writes: one CacheBuilder chain. The hand-built set-ups beside
+// it keep their layers reachable, so that the scenarios that need a layer's own counters (the
+// breaker's, the bus's) can read them; they are composed as the builder composes them.
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "ttlcache/builder.hpp"
 #include "ttlcache/redis.hpp"
 #include "ttlcache/resilient_backend.hpp"
 #include "ttlcache/ttlcache.hpp"
@@ -180,6 +182,29 @@ inline PlainFailSafeSetup make_plain_fail_safe(const Endpoints& at, const Settin
   options.loading.fail_safe = true;
   out.cache = std::make_unique<Cache>(out.backend, options);
   return out;
+}
+
+/// The documented production recipe as a user writes it: a tag-aware tiered cache on Redis,
+/// degrade with a breaker, one deadline per call. Every instance on the same port and namespace
+/// shares the keys and the invalidation bus.
+inline Cache make_built_tiered(int port, const std::string& ns, const Settings& s = {}) {
+  return ttlcache::CacheBuilder<Key, Value>("chaos-built")
+      .redis(redis_options(port, ns, s))
+      .tiered(s.l1_max_ttl)
+      .tags()
+      .degrade(breaker_options(s))
+      .call_deadline(s.call_budget)
+      .wait_for_bus(std::chrono::seconds(10))
+      .build();
+}
+
+/// Whether the built cache's L2 breaker is closed (or has never changed state), from the
+/// statistics a user reads.
+inline bool l2_closed(const Cache& cache) {
+  const auto stats = cache.stats();
+  const auto tier = stats.tiers.find("l2");
+  return tier == stats.tiers.end() || !tier->second.breaker ||
+         *tier->second.breaker == ttlcache::BreakerState::closed;
 }
 
 }  // namespace ttlcache_chaos

@@ -2,15 +2,24 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chaos/chaos_support.hpp"
 #include "chaos/configs.hpp"
 #include "chaos/fault_proxy.hpp"
+#include "chaos/two_process.hpp"
 #include "redis/redis_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -340,4 +349,159 @@ TEST_CASE("the documented fail-safe snippet survives a SIGKILL and restart", "[c
   PhaseFigures& f = w.figures(fault);
   CHECK(f.exceptions == 0);
   CHECK(f.loads > 0);
+}
+
+namespace {
+std::string tier_counts(const ttlcache::CacheStats& stats) {
+  std::string out;
+  for (const auto& [name, t] : stats.tiers) {
+    out += name + " hits " + std::to_string(t.hits) + " misses " + std::to_string(t.misses) +
+           " errors " + std::to_string(t.errors) + "; ";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the builder's tagged tiered cache: Redis SIGKILLed and restarted", "[chaos]") {
+  Rig rig;
+  Settings settings;
+  auto cache = make_built_tiered(rig.at.data_port, rig.at.key_namespace, settings);
+  Database db(400);
+  Workload w(db);
+  w.add_reader(cache, 101);
+  w.add_reader(cache, 102);
+  w.add_writer(cache, 103, 20ms);
+  const double recovery = run_phases(
+      w, [&] { rig.server.kill_hard(); }, 2s, [&] { rig.server.restart(); },
+      [&] { return l2_closed(cache); });
+  const auto stats = cache.stats();
+  const auto l2 = stats.tiers.find("l2");
+  const std::uint64_t transitions = l2 == stats.tiers.end() ? 0 : l2->second.breaker_transitions;
+  print_figures("kill+restart (builder: tiered, tags, degrade, call_deadline)", w, recovery,
+                static_cast<double>(settings.call_budget.count()),
+                "; l2 breaker transitions " + std::to_string(transitions) + ", backend errors " +
+                    std::to_string(stats.backend_errors) + ", calls before the fault " +
+                    std::to_string(w.figures(before).calls) + ", " + tier_counts(stats));
+  check_tiered_contract(w, recovery, settings);
+  CHECK(transitions >= 2);  // it opened during the outage and closed after
+}
+
+namespace {
+
+std::string make_temp_dir() {
+  char pattern[] = "/tmp/ttlcache-chaos-two.XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+// The peer process, killed if it outlives the test.
+class Peer {
+ public:
+  explicit Peer(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(TTLCACHE_CHAOS_PEER));
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, TTLCACHE_CHAOS_PEER, nullptr, nullptr, argv.data(), environ) != 0) {
+      throw std::runtime_error(std::string("cannot start ") + TTLCACHE_CHAOS_PEER);
+    }
+  }
+  ~Peer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+  /// Its exit status once it has exited within `limit`; -1 when it had not (it is then killed).
+  int wait_exit(std::chrono::milliseconds limit) {
+    int status = 0;
+    const auto exited = wait_for([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
+    if (exited < 0) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("two processes write and read the same keys while Redis is SIGKILLed and restarted",
+          "[chaos]") {
+  Rig rig;
+  Settings settings;
+  const std::string dir = make_temp_dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      const int rc = std::system(("rm -rf '" + dir + "'").c_str());
+      (void)rc;
+    }
+  } cleanup{dir};
+  const int keys = 200;
+  Database db(keys, dir + "/database", true);
+  SharedMemory control_memory(dir + "/control", sizeof(RunControl), true);
+  auto& control = *static_cast<RunControl*>(control_memory.data());
+
+  auto cache = make_built_tiered(rig.at.data_port, rig.at.key_namespace, settings);
+  Peer peer({std::to_string(rig.at.data_port), rig.at.key_namespace, dir + "/database",
+             dir + "/control", std::to_string(keys)});
+  INFO("the peer process (" << TTLCACHE_CHAOS_PEER << ") did not start its workload in 30 s");
+  REQUIRE(wait_flag(control.ready, 30s));
+
+  Workload w(db);
+  w.add_reader(cache, 81);
+  w.add_writer(cache, 82, 20ms, true);
+  std::this_thread::sleep_for(1s);
+  control.phase.store(fault);
+  w.set_phase(fault);
+  rig.server.kill_hard();
+  std::this_thread::sleep_for(2s);
+  rig.server.restart();
+  control.phase.store(after);
+  w.set_phase(after);
+  const double recovery = wait_for([&] { return l2_closed(cache); }, 10s);
+  std::this_thread::sleep_for(1s);
+  w.stop();
+  control.stop.store(1);
+  INFO("the peer process did not stop its writers in 30 s");
+  REQUIRE(wait_flag(control.peer_stopped, 30s));
+  // Both processes' writers are done: every key must now read as the database says, here and
+  // there (nothing lost, no L1 copy left behind).
+  const double converged = converge(cache, db, 10s);
+  REQUIRE(peer.wait_exit(30s) == 0);
+  REQUIRE(control.done.load() == 1);
+  const PeerReport& r = control.report;
+
+  print_figures("two processes, kill+restart (this process)", w, recovery,
+                static_cast<double>(settings.call_budget.count()),
+                "; converged " + std::to_string(static_cast<long long>(converged)) + " ms");
+  std::printf(
+      "chaos two processes, kill+restart (peer): exceptions %llu/%llu/%llu; hit rate %.3f "
+      "before, %.3f during the fault, %.3f after; stale reads %llu, worst staleness %.0f ms; max "
+      "call time during the fault %.1f ms; converged %.0f ms\n",
+      static_cast<unsigned long long>(r.exceptions[0]),
+      static_cast<unsigned long long>(r.exceptions[1]),
+      static_cast<unsigned long long>(r.exceptions[2]), r.hit_rate[0], r.hit_rate[1], r.hit_rate[2],
+      static_cast<unsigned long long>(r.stale_reads), r.worst_staleness_ms, r.max_fault_ms,
+      r.converged_ms);
+  std::fflush(stdout);
+
+  check_tiered_contract(w, recovery, settings);
+  INFO("the peer's first exception: " << r.first_exception);
+  CHECK(r.exceptions[0] + r.exceptions[1] + r.exceptions[2] == 0);
+  CHECK(r.calls[1] > 100);
+  CHECK(r.hit_rate[1] >= 0.5 * r.hit_rate[0]);
+  CHECK(r.worst_staleness_ms <= static_cast<double>(settings.l1_max_ttl.count()));
+  CHECK(r.max_fault_ms <= static_cast<double>(settings.call_budget.count()) + max_call_slack_ms);
+  // Once the writers stop, each process answers the database's version for every key within
+  // the staleness bound (an L1 copy whose invalidation was lost lives at most l1_max_ttl).
+  const double converge_bound = static_cast<double>(settings.l1_max_ttl.count()) + 1000;
+  CHECK(converged >= 0);
+  CHECK(converged <= converge_bound);
+  CHECK(r.converged_ms >= 0);
+  CHECK(r.converged_ms <= converge_bound);
 }
