@@ -160,6 +160,15 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
     if (breaker_) raw->record_breaker_state(options_.tier, breaker_->state());
   }
 
+  /// Called after a repair pass erased keys (`cleared` false) or cleared everything (`cleared`
+  /// true), on the thread that ran it. Other instances may have copied the erased values into
+  /// their own L1 from this backend before the repair: a tiered cache publishes an
+  /// invalidation for them here (CacheBuilder wires it). Set it before the backend is shared;
+  /// it must not throw.
+  void on_repaired(std::function<void(const std::vector<K>& keys, bool cleared)> listener) {
+    repaired_listener_ = std::move(listener);
+  }
+
   // ---- Backend ----
 
   std::optional<V> get(const K& key) override {
@@ -452,6 +461,15 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
       } else {
         repaired_keys_.fetch_add(batch.size(), std::memory_order_relaxed);
       }
+      if (repaired_listener_) {
+        std::vector<K> keys;
+        keys.reserve(batch.size());
+        for (const auto& entry : batch) keys.push_back(entry.first);
+        try {
+          repaired_listener_(keys, wipe);
+        } catch (...) {  // a listener's failure must not fail the caller's call
+        }
+      }
       {
         std::lock_guard<std::mutex> lock(pending_mutex_);
         // A key that failed again after the snapshot keeps its (newer) entry.
@@ -480,6 +498,7 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
 
   std::shared_ptr<Backend<K, V>> inner_;
   const ResilientOptions options_;
+  std::function<void(const std::vector<K>&, bool)> repaired_listener_;
   std::unique_ptr<CircuitBreaker> breaker_;
 
   std::atomic<StatsRecorder*> recorder_{nullptr};

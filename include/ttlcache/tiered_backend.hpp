@@ -712,4 +712,29 @@ TieredTagged<K, V> make_tiered_tagged(std::shared_ptr<Backend<K, Tagged<V>>> l2,
   return out;
 }
 
+/// A ResilientBackend::on_repaired listener for the L2 of a tiered cache: a repair erased
+/// values that other instances may have copied into their L1 meanwhile (they read L2 before
+/// the repair ran), so it tells them on the bus, as a write would. `scope` is the tiered
+/// cache's TieredOptions::scope.
+template <class K>
+std::function<void(const std::vector<K>&, bool)> publish_repairs(
+    std::shared_ptr<InvalidationBus> bus, std::string scope) {
+  return
+      [bus = std::move(bus), scope = std::move(scope)](const std::vector<K>& keys, bool cleared) {
+        if (!bus) return;
+        InvalidationMessage m;
+        m.scope = scope;
+        if (cleared) {
+          m.kind = InvalidationMessage::Kind::clear;
+          bus->publish(m);
+          return;
+        }
+        m.kind = InvalidationMessage::Kind::key;
+        for (const auto& key : keys) {
+          m.subject = BusKey<K>::encode(key);
+          bus->publish(m);
+        }
+      };
+}
+
 }  // namespace ttlcache

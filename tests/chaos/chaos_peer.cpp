@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
     w.stop();
     control.peer_stopped.store(1);
     PeerReport& r = control.report;
-    r.converged_ms = converge(cache, db, std::chrono::seconds(10));
+    std::string detail;
+    r.converged_ms = converge(cache, db, std::chrono::seconds(10), &detail);
+    std::strncpy(r.converge_detail, detail.c_str(), sizeof(r.converge_detail) - 1);
     for (int p = 0; p < 3; ++p) {
       PhaseFigures& f = w.figures(static_cast<Phase>(p));
       r.calls[p] = f.calls;

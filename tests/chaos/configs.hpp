@@ -100,6 +100,7 @@ inline TieredTaggedSetup make_tiered_tagged(const Endpoints& at, const Settings&
   auto codec = std::make_shared<ttlcache::CodecBackend<Key, TaggedValue, ttlcache::KeyCodec<Key>,
                                                        ttlcache::TaggedCodec<Value>>>(out.store);
   out.l2 = std::make_shared<ttlcache::ResilientBackend<Key, TaggedValue>>(codec, at_l2);
+  out.l2->on_repaired(ttlcache::publish_repairs<Key>(out.bus, at.key_namespace));
 
   ttlcache::TieredOptions tiered;
   tiered.l1_max_ttl = s.l1_max_ttl;

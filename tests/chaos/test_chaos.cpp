@@ -471,23 +471,25 @@ TEST_CASE("two processes write and read the same keys while Redis is SIGKILLed a
   REQUIRE(wait_flag(control.peer_stopped, 30s));
   // Both processes' writers are done: every key must now read as the database says, here and
   // there (nothing lost, no L1 copy left behind).
-  const double converged = converge(cache, db, 10s);
+  std::string converge_detail;
+  const double converged = converge(cache, db, 10s, &converge_detail);
   REQUIRE(peer.wait_exit(30s) == 0);
   REQUIRE(control.done.load() == 1);
   const PeerReport& r = control.report;
 
   print_figures("two processes, kill+restart (this process)", w, recovery,
                 static_cast<double>(settings.call_budget.count()),
-                "; converged " + std::to_string(static_cast<long long>(converged)) + " ms");
+                "; converged " + std::to_string(static_cast<long long>(converged)) + " ms (" +
+                    converge_detail + ")");
   std::printf(
       "chaos two processes, kill+restart (peer): exceptions %llu/%llu/%llu; hit rate %.3f "
       "before, %.3f during the fault, %.3f after; stale reads %llu, worst staleness %.0f ms; max "
-      "call time during the fault %.1f ms; converged %.0f ms\n",
+      "call time during the fault %.1f ms; converged %.0f ms (%s)\n",
       static_cast<unsigned long long>(r.exceptions[0]),
       static_cast<unsigned long long>(r.exceptions[1]),
       static_cast<unsigned long long>(r.exceptions[2]), r.hit_rate[0], r.hit_rate[1], r.hit_rate[2],
       static_cast<unsigned long long>(r.stale_reads), r.worst_staleness_ms, r.max_fault_ms,
-      r.converged_ms);
+      r.converged_ms, r.converge_detail);
   std::fflush(stdout);
 
   check_tiered_contract(w, recovery, settings);
@@ -500,6 +502,8 @@ TEST_CASE("two processes write and read the same keys while Redis is SIGKILLed a
   // Once the writers stop, each process answers the database's version for every key within
   // the staleness bound (an L1 copy whose invalidation was lost lives at most l1_max_ttl).
   const double converge_bound = static_cast<double>(settings.l1_max_ttl.count()) + 1000;
+  INFO("this process's convergence: " << converge_detail);
+  INFO("the peer's convergence: " << r.converge_detail);
   CHECK(converged >= 0);
   CHECK(converged <= converge_bound);
   CHECK(r.converged_ms >= 0);

@@ -25,6 +25,7 @@ struct PeerReport {
   double worst_staleness_ms;
   double max_fault_ms;
   double converged_ms;  ///< -1: did not converge in time
+  char converge_detail[200];
   char first_exception[200];
 };
 
@@ -40,22 +41,28 @@ struct RunControl {
 static_assert(std::atomic<int>::is_always_lock_free, "shared across processes");
 
 /// Reads every key through the cache until each answers the database's version (no writer is
-/// left); returns the time that took in ms, or -1 when `limit` passed first.
-inline double converge(Cache& cache, const Database& db, std::chrono::milliseconds limit) {
+/// left); returns the time that took in ms, or -1 when `limit` passed first. `detail` tells
+/// what the last pass found wrong.
+inline double converge(Cache& cache, const Database& db, std::chrono::milliseconds limit,
+                       std::string* detail = nullptr) {
   const auto start = SteadyClock::now();
   while (SteadyClock::now() - start < limit) {
-    bool all = true;
+    int wrong = 0;
+    std::string first;
     for (int k = 0; k < db.size(); ++k) {
       try {
         const std::string v = cache.get_or_load(
             Database::key(k), [&] { return db.value(k); }, std::chrono::seconds(60),
             Database::tags(k));
-        if (Database::version_of(v) != db.version(k)) all = false;
-      } catch (const std::exception&) {
-        all = false;
+        if (Database::version_of(v) != db.version(k)) {
+          if (wrong++ == 0) first = v + " where the database has " + db.value(k);
+        }
+      } catch (const std::exception& e) {
+        if (wrong++ == 0) first = std::string("exception: ") + e.what();
       }
     }
-    if (all) return ms_between(start, SteadyClock::now());
+    if (wrong == 0) return ms_between(start, SteadyClock::now());
+    if (detail) *detail = std::to_string(wrong) + " key(s) wrong, e.g. " + first;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return -1;

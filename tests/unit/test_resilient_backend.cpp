@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -268,6 +269,43 @@ TEST_CASE("while the repair fails the backend is not trusted, and too many keys 
   CHECK_FALSE(s.pending_clear);
   CHECK(s.repair_clears == 1);
   CHECK(store->raw().size() == 0);
+}
+
+TEST_CASE("a repair tells its listener what it erased, then that it cleared everything",
+          "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto options = resilient_options(FailurePolicy::degrade, clock, 100);
+  options.max_failed_keys = 2;
+  auto backend = std::make_shared<Resilient>(store, options);
+  std::vector<std::string> erased;
+  int clears = 0;
+  backend->on_repaired([&](const std::vector<std::string>& keys, bool cleared) {
+    erased.insert(erased.end(), keys.begin(), keys.end());
+    if (cleared) ++clears;
+  });
+  store->down = true;
+  backend->set("a", "new", 1h);
+  backend->erase("b");
+  CHECK(erased.empty());  // nothing is erased while the store is down
+  store->down = false;
+  clock->advance(1s);
+  CHECK(backend->get("c") == std::nullopt);  // the first call repairs
+  std::sort(erased.begin(), erased.end());
+  CHECK(erased == std::vector<std::string>{"a", "b"});
+  CHECK(clears == 0);
+
+  // Too many failed keys: one clearing repair, reported as such.
+  erased.clear();
+  store->down = true;
+  backend->set("k1", "v", 1h);
+  backend->set("k2", "v", 1h);
+  backend->set("k3", "v", 1h);
+  store->down = false;
+  clock->advance(1s);
+  CHECK(backend->get("c") == std::nullopt);
+  CHECK(clears == 1);
+  CHECK(erased.empty());
 }
 
 TEST_CASE("a failed clear or tag invalidation makes the repair clear everything", "[resilient]") {

@@ -160,13 +160,13 @@ struct RemoteComposer {
       to.l2_erase_pattern = erase_pattern;
       if (p.tags) {
         auto parts =
-            make_tiered_tagged<K, X>(l2<Tagged<X>>(p, store, out), store, bus, to,
+            make_tiered_tagged<K, X>(l2<Tagged<X>>(p, store, bus, out), store, bus, to,
                                      memory_options<K, V, Tagged<X>>(p), tagged_options(p));
         top = parts.backend;
       } else {
         auto l1 = std::make_shared<MemoryBackend<K, X>>(memory_options<K, V, X>(p));
-        top = std::make_shared<TieredBackend<K, X>>(std::move(l1), l2<X>(p, store, out), bus, to,
-                                                    p.clock);
+        top = std::make_shared<TieredBackend<K, X>>(std::move(l1), l2<X>(p, store, bus, out), bus,
+                                                    to, p.clock);
       }
       if (p.degrade) {
         ResilientOptions on_top;
@@ -200,10 +200,12 @@ struct RemoteComposer {
   }
 
   // Redis as the L2 of a tiered cache: with degrade, behind a breaker that propagates (the
-  // tiered layer must see the failure to answer from L1) and repairs failed writes.
+  // tiered layer must see the failure to answer from L1) and repairs failed writes, telling
+  // the other instances on the bus what the repair erased.
   template <class E>
   static std::shared_ptr<Backend<K, E>> l2(const Plan& p,
                                            const std::shared_ptr<redis::RedisStore>& store,
+                                           const std::shared_ptr<InvalidationBus>& bus,
                                            Built<K, V>& out) {
     std::shared_ptr<Backend<K, E>> redis =
         std::make_shared<CodecBackend<K, E, KC, Codec<E>>>(store);
@@ -214,12 +216,15 @@ struct RemoteComposer {
     at_l2.tier = "l2";
     at_l2.clock = p.clock;
     at_l2.call_budget = p.call_deadline;
-    return resilient<E>(std::move(redis), at_l2, out);
+    auto layer = resilient<E>(std::move(redis), at_l2, out);
+    layer->on_repaired(publish_repairs<K>(bus, store->key_namespace()));
+    return layer;
   }
 
   template <class E>
-  static std::shared_ptr<Backend<K, E>> resilient(std::shared_ptr<Backend<K, E>> inner,
-                                                  ResilientOptions options, Built<K, V>& out) {
+  static std::shared_ptr<ResilientBackend<K, E>> resilient(std::shared_ptr<Backend<K, E>> inner,
+                                                           ResilientOptions options,
+                                                           Built<K, V>& out) {
     auto layer = std::make_shared<ResilientBackend<K, E>>(std::move(inner), std::move(options));
     std::weak_ptr<ResilientBackend<K, E>> weak = layer;
     out.attach.push_back([weak](const std::shared_ptr<StatsRecorder>& recorder) {
