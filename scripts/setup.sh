@@ -23,9 +23,12 @@ ttlcache_packages=(
   "redis-tools:/usr/bin/redis-cli"
   "xz-utils:/usr/bin/xz"
   "python3:/usr/bin/python3"
-  # examples/service: SQLite (FTS5) as the embedded database, cmark for markdown.
+  # examples/service: SQLite (FTS5) as the embedded database, cmark for markdown, and
+  # PostgreSQL 15 as the server option (libpq to build; the server for its tests and the demo).
   "libsqlite3-dev:/usr/include/sqlite3.h"
   "libcmark-dev:/usr/include/cmark.h"
+  "postgresql:/usr/lib/postgresql/15/bin/postgres"
+  "libpq-dev:/usr/include/postgresql/libpq-fe.h"
 )
 
 # ttlcache_require [extra "package:file" ...]: installs what is missing (as root) or prints the

@@ -21,6 +21,9 @@
 #include "cache_setup.hpp"
 #include "dataset.hpp"
 #include "http_routes.hpp"
+#ifdef TTLCACHE_SERVICE_POSTGRES
+#include "postgres_database.hpp"
+#endif
 #include "sqlite_database.hpp"
 #include "views.hpp"
 
@@ -28,7 +31,8 @@ namespace {
 
 struct Options {
   bool cache = true;
-  std::string database = "sqlite";  ///< "sqlite" (a temporary file) or "sqlite:<path>"
+  std::string database = "sqlite";  ///< "sqlite" (a temporary file), "sqlite:<path>", "postgres"
+  std::string pg_url;               ///< with "postgres": a libpq connection string
   int port = 0;                     ///< 0: a free port
   int threads = 16;
   int connections = 8;
@@ -42,7 +46,8 @@ struct Options {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "ttlcache_service: %s\n"
-               "usage: ttlcache_service [--cache on|off] [--db sqlite[:PATH]] [--port N]\n"
+               "usage: ttlcache_service [--cache on|off] [--db sqlite[:PATH]|postgres[:URL]]\n"
+               "       [--pg-url URL] [--port N]\n"
                "       [--threads N] [--connections N] [--users N] [--files N] [--seed N]\n"
                "       [--generate on|off] [--topology in-process|redis|tiered]\n"
                "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n",
@@ -72,9 +77,20 @@ Options parse(int argc, char** argv) {
       o.cache = std::strcmp(v, "on") == 0;
     } else if (a == "--db") {
       o.database = v;
-      if (o.database != "sqlite" && o.database.rfind("sqlite:", 0) != 0) {
-        usage("--db: sqlite or sqlite:PATH (PostgreSQL is not supported yet)");
+      if (o.database.rfind("postgres:", 0) == 0) {
+        o.pg_url = o.database.substr(std::strlen("postgres:"));
+        o.database = "postgres";
       }
+      if (o.database != "sqlite" && o.database != "postgres" &&
+          o.database.rfind("sqlite:", 0) != 0) {
+        usage("--db: sqlite, sqlite:PATH, postgres:URL or postgres (with --pg-url URL)");
+      }
+#ifndef TTLCACHE_SERVICE_POSTGRES
+      if (o.database == "postgres")
+        usage("--db postgres: built with TTLCACHE_SERVICE_POSTGRES=OFF");
+#endif
+    } else if (a == "--pg-url") {
+      o.pg_url = v;
     } else if (a == "--generate") {
       if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) usage("--generate: on or off");
       o.generate = std::strcmp(v, "on") == 0;
@@ -142,14 +158,18 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   try {
     std::unique_ptr<TempDir> temp;
-    std::string path;
-    if (o.database == "sqlite") {
+    std::unique_ptr<service::Database> db;
+    if (o.database == "postgres") {
+#ifdef TTLCACHE_SERVICE_POSTGRES
+      // Generating replaces the service's tables; a second instance uses them as they are.
+      db = service::open_postgres(o.pg_url, o.connections, o.generate);
+#endif
+    } else if (o.database == "sqlite") {
       temp = std::make_unique<TempDir>();
-      path = temp->file();
+      db = service::open_sqlite(temp->file(), o.connections);
     } else {
-      path = o.database.substr(std::strlen("sqlite:"));
+      db = service::open_sqlite(o.database.substr(std::strlen("sqlite:")), o.connections);
     }
-    auto db = service::open_sqlite(path, o.connections);
     if (o.generate) service::generate(*db, o.data);
     const service::DbCounters baseline = db->counters();  // the generator's writes
 

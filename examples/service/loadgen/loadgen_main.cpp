@@ -17,6 +17,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#ifdef TTLCACHE_SERVICE_POSTGRES
+#include "postgres_database.hpp"
+#endif
 #include "load_run.hpp"
 #include "report.hpp"
 #include "service_process.hpp"
@@ -26,7 +29,8 @@ namespace {
 
 struct Options {
   std::string service;
-  std::string database = "sqlite";
+  std::string database = "sqlite";  ///< "sqlite" or "postgres" (on the server at pg_url)
+  std::string pg_url;
   std::string topology = "in-process";
   std::string redis_url;
   double duration_s = 20;
@@ -45,7 +49,8 @@ struct Options {
                "ttlcache_loadgen: %s\n"
                "usage: ttlcache_loadgen --service PATH [--duration SECONDS] [--warmup SECONDS]\n"
                "       [--rate REQ_PER_S]\n"
-               "       [--threads N] [--saturation] [--db sqlite]\n"
+               "       [--threads N] [--saturation] [--db sqlite|postgres:URL|postgres]\n"
+               "       [--pg-url URL]\n"
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
                "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
                why.c_str());
@@ -88,7 +93,19 @@ Options parse(int argc, char** argv) {
       o.service = v;
     } else if (a == "--db") {
       o.database = v;
-      if (o.database != "sqlite") usage("--db: only sqlite is implemented (PostgreSQL: not yet)");
+      if (o.database.rfind("postgres:", 0) == 0) {
+        o.pg_url = o.database.substr(std::strlen("postgres:"));
+        o.database = "postgres";
+      }
+      if (o.database != "sqlite" && o.database != "postgres") {
+        usage("--db: sqlite, postgres:URL or postgres (with --pg-url URL)");
+      }
+#ifndef TTLCACHE_SERVICE_POSTGRES
+      if (o.database == "postgres")
+        usage("--db postgres: built with TTLCACHE_SERVICE_POSTGRES=OFF");
+#endif
+    } else if (a == "--pg-url") {
+      o.pg_url = v;
     } else if (a == "--topology") {
       o.topology = v;
       if (o.topology != "in-process" && o.topology != "redis" && o.topology != "tiered") {
@@ -144,8 +161,35 @@ class SharedDir {
   std::string path_;
 };
 
-/// The instances of one run: one, or (tiered) two processes sharing the SQLite file and, with
-/// the cache, Redis and the invalidation channel. Stopped when destroyed.
+#ifdef TTLCACHE_SERVICE_POSTGRES
+/// A database of its own per run on the PostgreSQL server, dropped after it: runs (and tests
+/// running in parallel against one server) never share tables.
+class ScratchDatabase {
+ public:
+  ScratchDatabase(std::string server, std::string name)
+      : server_(std::move(server)), name_(std::move(name)) {
+    service::postgres_create_database(server_, name_);
+  }
+  ~ScratchDatabase() {
+    try {
+      service::postgres_drop_database(server_, name_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ttlcache_loadgen: %s\n", e.what());
+    }
+  }
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+  std::string conninfo() const { return service::postgres_with_database(server_, name_); }
+
+ private:
+  std::string server_;
+  std::string name_;
+};
+#endif
+
+/// The instances of one run: one, or (tiered) two processes sharing the database (a SQLite
+/// file or a PostgreSQL database) and, with the cache, Redis and the invalidation channel.
+/// Stopped when destroyed.
 class Deployment {
  public:
   Deployment(const Options& o, bool cache) {
@@ -153,7 +197,18 @@ class Deployment {
     // A namespace of its own per run: no run sees another's keys or tag versions.
     const std::string ns = "svc-" + std::to_string(getpid()) + "-" + std::to_string(++runs);
     const int instances = o.topology == "tiered" ? 2 : 1;
-    if (instances > 1) dir_ = std::make_unique<SharedDir>();
+    std::string database = o.database;
+#ifdef TTLCACHE_SERVICE_POSTGRES
+    if (o.database == "postgres") {
+      pg_ = std::make_unique<ScratchDatabase>(
+          o.pg_url, "ttlcache_svc_" + std::to_string(getpid()) + "_" + std::to_string(runs));
+      database = "postgres:" + pg_->conninfo();
+    }
+#endif
+    if (instances > 1 && o.database == "sqlite") {
+      dir_ = std::make_unique<SharedDir>();
+      database = "sqlite:" + dir_->file();
+    }
     processes_.reserve(static_cast<std::size_t>(instances));
     ports_.reserve(static_cast<std::size_t>(instances));
     for (int i = 0; i < instances; ++i) {
@@ -161,7 +216,7 @@ class Deployment {
                                        "--users", std::to_string(o.traffic.users),
                                        "--files", std::to_string(o.traffic.files),
                                        "--seed",  std::to_string(o.traffic.seed)};
-      args.insert(args.end(), {"--db", dir_ ? "sqlite:" + dir_->file() : o.database});
+      args.insert(args.end(), {"--db", database});
       if (i > 0) args.insert(args.end(), {"--generate", "off"});
       if (cache && o.topology != "in-process") {
         args.insert(args.end(),
@@ -180,6 +235,9 @@ class Deployment {
   }
 
  private:
+#ifdef TTLCACHE_SERVICE_POSTGRES
+  std::unique_ptr<ScratchDatabase> pg_;  // outlives the processes (declared first)
+#endif
   std::unique_ptr<SharedDir> dir_;  // outlives the processes (declared first)
   std::vector<std::unique_ptr<loadgen::ServiceProcess>> processes_;
   std::vector<int> ports_;
