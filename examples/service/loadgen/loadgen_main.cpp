@@ -37,6 +37,7 @@ struct Options {
   bool json = false;
   bool check = false;
   bool progress = true;
+  int attach_port = 0;  ///< play against a service already running there (no comparison)
   loadgen::TrafficOptions traffic;
 };
 
@@ -47,7 +48,9 @@ struct Options {
                "       [--rate REQ_PER_S]\n"
                "       [--threads N] [--saturation] [--db sqlite]\n"
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
-               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
+               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n"
+               "   or: ttlcache_loadgen --attach PORT [--duration S] [--rate R] [--threads N]\n"
+               "       [--users N] [--files N] [--seed N] [--json] [--quiet]\n",
                why.c_str());
   std::exit(2);
 }
@@ -110,11 +113,14 @@ Options parse(int argc, char** argv) {
       o.traffic.files = static_cast<std::int64_t>(number(a, v, 1, 1e7));
     } else if (a == "--seed") {
       o.traffic.seed = static_cast<std::uint64_t>(number(a, v, 0, 1e15));
+    } else if (a == "--attach") {
+      o.attach_port = static_cast<int>(number(a, v, 1, 65535));
     } else {
       usage("unknown option " + a);
     }
   }
-  if (o.service.empty()) usage("--service PATH is required");
+  if (o.service.empty() && o.attach_port == 0)
+    usage("--service PATH (or --attach PORT) is required");
   if (o.topology != "in-process" && o.redis_url.empty()) {
     usage("--topology " + o.topology + " needs --redis redis://127.0.0.1:PORT/DB");
   }
@@ -371,11 +377,34 @@ int check(const Options& o) {
   return failures == 0 ? 0 : 1;
 }
 
+// ---- --attach ----
+
+// One run against a service someone else started (e.g. to watch its dashboard under load):
+// no comparison, no stopping it.
+int attach(const Options& o) {
+  loadgen::RunOptions run;
+  run.label = "attached";
+  run.ports = {o.attach_port};
+  run.threads = o.threads;
+  run.rate = o.rate;
+  run.duration = std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000));
+  run.warmup = std::chrono::milliseconds(static_cast<long long>(o.warmup_s * 1000));
+  run.progress = o.progress;
+  run.traffic = o.traffic;
+  const auto f = loadgen::run_load(run);
+  std::printf("%s\n", f.to_json().dump(o.json ? 2 : -1).c_str());
+  if (f.errors)
+    std::fprintf(stderr, "%llu errors, first: %s\n", static_cast<unsigned long long>(f.errors),
+                 f.first_error.c_str());
+  return f.errors == 0 && f.stale_reads == 0 && f.writes_not_visible == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
+    if (o.attach_port != 0) return attach(o);
     return o.check ? check(o) : compare(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ttlcache_loadgen: %s\n", e.what());
