@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <ttlcache/context.hpp>
+#include <ttlcache/entry_options.hpp>
 #include <ttlcache/key.hpp>
 #include <ttlcache/tags.hpp>
 
@@ -44,8 +45,11 @@ Response Views::read_tagged(const std::string& key, const char* type, std::int64
     if (!cache_) return Response{200, loader()};
     ttlcache::Tags t(tags);
     if (entity) t.entity(entity);
-    const auto ttl = cache_->options().ttl_policy->ttl_for(type, context_for(user));
-    auto r = cache_->get_or_load_result(key, std::forward<Loader>(loader), ttl, t);
+    // The content type, not a TTL computed here: the policy then decides at load time, and the
+    // statistics (and the dashboard) count hits and misses per view.
+    auto r = cache_->get_or_load_result(
+        key, std::forward<Loader>(loader),
+        ttlcache::EntryOptions().content_type(type, context_for(user)).tags(std::move(t)));
     if (r.hit) hits_.fetch_add(1, std::memory_order_relaxed);
     return Response{200, std::move(r.value)};
   } catch (const not_found&) {
