@@ -196,3 +196,16 @@ TEST_CASE("markdown escapes raw HTML, and ETags follow the bytes") {
   CHECK(service::etag_of("a") != service::etag_of("b"));
   CHECK(service::etag_of("").size() == 18);  // 16 hex digits in quotes
 }
+
+TEST_CASE("views invalidated by tag live 1800 s (times rules), the others keep the table TTL") {
+  const auto cache = service::make_service_cache({});
+  const auto& policy = *cache->options().ttl_policy;
+  using std::chrono::seconds;
+  // Whatever the time of day (x0.7 to x1.5) and the 10 % jitter.
+  for (const char* type : {"file_list", "user_stats", "bookmarks"}) {
+    INFO(type);
+    CHECK(policy.ttl_for(type, {}) >= seconds(1800 * 7 / 10 * 9 / 10));
+  }
+  CHECK(policy.ttl_for("search_results", {}) <= seconds(180 * 15 / 10 * 11 / 10));
+  CHECK(policy.ttl_for("public_stats", {}) <= seconds(600 * 15 / 10 * 11 / 10));
+}
