@@ -30,9 +30,16 @@ std::string user_tag(std::int64_t id) { return ttlcache::make_key("user", id); }
 /// A user's bookmark list: it changes only when a file on it is deleted.
 std::string bookmarks_tag(std::int64_t id) { return ttlcache::make_key("bookmarks_of", id); }
 
-/// Search words as a set: lower case (FTS5 folds case), sorted, each once. The words are ANDed,
-/// so "Server cache", "cache server" and "cache  cache server" ask the same question; one
-/// spelling means one cache entry, and the database sees the same query as the cache key says.
+/// What DynamicTTL's rules may use: premium users see shorter lifetimes.
+ttlcache::Context context_for(std::int64_t user) {
+  ttlcache::Context ctx;
+  if (user > 0 && user % 10 == 0) ctx.set("user_tier", "premium");
+  return ctx;
+}
+
+}  // namespace
+
+// One spelling per question: one cache entry, and the database is asked what the key says.
 std::string normalized_query(const std::string& query) {
   std::vector<std::string> words;
   std::string word;
@@ -51,15 +58,6 @@ std::string normalized_query(const std::string& query) {
   for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
   return out;
 }
-
-/// What DynamicTTL's rules may use: premium users see shorter lifetimes.
-ttlcache::Context context_for(std::int64_t user) {
-  ttlcache::Context ctx;
-  if (user > 0 && user % 10 == 0) ctx.set("user_tier", "premium");
-  return ctx;
-}
-
-}  // namespace
 
 // Loaders capture by value: refresh-ahead and stale-while-revalidate run them again on a
 // background thread after the request that created them has returned.

@@ -16,6 +16,11 @@
 
 namespace service {
 
+/// Search words as a set: lower case (FTS5 folds case), sorted, each once, separated by one
+/// space. The words are ANDed, so "Server cache", "cache server" and "cache  cache server" ask
+/// the same question. Thread-safety: a pure function.
+std::string normalized_query(const std::string& words);
+
 /// An answer, before HTTP.
 struct Response {
   int status = 200;

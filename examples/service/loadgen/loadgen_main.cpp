@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "report.hpp"
 #include "service_process.hpp"
 #include "traffic.hpp"
+#include "views.hpp"  // normalized_query: the search key as the service forms it
 
 namespace {
 
@@ -37,7 +39,8 @@ struct Options {
   bool json = false;
   bool check = false;
   bool progress = true;
-  int attach_port = 0;  ///< play against a service already running there (no comparison)
+  int attach_port = 0;   ///< play against a service already running there (no comparison)
+  bool ceiling = false;  ///< only compute the first-read ceiling of the request stream
   loadgen::TrafficOptions traffic;
 };
 
@@ -50,7 +53,9 @@ struct Options {
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
                "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n"
                "   or: ttlcache_loadgen --attach PORT [--duration S] [--rate R] [--threads N]\n"
-               "       [--users N] [--files N] [--seed N] [--json] [--quiet]\n",
+               "       [--users N] [--files N] [--seed N] [--json] [--quiet]\n"
+               "   or: ttlcache_loadgen --ceiling [--duration S] [--warmup S] [--rate R]\n"
+               "       [--threads N] [--users N] [--files N] [--seed N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -83,6 +88,10 @@ Options parse(int argc, char** argv) {
     }
     if (a == "--quiet") {
       o.progress = false;
+      continue;
+    }
+    if (a == "--ceiling") {
+      o.ceiling = true;
       continue;
     }
     if (i + 1 >= argc) usage("missing value after " + a);
@@ -119,8 +128,9 @@ Options parse(int argc, char** argv) {
       usage("unknown option " + a);
     }
   }
-  if (o.service.empty() && o.attach_port == 0)
-    usage("--service PATH (or --attach PORT) is required");
+  if (o.service.empty() && o.attach_port == 0 && !o.ceiling) {
+    usage("--service PATH (or --attach PORT, or --ceiling) is required");
+  }
   if (o.topology != "in-process" && o.redis_url.empty()) {
     usage("--topology " + o.topology + " needs --redis redis://127.0.0.1:PORT/DB");
   }
@@ -401,11 +411,52 @@ int attach(const Options& o) {
   return f.errors == 0 && f.stale_reads == 0 && f.writes_not_visible == 0 ? 0 : 1;
 }
 
+// ---- --ceiling ----
+
+// The hit rate of a cache that never expires, evicts or invalidates, on the exact request
+// stream a run plays (thread i's stream, in the order run_load schedules them): every read of a
+// key not read before is a miss, whatever the cache. An upper bound for the measured hit rate.
+int ceiling(const Options& o) {
+  std::vector<loadgen::Traffic> streams;
+  for (int t = 0; t < o.threads; ++t) {
+    streams.emplace_back(o.traffic, static_cast<std::uint64_t>(t));
+  }
+  const auto per_thread = [&](double seconds) {
+    return static_cast<long long>(seconds * o.rate / o.threads + 0.5);
+  };
+  const long long warm = per_thread(o.warmup_s);
+  const long long total = warm + per_thread(o.duration_s);
+  std::set<std::string> seen;
+  std::uint64_t reads = 0, first = 0;
+  for (long long i = 0; i < total; ++i) {
+    for (auto& stream : streams) {
+      const loadgen::Request r = stream.next();
+      if (loadgen::is_write(r.kind)) continue;
+      // The view's key: search words as the service normalises them.
+      std::string key = std::string(loadgen::kind_name(r.kind)) + "/" + std::to_string(r.id) + "/" +
+                        std::to_string(r.page) + "/" + service::normalized_query(r.text);
+      const bool new_key = seen.insert(std::move(key)).second;
+      if (i < warm) continue;
+      ++reads;
+      first += new_key ? 1 : 0;
+    }
+  }
+  const double hit_ceiling =
+      reads ? 1.0 - static_cast<double>(first) / static_cast<double>(reads) : 0.0;
+  const nlohmann::json out{{"measured_reads", reads},
+                           {"first_reads", first},
+                           {"distinct_keys", seen.size()},
+                           {"hit_rate_ceiling", hit_ceiling}};
+  std::printf("%s\n", out.dump(o.json ? 2 : -1).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
+    if (o.ceiling) return ceiling(o);
     if (o.attach_port != 0) return attach(o);
     return o.check ? check(o) : compare(o);
   } catch (const std::exception& e) {
