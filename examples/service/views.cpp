@@ -145,14 +145,15 @@ Response Views::bookmarks(std::int64_t user) {
       [this, user] { return db_.bookmarks(user).dump(); }, {bookmarks_tag(user)}, "files");
 }
 
-void Views::write_through(std::int64_t id, const std::string& body, const std::string& content) {
+void Views::write_through(std::int64_t id, const nlohmann::json& file, const std::string& body) {
   cache_->set(
       ttlcache::make_key("file_content", id), body,
       ttlcache::EntryOptions().content_type("file_content").tags(ttlcache::Tags{file_tag(id)}));
   // The render too: an edit is read back (and rendered) at once far more often than not, and
   // the writer already holds the new text.
   cache_->set(
-      ttlcache::make_key("markdown_render", id), render_markdown(content),
+      ttlcache::make_key("markdown_render", id),
+      render_markdown(file["content"].get<std::string>()),  // as stored, as markdown() reads it
       ttlcache::EntryOptions().content_type("markdown_render").tags(ttlcache::Tags{file_tag(id)}));
 }
 
@@ -166,7 +167,7 @@ Response Views::create_file(std::int64_t owner, const std::string& name,
     std::lock_guard<std::mutex> lock(lock_for(id));
     cache_->invalidate_tag(user_tag(owner));  // the owner's list and stats
     // Write-through: the first read of the new file is a hit.
-    write_through(id, body, content);
+    write_through(id, file, body);
   }
   return Response{201, std::move(body)};
 }
@@ -180,7 +181,7 @@ Response Views::edit_file(std::int64_t id, const std::string& content) {
   std::string body = file->dump();
   if (cache_) {
     cache_->invalidate_tags({file_tag(id), user_tag((*file)["owner"].get<std::int64_t>())});
-    write_through(id, body, content);
+    write_through(id, *file, body);
   }
   return Response{200, std::move(body)};
 }

@@ -78,8 +78,8 @@ class Views {
                        const std::vector<std::string>& tags, const char* entity = nullptr);
   template <class Loader>
   Response read_bounded(const std::string& key, const char* type, Loader&& loader);
-  /// Sets a file's new body and its render (content: the file's markdown) under its tag.
-  void write_through(std::int64_t id, const std::string& body, const std::string& content);
+  /// Sets a file's new body (file.dump()) and its render under the file's tag.
+  void write_through(std::int64_t id, const nlohmann::json& file, const std::string& body);
   std::mutex& lock_for(std::int64_t file) {
     return write_locks_[static_cast<std::size_t>(file) % write_locks_.size()];
   }
