@@ -2,6 +2,7 @@
 // stream against both and prints the KPIs (or, with --check, asserts correctness: same bodies
 // with and without the cache, no stale read, writes visible once they return).
 // SPDX-License-Identifier: MIT
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -418,11 +419,12 @@ int attach(const Options& o) {
 // key not read before is a miss, whatever the cache. An upper bound for the measured hit rate.
 int ceiling(const Options& o) {
   std::vector<loadgen::Traffic> streams;
+  streams.reserve(static_cast<std::size_t>(o.threads));
   for (int t = 0; t < o.threads; ++t) {
     streams.emplace_back(o.traffic, static_cast<std::uint64_t>(t));
   }
   const auto per_thread = [&](double seconds) {
-    return static_cast<long long>(seconds * o.rate / o.threads + 0.5);
+    return std::llround(seconds * o.rate / o.threads);
   };
   const long long warm = per_thread(o.warmup_s);
   const long long total = warm + per_thread(o.duration_s);
