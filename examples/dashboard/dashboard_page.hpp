@@ -1,12 +1,16 @@
-// The dashboard's HTML page: inline CSS and JavaScript, no external assets, polls /stats and
-// /history. SPDX-License-Identifier: MIT
+// The dashboard's HTML page: inline CSS and JavaScript, no external assets, polls BASE/stats
+// and BASE/history. SPDX-License-Identifier: MIT
 #pragma once
 
-namespace dashboard {
+#include <stdexcept>
+#include <string>
 
-// Every number on the page has an id (the browser test reads them from the rendered DOM);
-// body[data-updates] counts completed refreshes.
-inline constexpr const char* page_html = R"HTML(<!DOCTYPE html>
+namespace dashboard {
+namespace detail {
+
+// Every number on the page has an id (the browser tests read them from the rendered DOM);
+// body[data-updates] counts completed refreshes. @BASE@ is where the JSON endpoints live.
+inline constexpr const char* page_template = R"HTML(<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -73,6 +77,8 @@ inline constexpr const char* page_html = R"HTML(<!DOCTYPE html>
         <tr><td>expired</td><td id="expired">-</td></tr>
         <tr><td>replaced</td><td id="replaced">-</td></tr>
         <tr><td>invalidated (key)</td><td id="inv-key">-</td></tr>
+        <tr><td>invalidated (tag)</td><td id="inv-tag">-</td></tr>
+        <tr><td>invalidated (entity version)</td><td id="inv-version">-</td></tr>
         <tr><td>load failures</td><td id="load-failures">-</td></tr>
         <tr><td>backend errors</td><td id="backend-errors">-</td></tr>
         <tr><td>loads in flight</td><td id="in-flight">-</td></tr>
@@ -90,6 +96,7 @@ inline constexpr const char* page_html = R"HTML(<!DOCTYPE html>
 </main>
 <script>
 "use strict";
+const BASE = "@BASE@";
 const fmt = n => Number(n).toLocaleString("en-US");
 const pct = r => (100 * r).toFixed(1) + " %";
 function dur(seconds) {
@@ -138,8 +145,8 @@ function drawChart(points) {
 async function refresh() {
   try {
     const [s, h] = await Promise.all([
-      fetch("/stats", {cache: "no-store"}).then(r => r.json()),
-      fetch("/history", {cache: "no-store"}).then(r => r.json())]);
+      fetch(BASE + "/stats", {cache: "no-store"}).then(r => r.json()),
+      fetch(BASE + "/history", {cache: "no-store"}).then(r => r.json())]);
     set("cache-name", s.cache);
     set("backend", s.backend);
     set("hits", fmt(s.hits));
@@ -161,6 +168,8 @@ async function refresh() {
     set("expired", fmt(rm.expired || 0));
     set("replaced", fmt(rm.replaced || 0));
     set("inv-key", fmt(s.invalidations.key));
+    set("inv-tag", fmt(s.invalidations.tag));
+    set("inv-version", fmt(s.invalidations.version));
     set("load-failures", fmt(s.load_failures));
     set("backend-errors", fmt(s.backend_errors));
     set("in-flight", fmt(s.loads_in_flight));
@@ -190,5 +199,25 @@ setInterval(refresh, 2000);
 </body>
 </html>
 )HTML";
+
+}  // namespace detail
+
+/// The page, its JSON endpoints under base ("" for /stats and /history, "/dashboard" for
+/// /dashboard/stats ...). Throws std::invalid_argument unless base is "" or "/" followed by
+/// [a-z0-9_/-] (it is pasted into a script). Thread-safety: a pure function.
+inline std::string page_html(const std::string& base) {
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    const char c = base[i];
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '/';
+    if (!ok || (i == 0 && c != '/')) {
+      throw std::invalid_argument("dashboard: base path '" + base + "' must be /[a-z0-9_/-]*");
+    }
+  }
+  std::string page = detail::page_template;
+  const std::string marker = "@BASE@";
+  page.replace(page.find(marker), marker.size(), base);
+  return page;
+}
 
 }  // namespace dashboard

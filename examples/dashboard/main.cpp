@@ -19,21 +19,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <exception>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "dashboard_page.hpp"
-#include "ttlcache/metrics_export.hpp"
+#include "dashboard_routes.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 namespace {
@@ -123,39 +118,6 @@ void workload(StringCache& cache, std::atomic<bool>& stop, unsigned seed,
   }
 }
 
-struct Point {
-  double t;
-  double hit_rate;
-  double window_hit_rate;
-  double p99_ms;
-  std::uint64_t entries;
-};
-
-class History {
- public:
-  void add(const Point& p) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    points_.push_back(p);
-    if (points_.size() > 600) points_.pop_front();
-  }
-  nlohmann::json to_json() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& p : points_) {
-      out.push_back({{"t", p.t},
-                     {"hit_rate", p.hit_rate},
-                     {"window_hit_rate", p.window_hit_rate},
-                     {"load_p99_ms", p.p99_ms},
-                     {"entries", p.entries}});
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::deque<Point> points_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -198,33 +160,10 @@ int main(int argc, char** argv) try {
     workers.emplace_back([&, i] { workload(cache, stop, 1234 + i, start); });
   }
 
-  History history;
-  std::thread sampler([&] {
-    while (!stop.load()) {
-      const ttlcache::CacheStats s = cache.stats();
-      history.add(Point{
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-          s.hit_rate(), s.window.hit_rate(), s.load_latency.p99_ns / 1e6, s.entries.value_or(0)});
-      for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(100ms);
-    }
-  });
-
+  const dashboard::StatsSource stats_of_cache = [&cache] { return cache.stats(); };
+  dashboard::History history(stats_of_cache);
   httplib::Server server;
-  server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ttlcache::to_prometheus(cache.stats()),
-                    std::string(ttlcache::prometheus_content_type));
-  });
-  server.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(ttlcache::to_json(cache.stats()).dump(), "application/json");
-  });
-  server.Get("/history", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(history.to_json().dump(), "application/json");
-  });
-  server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(dashboard::page_html, "text/html; charset=utf-8");
-  });
+  dashboard::add_routes(server, "", stats_of_cache, history);
 
   int port = args.port;
   if (port == 0) {
@@ -236,7 +175,6 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "dashboard: cannot bind 127.0.0.1:%d\n", args.port);
     stop = true;
     for (auto& w : workers) w.join();
-    sampler.join();
     return 1;
   }
 
@@ -260,7 +198,6 @@ int main(int argc, char** argv) try {
   stop = true;
   stopper.join();
   for (auto& w : workers) w.join();
-  sampler.join();
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "dashboard: %s\n", e.what());

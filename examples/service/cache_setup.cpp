@@ -17,6 +17,17 @@ namespace service {
 std::unique_ptr<ServiceCache> make_service_cache(const CacheSettings& s) {
   auto config = ttlcache::DynamicTtlConfig::defaults();
   config.seed = s.seed;
+  // The shipped table guesses lifetimes for views that nothing invalidates. This service drops
+  // a user's file list and stats, and the bookmark lists that show a deleted file, by tag on
+  // every write that changes them, so for those three the TTL only bounds an invalidation lost
+  // between instances (tiered L1s re-check after 30 s anyway) and memory: they get the table's
+  // render lifetime, 1800 s, instead of 60, 300 and 120 s. Rules and time windows still apply.
+  // Search results and public stats are not invalidated and keep the table's TTLs (180, 600 s).
+  for (auto& type : config.content_types) {
+    if (type.name == "file_list" || type.name == "user_stats" || type.name == "bookmarks") {
+      type.ttl = std::chrono::seconds(1800);
+    }
+  }
 
   ttlcache::CacheBuilder<std::string, std::string> builder("service");
   builder.tags()

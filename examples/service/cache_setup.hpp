@@ -36,9 +36,10 @@ struct CacheSettings {
 
 /// The service's cache, built with CacheBuilder: tags, fail-safe, refresh-ahead and
 /// stale-while-revalidate; byte-bounded in process, Redis, or both tiers; lifetimes
-/// from DynamicTTL's shipped defaults (content type, request context, time of day), background
-/// reloads on the cache's own threads. Throws ttlcache::config_error / argument_error for bad
-/// settings, connection_error when Redis cannot be reached, std::invalid_argument for an
+/// from DynamicTTL's shipped defaults (content type, request context, time of day), except
+/// 1800 s as the base of the views invalidated by tag (file_list, user_stats, bookmarks);
+/// background reloads on the cache's own threads. Throws ttlcache::config_error / argument_error
+/// for bad settings, connection_error when Redis cannot be reached, std::invalid_argument for an
 /// unknown topology or one this build lacks (Redis needs ttlcache::redis).
 std::unique_ptr<ServiceCache> make_service_cache(const CacheSettings& settings);
 

@@ -69,6 +69,12 @@ class Database {
   /// Replaces a file's content (version + 1); returns it as file() would, or nullopt when
   /// absent.
   virtual std::optional<nlohmann::json> edit_file(std::int64_t id, const std::string& content) = 0;
+  /// The users who bookmarked a file (so that deleting it invalidates only their lists), or
+  /// nullopt when the engine does not implement it: the caller then treats every list as
+  /// changed. Counted as a query.
+  virtual std::optional<std::vector<std::int64_t>> bookmarked_by(std::int64_t /*file*/) {
+    return std::nullopt;
+  }
   /// Deletes a file and the bookmarks on it; returns its owner, or nullopt when absent.
   virtual std::optional<std::int64_t> delete_file(std::int64_t id) = 0;
   /// Adds a bookmark (no-op when present).

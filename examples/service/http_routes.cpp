@@ -117,4 +117,11 @@ void add_routes(httplib::Server& server, Views& views, Database& db,
   });
 }
 
+std::unique_ptr<dashboard::History> add_dashboard(httplib::Server& server, ServiceCache& cache) {
+  const dashboard::StatsSource stats = [&cache] { return cache.stats(); };
+  auto history = std::make_unique<dashboard::History>(stats);
+  dashboard::add_routes(server, "/dashboard", stats, *history);
+  return history;
+}
+
 }  // namespace service

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "cache_setup.hpp"
+#include "dashboard_routes.hpp"  // examples/dashboard: the live page, shared with its example
 #include "database.hpp"
 #include "views.hpp"
 
@@ -22,5 +25,11 @@ namespace service {
 /// Malformed input gets a 400 with the reason; a handler's exception a 500 naming it.
 void add_routes(httplib::Server& server, Views& views, Database& db,
                 std::function<nlohmann::json()> stats);
+
+/// The live dashboard of examples/dashboard over cache's statistics: GET /dashboard (the page),
+/// /dashboard/stats (JSON), /dashboard/history (the hit rate over time), /metrics (Prometheus).
+/// Returns the sampler behind the chart: keep it until the server has stopped, and destroy it
+/// before the cache.
+std::unique_ptr<dashboard::History> add_dashboard(httplib::Server& server, ServiceCache& cache);
 
 }  // namespace service

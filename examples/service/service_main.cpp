@@ -205,6 +205,8 @@ int main(int argc, char** argv) {
       }
       return out;
     });
+    // The live dashboard (examples/dashboard's page) over this cache's statistics.
+    const auto dashboard_sampler = cache ? service::add_dashboard(server, *cache) : nullptr;
     const int port = o.port == 0 ? server.bind_to_any_port("127.0.0.1")
                                  : (server.bind_to_port("127.0.0.1", o.port) ? o.port : -1);
     if (port <= 0) throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(o.port));

@@ -287,6 +287,17 @@ class SqliteDatabase final : public Database {
     });
   }
 
+  std::optional<std::vector<std::int64_t>> bookmarked_by(std::int64_t file) override {
+    return measured([&] {
+      Lease c(*this);
+      Query q(*c, "SELECT user FROM bookmarks WHERE file = ? ORDER BY user");
+      q.bind(1, file);
+      std::vector<std::int64_t> users;
+      while (q.step()) users.push_back(q.integer(0));
+      return std::optional<std::vector<std::int64_t>>(std::move(users));
+    });
+  }
+
   std::optional<std::int64_t> file_version(std::int64_t id) override {
     Lease c(*this);
     Query q(*c, "SELECT version FROM files WHERE id = ?");

@@ -16,6 +16,11 @@
 
 namespace service {
 
+/// Search words as a set: lower case (FTS5 folds case), sorted, each once, separated by one
+/// space. The words are ANDed, so "Server cache", "cache server" and "cache  cache server" ask
+/// the same question. Thread-safety: a pure function.
+std::string normalized_query(const std::string& words);
+
 /// An answer, before HTTP.
 struct Response {
   int status = 200;
@@ -32,8 +37,9 @@ struct ViewCounters {
 
 /// The endpoints. With a cache, each read is a get_or_load of its response body under a key
 /// naming the view; writes change the database first and then invalidate what they changed:
-/// tags per file and per user, an entity version for every bookmark list on a delete, and the
-/// new file body written through. Search results and the public stats are not invalidated:
+/// tags per file and per user, a tag per bookmark list that shows a deleted file (or, when the
+/// database cannot tell which, the entity version of every list), and the new file body and
+/// its render written through. Search results and the public stats are not invalidated:
 /// their DynamicTTL lifetime (plus the stale-while-revalidate window) bounds their staleness.
 ///
 /// Thread-safety: every member may be called from any number of threads. Writes to one file
@@ -50,7 +56,8 @@ class Views {
   Response markdown(std::int64_t id);
   Response user_stats(std::int64_t user);
   Response public_stats();
-  Response search(const std::string& query);
+  /// words: ANDed, in any order and case (one cache entry per set of words).
+  Response search(const std::string& words);
   Response bookmarks(std::int64_t user);
 
   Response create_file(std::int64_t owner, const std::string& name, const std::string& language,
@@ -71,6 +78,8 @@ class Views {
                        const std::vector<std::string>& tags, const char* entity = nullptr);
   template <class Loader>
   Response read_bounded(const std::string& key, const char* type, Loader&& loader);
+  /// Sets a file's new body (file.dump()) and its render under the file's tag.
+  void write_through(std::int64_t id, const nlohmann::json& file, const std::string& body);
   std::mutex& lock_for(std::int64_t file) {
     return write_locks_[static_cast<std::size_t>(file) % write_locks_.size()];
   }

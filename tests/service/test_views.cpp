@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -84,7 +85,11 @@ TEST_CASE("an edit shows at once in the file, its render, the owner's list and s
   REQUIRE(edited.status == 200);
   CHECK(f.cached->file_content(id).body == edited.body);
   CHECK(f.cached->file_content(id).body == f.direct->file_content(id).body);
+  // The render is written through: read back at once, it is a hit with the new text.
+  const auto hits = f.cached->counters().cache_hits;
   CHECK(f.cached->markdown(id).body == "<h1>edited</h1>\n<p>new <em>text</em></p>\n");
+  CHECK(f.cached->counters().cache_hits == hits + 1);
+  CHECK(f.cached->markdown(id).body == f.direct->markdown(id).body);
   CHECK(f.cached->markdown(id).body != old_render);
   CHECK(f.cached->file_list(owner, 0).body == f.direct->file_list(owner, 0).body);
   CHECK(f.cached->user_stats(owner).body == f.direct->user_stats(owner).body);
@@ -118,6 +123,58 @@ TEST_CASE("a delete leaves no view showing the file, other users' bookmarks incl
   CHECK(f.cached->delete_file(file).status == 404);
 }
 
+TEST_CASE("a delete drops only the bookmark lists that show the file") {
+  Fixture f;
+  // Users with and without the file on their list.
+  std::int64_t file = 0;
+  std::vector<std::int64_t> with, without;
+  for (std::int64_t u = 1; u <= 20; ++u) {
+    const auto b = nlohmann::json::parse(f.direct->bookmarks(u).body);
+    if (file == 0 && !b["files"].empty()) file = b["files"][0]["id"].get<std::int64_t>();
+  }
+  REQUIRE(file != 0);
+  for (std::int64_t u = 1; u <= 20; ++u) {
+    const auto b = nlohmann::json::parse(f.direct->bookmarks(u).body);
+    bool shows = false;
+    for (const auto& e : b["files"]) shows = shows || e["id"].get<std::int64_t>() == file;
+    (shows ? with : without).push_back(u);
+    f.cached->bookmarks(u);
+  }
+  REQUIRE(!with.empty());
+  REQUIRE(!without.empty());
+  // The owner's own writes do not touch their bookmarks: an edit, then a delete.
+  const std::int64_t owner = owner_of(*f.direct, file);
+  auto hits = f.cached->counters().cache_hits;
+  REQUIRE(f.cached->edit_file(file, "# still here\n").status == 200);
+  f.cached->bookmarks(owner);
+  CHECK(f.cached->counters().cache_hits == hits + 1);
+
+  REQUIRE(f.cached->delete_file(file).status == 200);
+  for (const auto u : with) {
+    hits = f.cached->counters().cache_hits;
+    CHECK(f.cached->bookmarks(u).body == f.direct->bookmarks(u).body);
+    CHECK(f.cached->counters().cache_hits == hits);  // reloaded: the file is gone from it
+  }
+  for (const auto u : without) {
+    hits = f.cached->counters().cache_hits;
+    CHECK(f.cached->bookmarks(u).body == f.direct->bookmarks(u).body);
+    CHECK(f.cached->counters().cache_hits == hits + 1);  // untouched
+  }
+}
+
+TEST_CASE("search words are a set: order, case and repeats share one entry") {
+  Fixture f;
+  const auto first = f.cached->search("cache server");
+  REQUIRE(first.status == 200);
+  CHECK(nlohmann::json::parse(first.body)["query"] == "cache server");
+  const auto hits = f.cached->counters().cache_hits;
+  CHECK(f.cached->search("Server  cache").body == first.body);
+  CHECK(f.cached->search("server cache cache").body == first.body);
+  CHECK(f.cached->counters().cache_hits == hits + 2);
+  CHECK(f.direct->search("SERVER cache").body == first.body);
+  CHECK(f.cached->search("   ").status == 200);
+}
+
 TEST_CASE("a new file is written through: its first read is a hit, the owner's list shows it") {
   Fixture f;
   const std::int64_t owner = 3;
@@ -138,4 +195,17 @@ TEST_CASE("markdown escapes raw HTML, and ETags follow the bytes") {
   CHECK(service::etag_of("a") == service::etag_of("a"));
   CHECK(service::etag_of("a") != service::etag_of("b"));
   CHECK(service::etag_of("").size() == 18);  // 16 hex digits in quotes
+}
+
+TEST_CASE("views invalidated by tag live 1800 s (times rules), the others keep the table TTL") {
+  const auto cache = service::make_service_cache({});
+  const auto& policy = *cache->options().ttl_policy;
+  using std::chrono::seconds;
+  // Whatever the time of day (x0.7 to x1.5) and the 10 % jitter.
+  for (const char* type : {"file_list", "user_stats", "bookmarks"}) {
+    INFO(type);
+    CHECK(policy.ttl_for(type, {}) >= seconds(1800 * 7 / 10 * 9 / 10));
+  }
+  CHECK(policy.ttl_for("search_results", {}) <= seconds(180 * 15 / 10 * 11 / 10));
+  CHECK(policy.ttl_for("public_stats", {}) <= seconds(600 * 15 / 10 * 11 / 10));
 }

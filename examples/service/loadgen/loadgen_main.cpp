@@ -2,11 +2,13 @@
 // stream against both and prints the KPIs (or, with --check, asserts correctness: same bodies
 // with and without the cache, no stale read, writes visible once they return).
 // SPDX-License-Identifier: MIT
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -24,6 +26,7 @@
 #include "report.hpp"
 #include "service_process.hpp"
 #include "traffic.hpp"
+#include "views.hpp"  // normalized_query: the search key as the service forms it
 
 namespace {
 
@@ -41,6 +44,8 @@ struct Options {
   bool json = false;
   bool check = false;
   bool progress = true;
+  int attach_port = 0;   ///< play against a service already running there (no comparison)
+  bool ceiling = false;  ///< only compute the first-read ceiling of the request stream
   loadgen::TrafficOptions traffic;
 };
 
@@ -52,7 +57,11 @@ struct Options {
                "       [--threads N] [--saturation] [--db sqlite|postgres:URL|postgres]\n"
                "       [--pg-url URL]\n"
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
-               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
+               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n"
+               "   or: ttlcache_loadgen --attach PORT [--duration S] [--rate R] [--threads N]\n"
+               "       [--users N] [--files N] [--seed N] [--json] [--quiet]\n"
+               "   or: ttlcache_loadgen --ceiling [--duration S] [--warmup S] [--rate R]\n"
+               "       [--threads N] [--users N] [--files N] [--seed N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -85,6 +94,10 @@ Options parse(int argc, char** argv) {
     }
     if (a == "--quiet") {
       o.progress = false;
+      continue;
+    }
+    if (a == "--ceiling") {
+      o.ceiling = true;
       continue;
     }
     if (i + 1 >= argc) usage("missing value after " + a);
@@ -127,11 +140,15 @@ Options parse(int argc, char** argv) {
       o.traffic.files = static_cast<std::int64_t>(number(a, v, 1, 1e7));
     } else if (a == "--seed") {
       o.traffic.seed = static_cast<std::uint64_t>(number(a, v, 0, 1e15));
+    } else if (a == "--attach") {
+      o.attach_port = static_cast<int>(number(a, v, 1, 65535));
     } else {
       usage("unknown option " + a);
     }
   }
-  if (o.service.empty()) usage("--service PATH is required");
+  if (o.service.empty() && o.attach_port == 0 && !o.ceiling) {
+    usage("--service PATH (or --attach PORT, or --ceiling) is required");
+  }
   if (o.topology != "in-process" && o.redis_url.empty()) {
     usage("--topology " + o.topology + " needs --redis redis://127.0.0.1:PORT/DB");
   }
@@ -277,7 +294,9 @@ int compare(const Options& o) {
                            : o.topology == "redis"
                                ? std::string("Redis")
                                : std::string("two instances, L1 64 MiB + Redis, pub/sub")) +
-                              "; tags; DynamicTTL shipped defaults; refresh-ahead at 0.8; "
+                              "; tags; DynamicTTL shipped defaults, but 1800 s for the "
+                              "tag-invalidated file_list, user_stats and bookmarks; "
+                              "refresh-ahead at 0.8; "
                               "stale-while-revalidate 30 s; fail-safe"}};
   c.off = measure(o, false, o.rate, "no cache");
   c.on = measure(o, true, o.rate, "ttlcache");
@@ -429,11 +448,76 @@ int check(const Options& o) {
   return failures == 0 ? 0 : 1;
 }
 
+// ---- --attach ----
+
+// One run against a service someone else started (e.g. to watch its dashboard under load):
+// no comparison, no stopping it.
+int attach(const Options& o) {
+  loadgen::RunOptions run;
+  run.label = "attached";
+  run.ports = {o.attach_port};
+  run.threads = o.threads;
+  run.rate = o.rate;
+  run.duration = std::chrono::milliseconds(static_cast<long long>(o.duration_s * 1000));
+  run.warmup = std::chrono::milliseconds(static_cast<long long>(o.warmup_s * 1000));
+  run.progress = o.progress;
+  run.traffic = o.traffic;
+  const auto f = loadgen::run_load(run);
+  std::printf("%s\n", f.to_json().dump(o.json ? 2 : -1).c_str());
+  if (f.errors)
+    std::fprintf(stderr, "%llu errors, first: %s\n", static_cast<unsigned long long>(f.errors),
+                 f.first_error.c_str());
+  return f.errors == 0 && f.stale_reads == 0 && f.writes_not_visible == 0 ? 0 : 1;
+}
+
+// ---- --ceiling ----
+
+// The hit rate of a cache that never expires, evicts or invalidates, on the exact request
+// stream a run plays (thread i's stream, in the order run_load schedules them): every read of a
+// key not read before is a miss, whatever the cache. An upper bound for the measured hit rate.
+int ceiling(const Options& o) {
+  std::vector<loadgen::Traffic> streams;
+  streams.reserve(static_cast<std::size_t>(o.threads));
+  for (int t = 0; t < o.threads; ++t) {
+    streams.emplace_back(o.traffic, static_cast<std::uint64_t>(t));
+  }
+  const auto per_thread = [&](double seconds) {
+    return std::llround(seconds * o.rate / o.threads);
+  };
+  const long long warm = per_thread(o.warmup_s);
+  const long long total = warm + per_thread(o.duration_s);
+  std::set<std::string> seen;
+  std::uint64_t reads = 0, first = 0;
+  for (long long i = 0; i < total; ++i) {
+    for (auto& stream : streams) {
+      const loadgen::Request r = stream.next();
+      if (loadgen::is_write(r.kind)) continue;
+      // The view's key: search words as the service normalises them.
+      std::string key = std::string(loadgen::kind_name(r.kind)) + "/" + std::to_string(r.id) + "/" +
+                        std::to_string(r.page) + "/" + service::normalized_query(r.text);
+      const bool new_key = seen.insert(std::move(key)).second;
+      if (i < warm) continue;
+      ++reads;
+      first += new_key ? 1 : 0;
+    }
+  }
+  const double hit_ceiling =
+      reads ? 1.0 - static_cast<double>(first) / static_cast<double>(reads) : 0.0;
+  const nlohmann::json out{{"measured_reads", reads},
+                           {"first_reads", first},
+                           {"distinct_keys", seen.size()},
+                           {"hit_rate_ceiling", hit_ceiling}};
+  std::printf("%s\n", out.dump(o.json ? 2 : -1).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
+    if (o.ceiling) return ceiling(o);
+    if (o.attach_port != 0) return attach(o);
     return o.check ? check(o) : compare(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ttlcache_loadgen: %s\n", e.what());
