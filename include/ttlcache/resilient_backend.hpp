@@ -141,6 +141,19 @@ class ResilientBackend final : public Backend<K, V>, public TagCapable<K, V>, pu
           [this](BreakerState from, BreakerState to) { on_breaker_change(from, to); });
     }
   }
+  /// Erases the keys of failed writes that are still remembered (best effort, bounded by
+  /// call_budget, or 1 s without one): a process that exits before its next call would
+  /// otherwise leave those values in a shared Redis for their whole TTL.
+  ~ResilientBackend() override {
+    if (!options_.repair_failed_writes || !repair_needed_.load(std::memory_order_acquire)) return;
+    if (breaker_ && breaker_->state() == BreakerState::open) return;  // known down: no wait
+    try {
+      const DeadlineScope deadline(options_.call_budget.count() > 0 ? options_.call_budget
+                                                                    : std::chrono::seconds(1));
+      repair(nullptr);
+    } catch (...) {  // the backend is unreachable: nothing more can be done here
+    }
+  }
   ResilientBackend(const ResilientBackend&) = delete;
   ResilientBackend& operator=(const ResilientBackend&) = delete;
 

@@ -271,6 +271,21 @@ TEST_CASE("while the repair fails the backend is not trusted, and too many keys 
   CHECK(store->raw().size() == 0);
 }
 
+TEST_CASE("a backend destroyed with keys still to repair erases them first", "[resilient]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto store = std::make_shared<FlakyStore>(clock);
+  auto backend =
+      std::make_shared<Resilient>(store, resilient_options(FailurePolicy::degrade, clock, 100));
+  backend->set("k", "old", 1h);
+  store->down = true;
+  backend->set("k", "new", 1h);  // fails: "old" stays in the store
+  store->down = false;
+  REQUIRE(store->raw().get("k") == std::optional<std::string>("old"));
+  REQUIRE(backend->stats().pending_keys == 1);
+  backend.reset();  // the process shuts down before its next call
+  CHECK(store->raw().get("k") == std::nullopt);
+}
+
 TEST_CASE("a repair tells its listener what it erased, then that it cleared everything",
           "[resilient]") {
   auto clock = std::make_shared<FakeClock>();
