@@ -252,18 +252,23 @@ class Workload {
     });
   }
 
-  /// A writer: updates the database, then the cache (set with tags), every `every`. With
+  /// A writer: updates the database, then the cache (set, with tags unless `tagged` is false),
+  /// every `every`. With
   /// `serialized`, the cache write happens under the key's writer lock (several writers, in
   /// several processes, of the same keys: the cache gets each key's versions in order).
   void add_writer(Cache& cache, unsigned seed, std::chrono::milliseconds every,
-                  bool serialized = false) {
+                  bool serialized = false, bool tagged = true) {
     const int keys = db_.size();
-    threads_.emplace_back([this, &cache, seed, every, keys, serialized] {
+    threads_.emplace_back([this, &cache, seed, every, keys, serialized, tagged] {
       std::mt19937 rng(seed);
       std::uint64_t failed = 0;
       const auto set = [&](int k, const std::string& v) {
         try {
-          cache.set(Database::key(k), v, std::chrono::seconds(60), Database::tags(k));
+          if (tagged) {
+            cache.set(Database::key(k), v, std::chrono::seconds(60), Database::tags(k));
+          } else {
+            cache.set(Database::key(k), v, std::chrono::seconds(60));
+          }
         } catch (const std::exception&) {
           ++failed;
         }

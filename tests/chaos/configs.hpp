@@ -188,15 +188,16 @@ inline PlainFailSafeSetup make_plain_fail_safe(const Endpoints& at, const Settin
 /// The documented production recipe as a user writes it: a tag-aware tiered cache on Redis,
 /// degrade with a breaker, one deadline per call. Every instance on the same port and namespace
 /// shares the keys and the invalidation bus.
-inline Cache make_built_tiered(int port, const std::string& ns, const Settings& s = {}) {
-  return ttlcache::CacheBuilder<Key, Value>("chaos-built")
-      .redis(redis_options(port, ns, s))
+inline Cache make_built_tiered(int port, const std::string& ns, const Settings& s = {},
+                               bool tags = true) {
+  ttlcache::CacheBuilder<Key, Value> builder("chaos-built");
+  builder.redis(redis_options(port, ns, s))
       .tiered(s.l1_max_ttl)
-      .tags()
       .degrade(breaker_options(s))
       .call_deadline(s.call_budget)
-      .wait_for_bus(std::chrono::seconds(10))
-      .build();
+      .wait_for_bus(std::chrono::seconds(10));
+  if (tags) builder.tags();
+  return builder.build();
 }
 
 /// Whether the built cache's L2 breaker is closed (or has never changed state), from the
