@@ -991,10 +991,11 @@ struct AdaptiveSlot {
   bool started = false;
   std::int64_t first_ns = 0;
   std::int64_t last_seen_ns = 0;
-  std::int64_t last_change_ns = 0;  // the last counted change (or the first observation)
-  double log_estimate_ms = 0.0;     // log of the estimated interval between changes
-  std::uint64_t changes = 0;
-  std::uint64_t counted = 0;
+  std::int64_t last_change_ns = 0;  // the last counted unseen change (or the first observation)
+  double log_estimate_ms = 0.0;     // log of the estimated interval between unseen changes
+  std::uint64_t changes = 0;        // unseen changes (reload_changed), bursts included
+  std::uint64_t counted = 0;        // unseen changes that moved the estimate
+  std::uint64_t told = 0;           // told changes (writes, invalidations): never shorten
   std::uint64_t reads = 0;
   // Published for ttl_for: the interval the factor derives from; 0 = nothing learned yet.
   std::atomic<double> interval_ms{0.0};
@@ -1003,7 +1004,7 @@ struct AdaptiveSlot {
     started = false;
     first_ns = last_seen_ns = last_change_ns = 0;
     log_estimate_ms = 0.0;
-    changes = counted = reads = 0;
+    changes = counted = told = reads = 0;
     interval_ms.store(0.0, std::memory_order_relaxed);
   }
 };
@@ -1329,6 +1330,7 @@ void fill_adaptive(const CompiledType& t, double factor, TtlExplanation& out) {
       std::chrono::milliseconds(std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
   out.observed_changes = t.slot->changes;
   out.counted_changes = t.slot->counted;
+  out.told_changes = t.slot->told;
   out.observed_reads = t.slot->reads;
 }
 
@@ -1343,10 +1345,14 @@ void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& 
     slot.log_estimate_ms = std::log(t.base_ms / settings.target_ratio);
   }
   slot.last_seen_ns = std::max(slot.last_seen_ns, now_ns);
-  const bool change =
-      kind == Kind::write || kind == Kind::invalidation || kind == Kind::reload_changed;
   if (kind == Kind::read) ++slot.reads;
-  if (change) {
+  // A change the cache was told about (a write through it, an invalidation) already updated or
+  // removed the entries it concerns: it served nothing stale, so it is no reason for a shorter
+  // TTL. It is counted, and like a read it lets the open interval below grow. Only an unseen
+  // change (a reload found a different value: the data changed behind the cache's back, the
+  // TTL was too long) feeds the estimate.
+  if (kind == Kind::write || kind == Kind::invalidation) ++slot.told;
+  if (kind == Kind::reload_changed) {
     ++slot.changes;
     const std::int64_t since_ns = now_ns - slot.last_change_ns;
     const bool merged = since_ns <= 0 || since_ns < settings.burst_window.count() * 1'000'000;
@@ -1625,9 +1631,13 @@ std::string TtlExplanation::to_string() const {
       " x{:g} (window {} at {} {})", window_factor, window.empty() ? std::string("none") : window,
       detail::day_names[static_cast<std::size_t>(weekday % 7)], detail::clock_text(local_minute));
   if (adaptive) {
-    out += fmt::format(" x{:.4g} (adaptive: change every ~{}, {} changes ({} counted), {} reads)",
-                       adaptive_factor, detail::seconds_text(change_interval.count()),
-                       observed_changes, counted_changes, observed_reads);
+    // "unseen": found by a reload, the only kind that shortens; "told": writes and
+    // invalidations through the cache, which never shorten (see AdaptiveTtl).
+    out += fmt::format(
+        " x{:.4g} (adaptive: unseen change every ~{}, {} unseen changes ({} counted), {} told "
+        "(never shorten), {} reads)",
+        adaptive_factor, detail::seconds_text(change_interval.count()), observed_changes,
+        counted_changes, told_changes, observed_reads);
   }
   out += fmt::format(" = {}", detail::seconds_text(std::llround(before_clamp_ms)));
   switch (clamp) {
@@ -1831,12 +1841,18 @@ std::vector<AdaptiveTypeStats> DynamicTTL::adaptive_stats() const {
         std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
     stats.observed_changes = t.slot->changes;
     stats.counted_changes = t.slot->counted;
+    stats.told_changes = t.slot->told;
     stats.observed_reads = t.slot->reads;
     const double seconds = static_cast<double>(t.slot->last_seen_ns - t.slot->first_ns) / 1e9;
     stats.reads_per_second = seconds > 0.0 ? static_cast<double>(t.slot->reads) / seconds : 0.0;
     out.push_back(std::move(stats));
   }
   return out;
+}
+
+bool DynamicTTL::adapts() const noexcept {
+  const detail::ReadGuard guard(*state_);
+  return guard.get().adaptive.enabled;
 }
 
 void DynamicTTL::load_json(std::string_view json) { reload(DynamicTtlConfig::from_json(json)); }

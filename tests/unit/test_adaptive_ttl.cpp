@@ -60,15 +60,16 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("adaptive: data changing every 10 s converges to a TTL near 10 s within 20 changes",
-          "[dynamic_ttl][adaptive]") {
+TEST_CASE(
+    "adaptive: data changing unseen every 10 s converges to a TTL near 10 s within 20 changes",
+    "[dynamic_ttl][adaptive]") {
   Fixture f;
   CHECK(f.ttl_s() == 300.0);  // nothing observed: the table
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   std::vector<double> ttls;
   for (int i = 0; i < 20; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
     ttls.push_back(f.ttl_s());
   }
   INFO("after 5: " << ttls[4] << " s, after 10: " << ttls[9] << " s, after 20: " << ttls[19]);
@@ -86,6 +87,7 @@ TEST_CASE("adaptive: data changing every 10 s converges to a TTL near 10 s withi
   const auto& t = stats[1].content_type == "t" ? stats[1] : stats[0];
   CHECK(t.observed_changes == 21);
   CHECK(t.counted_changes == 20);
+  CHECK(t.told_changes == 0);
   CHECK(t.observed_reads == 1);
   CHECK(t.change_interval >= 9s);
   CHECK(t.change_interval <= 11s);
@@ -117,20 +119,52 @@ TEST_CASE("adaptive: a type that never changes drifts to its clamp maximum",
   CHECK(e.to_string().find("adaptive") != std::string::npos);
 }
 
+TEST_CASE("adaptive: told changes (writes, invalidations) never shorten the TTL",
+          "[dynamic_ttl][adaptive]") {
+  DynamicTtlConfig c = adaptive_config(8.0);
+  c.content_types[0] = ContentTypeTtl("t", 60s);
+  Fixture f(c);
+  f.see(Kind::reload_changed);
+  double previous = f.ttl_s();
+  CHECK(previous == 60.0);
+  // Every 10 s a write or an invalidation through the cache: the cache was told, it served
+  // nothing stale, so the TTL does not move toward 10 s; it grows with the time without an
+  // unseen change, up to max_factor.
+  for (int i = 1; i <= 60; ++i) {
+    f.clock->advance(10s);
+    f.see(i % 2 == 0 ? Kind::write : Kind::invalidation);
+    const double now = f.ttl_s();
+    CHECK(now >= previous);
+    previous = now;
+  }
+  CHECK(f.ttl_s() == 480.0);  // 60 s x max_factor 8
+  const auto e = f.policy->explain("t", {});
+  CHECK(e.told_changes == 60);
+  CHECK(e.observed_changes == 1);
+  CHECK(e.counted_changes == 0);
+  CHECK(e.to_string().find("60 told") != std::string::npos);
+  // The same rhythm of unseen changes does shorten it, toward 10 s.
+  for (int i = 0; i < 30; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::reload_changed);
+  }
+  CHECK(f.ttl_s() == Approx(10.0).epsilon(0.1));
+}
+
 TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
           "[dynamic_ttl][adaptive]") {
   Fixture f;
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 30; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   const double before = f.factor();
   REQUIRE(before > 0.0);
   SECTION("1000 changes within the burst window count as one") {
     f.clock->advance(10s);
     for (int i = 0; i < 1000; ++i) {
-      f.see(Kind::invalidation);
+      f.see(Kind::reload_changed);
       f.clock->advance(500us);
     }
     const double after = f.factor();
@@ -147,7 +181,7 @@ TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
     double previous = before;
     for (int i = 0; i < 5; ++i) {
       f.clock->advance(1ms);
-      f.see(Kind::write);
+      f.see(Kind::reload_changed);
       const double now = f.factor();
       CHECK(previous / now <= std::pow(4.0, 0.3) + 1e-9);
       previous = now;
@@ -162,10 +196,10 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
   with_jitter.jitter_percent = 10.0;
   with_jitter.seed = 1234;
   Fixture f(with_jitter);
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 10; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   CHECK(f.ttl_s() < 100.0);
   auto off = with_jitter;
@@ -177,7 +211,7 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
     CHECK(f.policy->ttl_for("t", {}) == table.ttl_for("t", {}));
   }
   CHECK(f.policy->adaptive_stats().empty());
-  f.see(Kind::write);  // ignored while off
+  f.see(Kind::reload_changed);  // ignored while off
   // On again: starts from the table (factor 1), not from the old estimate.
   f.policy->reload(with_jitter);
   const auto e = f.policy->explain("t", {});
@@ -189,10 +223,10 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
 TEST_CASE("adaptive: the estimate survives a reload and is re-derived against the new table",
           "[dynamic_ttl][adaptive]") {
   Fixture f;
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 25; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   const double before = f.ttl_s();
   CHECK(before == Approx(10.0).epsilon(0.1));
