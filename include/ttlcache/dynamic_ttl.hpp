@@ -126,15 +126,19 @@ struct TtlWindow {
 ///   interval grow: a type kept fresh by tags or writes drifts toward max_factor, where the
 ///   TTL only bounds memory and the damage of a lost invalidation.
 ///
-/// The estimate is an exponentially weighted average of the intervals between unseen changes,
-/// in log space (so 10 s -> 20 s weighs like 100 s -> 200 s), starting at the base TTL. Two
-/// guards keep one burst from swinging it: unseen changes closer than burst_window to the last
-/// counted one are merged into it, and each counted change moves the estimate by at most a
-/// factor of 4^smoothing (x1.52 at the default 0.3). While no unseen change comes, the time
-/// since the last one is a lower bound on the interval: any observation (reads, unchanged
-/// reloads, told changes) lets the estimate grow with it, so a type that never changes unseen
-/// drifts to max_factor (or the max_ttl clamp). The interval is per content type, across its
-/// keys: with unseen changes of one type reported every 10 s, its TTL converges near 10 s.
+/// The estimate is an exponentially weighted average in log space (so 10 s -> 20 s weighs like
+/// 100 s -> 200 s), starting at the base TTL. A reload that reports the replaced copy's age
+/// (TtlObservation::age) is about one key: changed within age A pulls the estimate down toward
+/// A/2 (never up), unchanged after A pulls it up toward 2A (never down), so it settles where
+/// about half the reloads find a change: for data changing every P, a TTL between P/2 and P
+/// (per key, however many keys the type has). Without an age, the sample is the time since the
+/// type's previous unseen change (one stream of changes: reported every 10 s, the TTL converges
+/// near 10 s). Two guards keep one burst from swinging it: samples closer than burst_window to
+/// the last counted one are merged into it, and each moves the estimate by at most a factor of
+/// 4^smoothing (x1.52 at the default 0.3). While no unseen change comes, the time since the
+/// last one is a lower bound on the interval: any observation (reads, unchanged reloads, told
+/// changes) lets the estimate grow with it, so a type that never changes unseen drifts to
+/// max_factor (or the max_ttl clamp).
 ///
 /// Estimates are kept per content type name across reload() while adaptation stays enabled (a
 /// reload that changes a type's base TTL re-derives the factor from the same estimate); a

@@ -30,6 +30,11 @@ struct TtlObservation {
   /// When it happened, on the cache's monotonic clock; a default (zero) time means "now" on the
   /// policy's own clock.
   std::chrono::steady_clock::time_point at{};
+  /// For reload_changed and reload_unchanged: how long the copy the reload replaced had been
+  /// cached (since it was loaded). It makes the observation about one key: a change within
+  /// that age, or none for that long. 0 = unknown: the policy then uses the time between
+  /// reported changes of the content type instead (see AdaptiveTtl).
+  std::chrono::milliseconds age{0};
 };
 
 /// What an adaptive policy has learned about one content type (TtlPolicy::adaptive_stats(),
