@@ -287,6 +287,7 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
     bool invalidated = false;
     std::uint64_t search_generation = 0;
     std::uint64_t version = 0;  // of the page loaded last
+    std::chrono::seconds loaded_at{0};
   };
   std::unordered_map<std::string, Track> track;
   std::uint64_t search_generation = 0;
@@ -300,15 +301,16 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
           t.version != 0 && !t.invalidated &&
           (kind != Kind::search_results || t.search_generation == search_generation);
       if (f.adaptive && reload) {
-        // A reload of a page the cache was not told about: the cache keeps no copy to compare
-        // with (Page has no equality it could rely on), so the scenario, which knows each
-        // page's version, reports what a comparing reload would find.
+        // A reload of a page the cache was not told about: the cache compares no values (Page
+        // has no equality it could rely on), so the scenario, which knows each page's version,
+        // reports what a comparing reload would find, with the replaced copy's age.
         policy->observe({page.version != t.version
                              ? ttlcache::TtlObservation::Kind::reload_changed
                              : ttlcache::TtlObservation::Kind::reload_unchanged,
-                         webapp::content_type(kind), clock->now()});
+                         webapp::content_type(kind), clock->now(),
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - t.loaded_at)});
       }
-      t = Track{false, search_generation, page.version};
+      t = Track{false, search_generation, page.version, now};
       return page;
     };
   };
