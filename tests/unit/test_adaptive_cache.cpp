@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ttlcache/builder.hpp"
@@ -162,4 +163,32 @@ TEST_CASE("adaptive cache: the tag-to-type map is bounded", "[adaptive][cache]")
   }
   CHECK(index.types_of_tags({"many"}).size() == TagTypeIndex::types_per_name);
   CHECK(index.types_of_entity("many").empty());
+}
+
+TEST_CASE("adaptive cache: stores, tag invalidations and stats from many threads",
+          "[adaptive][cache][concurrency]") {
+  Fixture f;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&f, t] {
+      for (int i = 0; i < 2'000; ++i) {
+        const std::string tag = "u:" + std::to_string(i % 50);
+        const char* type = t == 0 ? "view" : "list";
+        if (t == 2 && i % 3 == 0) {
+          f.cache.invalidate_tag(tag);
+        } else if (t == 2 && i % 100 == 1) {
+          (void)ttlcache::to_prometheus(f.cache.stats());
+        } else {
+          f.cache.set("k" + std::to_string(i % 200), "v",
+                      EntryOptions().content_type(type).tag(tag));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto s = f.cache.stats();
+  REQUIRE(s.adaptive_ttl.count("view") == 1);
+  // Every set() of "view" is a told change; invalidations of its tags add to them.
+  CHECK(s.adaptive_ttl.at("view").told_changes >= 2'000);
+  CHECK(s.adaptive_ttl.at("view").unseen_changes == 0);
 }
