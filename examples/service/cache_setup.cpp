@@ -17,6 +17,7 @@ namespace service {
 std::unique_ptr<ServiceCache> make_service_cache(const CacheSettings& s) {
   auto config = ttlcache::DynamicTtlConfig::defaults();
   config.seed = s.seed;
+  config.adaptive.enabled = s.adaptive_ttl;
 
   ttlcache::CacheBuilder<std::string, std::string> builder("service");
   builder.tags()

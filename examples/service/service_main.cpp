@@ -28,6 +28,7 @@ namespace {
 
 struct Options {
   bool cache = true;
+  bool adaptive_ttl = false;        // --adaptive-ttl on: DynamicTTL learns (issue 18)
   std::string database = "sqlite";  ///< "sqlite" (a temporary file) or "sqlite:<path>"
   int port = 0;                     ///< 0: a free port
   int threads = 16;
@@ -45,7 +46,8 @@ struct Options {
                "usage: ttlcache_service [--cache on|off] [--db sqlite[:PATH]] [--port N]\n"
                "       [--threads N] [--connections N] [--users N] [--files N] [--seed N]\n"
                "       [--generate on|off] [--topology in-process|redis|tiered]\n"
-               "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n",
+               "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n"
+               "       [--adaptive-ttl on|off]\n",
                why);
   std::exit(2);
 }
@@ -75,6 +77,11 @@ Options parse(int argc, char** argv) {
       if (o.database != "sqlite" && o.database.rfind("sqlite:", 0) != 0) {
         usage("--db: sqlite or sqlite:PATH (PostgreSQL is not supported yet)");
       }
+    } else if (a == "--adaptive-ttl") {
+      if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) {
+        usage("--adaptive-ttl: on or off");
+      }
+      o.adaptive_ttl = std::strcmp(v, "on") == 0;
     } else if (a == "--generate") {
       if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) usage("--generate: on or off");
       o.generate = std::strcmp(v, "on") == 0;
@@ -160,6 +167,7 @@ int main(int argc, char** argv) {
       settings.topology = o.topology;
       settings.redis_url = o.redis_url;
       settings.key_namespace = o.key_namespace;
+      settings.adaptive_ttl = o.adaptive_ttl;
       cache = service::make_service_cache(settings);
     }
     service::Views views(*db, cache.get());

@@ -37,6 +37,7 @@ struct Options {
   bool json = false;
   bool check = false;
   bool progress = true;
+  bool adaptive_ttl = false;  // --adaptive-ttl: the cached service runs with adaptive TTL on
   loadgen::TrafficOptions traffic;
 };
 
@@ -47,7 +48,8 @@ struct Options {
                "       [--rate REQ_PER_S]\n"
                "       [--threads N] [--saturation] [--db sqlite]\n"
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
-               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n",
+               "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n"
+               "       [--adaptive-ttl]\n",
                why.c_str());
   std::exit(2);
 }
@@ -80,6 +82,10 @@ Options parse(int argc, char** argv) {
     }
     if (a == "--quiet") {
       o.progress = false;
+      continue;
+    }
+    if (a == "--adaptive-ttl") {
+      o.adaptive_ttl = true;
       continue;
     }
     if (i + 1 >= argc) usage("missing value after " + a);
@@ -163,6 +169,7 @@ class Deployment {
                                        "--seed",  std::to_string(o.traffic.seed)};
       args.insert(args.end(), {"--db", dir_ ? "sqlite:" + dir_->file() : o.database});
       if (i > 0) args.insert(args.end(), {"--generate", "off"});
+      if (cache && o.adaptive_ttl) args.insert(args.end(), {"--adaptive-ttl", "on"});
       if (cache && o.topology != "in-process") {
         args.insert(args.end(),
                     {"--topology", o.topology, "--redis", o.redis_url, "--namespace", ns});
