@@ -991,19 +991,21 @@ struct AdaptiveSlot {
   bool started = false;
   std::int64_t first_ns = 0;
   std::int64_t last_seen_ns = 0;
-  std::int64_t last_change_ns = 0;  // the last counted change (or the first observation)
-  double log_estimate_ms = 0.0;     // log of the estimated interval between changes
-  std::uint64_t changes = 0;
-  std::uint64_t counted = 0;
+  std::int64_t last_change_ns = 0;   // the last counted unseen change (or the first observation)
+  std::int64_t last_confirm_ns = 0;  // the last counted unchanged reload with an age
+  double log_estimate_ms = 0.0;      // log of the estimated interval between unseen changes
+  std::uint64_t changes = 0;         // unseen changes (reload_changed), bursts included
+  std::uint64_t counted = 0;         // unseen changes that moved the estimate
+  std::uint64_t told = 0;            // told changes (writes, invalidations): never shorten
   std::uint64_t reads = 0;
   // Published for ttl_for: the interval the factor derives from; 0 = nothing learned yet.
   std::atomic<double> interval_ms{0.0};
 
   void reset() {
     started = false;
-    first_ns = last_seen_ns = last_change_ns = 0;
+    first_ns = last_seen_ns = last_change_ns = last_confirm_ns = 0;
     log_estimate_ms = 0.0;
-    changes = counted = reads = 0;
+    changes = counted = told = reads = 0;
     interval_ms.store(0.0, std::memory_order_relaxed);
   }
 };
@@ -1329,39 +1331,71 @@ void fill_adaptive(const CompiledType& t, double factor, TtlExplanation& out) {
       std::chrono::milliseconds(std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
   out.observed_changes = t.slot->changes;
   out.counted_changes = t.slot->counted;
+  out.told_changes = t.slot->told;
   out.observed_reads = t.slot->reads;
+}
+
+// Moves the log estimate toward a sample (ms), by at most 4^smoothing, and only in the
+// direction allowed (lower: only down, raise: only up, both: either).
+enum class Toward : std::uint8_t { both, lower, raise };
+void step_toward(AdaptiveSlot& slot, const AdaptiveTtl& settings, double sample_ms,
+                 Toward toward) noexcept {
+  const double max_step = std::log(4.0);
+  double step =
+      std::clamp(std::log(std::max(sample_ms, 1.0)) - slot.log_estimate_ms, -max_step, max_step);
+  if (toward == Toward::lower) step = std::min(step, 0.0);
+  if (toward == Toward::raise) step = std::max(step, 0.0);
+  slot.log_estimate_ms += settings.smoothing * step;
 }
 
 // One observation into a slot (under its lock): see AdaptiveTtl for the model.
 void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& t,
-           TtlObservation::Kind kind, std::int64_t now_ns) noexcept {
+           const TtlObservation& o, std::int64_t now_ns) noexcept {
   using Kind = TtlObservation::Kind;
   if (!slot.started) {
     // No history: assume the data just changed and that the table is right (factor 1).
     slot.started = true;
-    slot.first_ns = slot.last_seen_ns = slot.last_change_ns = now_ns;
+    slot.first_ns = slot.last_seen_ns = slot.last_change_ns = slot.last_confirm_ns = now_ns;
     slot.log_estimate_ms = std::log(t.base_ms / settings.target_ratio);
   }
   slot.last_seen_ns = std::max(slot.last_seen_ns, now_ns);
-  const bool change =
-      kind == Kind::write || kind == Kind::invalidation || kind == Kind::reload_changed;
-  if (kind == Kind::read) ++slot.reads;
-  if (change) {
+  if (o.kind == Kind::read) ++slot.reads;
+  // A change the cache was told about (a write through it, an invalidation) already updated or
+  // removed the entries it concerns: it served nothing stale, so it is no reason for a shorter
+  // TTL. It is counted, and like a read it lets the open interval below grow. Only an unseen
+  // change (a reload found a different value: the data changed behind the cache's back, the
+  // TTL was too long) feeds the estimate.
+  if (o.kind == Kind::write || o.kind == Kind::invalidation) ++slot.told;
+  const double age_ms = static_cast<double>(o.age.count());
+  const std::int64_t burst_ns = settings.burst_window.count() * 1'000'000;
+  if (o.kind == Kind::reload_changed) {
     ++slot.changes;
     const std::int64_t since_ns = now_ns - slot.last_change_ns;
-    const bool merged = since_ns <= 0 || since_ns < settings.burst_window.count() * 1'000'000;
+    const bool merged = since_ns <= 0 || since_ns < burst_ns;
     if (!merged) {
-      // log-space EWMA; the sample is first held within 4x of the estimate, so one change
-      // moves the estimate by at most 4^smoothing.
-      const double sample = std::max(static_cast<double>(since_ns) / 1e6, 1.0);
-      const double step =
-          std::clamp(std::log(sample) - slot.log_estimate_ms, -std::log(4.0), std::log(4.0));
-      slot.log_estimate_ms += settings.smoothing * step;
+      if (age_ms > 0.0) {
+        // One key's copy changed within its age: half of it is the guess for a change time
+        // spread evenly over the copy's life. Only ever lowers: a change within a long age says
+        // nothing against a shorter interval.
+        step_toward(slot, settings, age_ms / 2.0, Toward::lower);
+      } else {
+        // No age: the time since the type's previous unseen change (one stream of changes).
+        step_toward(slot, settings, static_cast<double>(since_ns) / 1e6, Toward::both);
+      }
       slot.last_change_ns = now_ns;
       ++slot.counted;
     }
+  } else if (o.kind == Kind::reload_unchanged && age_ms > 0.0) {
+    // One key's copy stayed right for its whole age: the interval is longer; twice the age is
+    // the guess matching the halving above (they balance where half the reloads find a change).
+    const std::int64_t since_ns = now_ns - slot.last_confirm_ns;
+    if (since_ns <= 0 || since_ns >= burst_ns) {
+      step_toward(slot, settings, age_ms * 2.0, Toward::raise);
+      slot.last_confirm_ns = now_ns;
+    }
   }
-  // Time without a change is a lower bound on the interval (a type that never changes grows).
+  // Time without an unseen change is a lower bound on the interval (a type that never changes
+  // grows).
   const double open_ms = static_cast<double>(slot.last_seen_ns - slot.last_change_ns) / 1e6;
   slot.interval_ms.store(std::max(std::exp(slot.log_estimate_ms), open_ms),
                          std::memory_order_relaxed);
@@ -1625,9 +1659,13 @@ std::string TtlExplanation::to_string() const {
       " x{:g} (window {} at {} {})", window_factor, window.empty() ? std::string("none") : window,
       detail::day_names[static_cast<std::size_t>(weekday % 7)], detail::clock_text(local_minute));
   if (adaptive) {
-    out += fmt::format(" x{:.4g} (adaptive: change every ~{}, {} changes ({} counted), {} reads)",
-                       adaptive_factor, detail::seconds_text(change_interval.count()),
-                       observed_changes, counted_changes, observed_reads);
+    // "unseen": found by a reload, the only kind that shortens; "told": writes and
+    // invalidations through the cache, which never shorten (see AdaptiveTtl).
+    out += fmt::format(
+        " x{:.4g} (adaptive: unseen change every ~{}, {} unseen changes ({} counted), {} told "
+        "(never shorten), {} reads)",
+        adaptive_factor, detail::seconds_text(change_interval.count()), observed_changes,
+        counted_changes, told_changes, observed_reads);
   }
   out += fmt::format(" = {}", detail::seconds_text(std::llround(before_clamp_ms)));
   switch (clamp) {
@@ -1811,7 +1849,7 @@ void DynamicTTL::observe(const TtlObservation& observation) const noexcept {
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
   try {
     const std::lock_guard<std::mutex> lock(t.slot->mutex);
-    detail::learn(*t.slot, c.adaptive, t, observation.kind, now_ns);
+    detail::learn(*t.slot, c.adaptive, t, observation, now_ns);
   } catch (...) {
     // std::mutex::lock may throw std::system_error; losing one observation is harmless.
   }
@@ -1831,12 +1869,18 @@ std::vector<AdaptiveTypeStats> DynamicTTL::adaptive_stats() const {
         std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
     stats.observed_changes = t.slot->changes;
     stats.counted_changes = t.slot->counted;
+    stats.told_changes = t.slot->told;
     stats.observed_reads = t.slot->reads;
     const double seconds = static_cast<double>(t.slot->last_seen_ns - t.slot->first_ns) / 1e9;
     stats.reads_per_second = seconds > 0.0 ? static_cast<double>(t.slot->reads) / seconds : 0.0;
     out.push_back(std::move(stats));
   }
   return out;
+}
+
+bool DynamicTTL::adapts() const noexcept {
+  const detail::ReadGuard guard(*state_);
+  return guard.get().adaptive.enabled;
 }
 
 void DynamicTTL::load_json(std::string_view json) { reload(DynamicTtlConfig::from_json(json)); }

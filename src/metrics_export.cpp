@@ -248,6 +248,23 @@ void add_cache(Exposition& e, const CacheStats& s) {
     e.histogram("ttlcache_content_type_load_duration_seconds", "Loader time by content type.", l,
                 ct.load_latency);
   }
+  // Adaptive TTL (issue 18): present only while the cache's policy adapts.
+  for (const auto& [name, a] : s.adaptive_ttl) {
+    const Labels l = with("content_type", name);
+    e.gauge("ttlcache_adaptive_ttl_factor",
+            "Adaptive TTL: the learned multiplier of the table's TTL, by content type.", l,
+            a.factor);
+    e.gauge("ttlcache_adaptive_change_interval_seconds",
+            "Adaptive TTL: estimated interval between changes the cache did not see (0: none "
+            "learned yet).",
+            l, seconds(static_cast<double>(a.change_interval.count()) * 1e6));
+    e.counter("ttlcache_adaptive_unseen_changes_total",
+              "Adaptive TTL: reloads that found a changed value (these may shorten the TTL).", l,
+              a.unseen_changes);
+    e.counter("ttlcache_adaptive_told_changes_total",
+              "Adaptive TTL: writes and invalidations through the cache (these never shorten).", l,
+              a.told_changes);
+  }
   for (const auto& [name, t] : s.tiers) {
     const Labels l = with("tier", name);
     e.counter("ttlcache_tier_hits_total", "Reads answered by this tier.", l, t.hits);
@@ -334,6 +351,17 @@ nlohmann::json to_json(const CacheStats& s) {
                  {"load_latency", histogram_json(ct.load_latency)}};
   }
   j["content_types"] = std::move(cts);
+  if (!s.adaptive_ttl.empty()) {  // only while the cache's policy adapts
+    nlohmann::json at = nlohmann::json::object();
+    for (const auto& [name, a] : s.adaptive_ttl) {
+      at[name] = {{"factor", a.factor},
+                  {"change_interval_seconds", static_cast<double>(a.change_interval.count()) / 1e3},
+                  {"unseen_changes", a.unseen_changes},
+                  {"told_changes", a.told_changes},
+                  {"reads", a.reads}};
+    }
+    j["adaptive_ttl"] = std::move(at);
+  }
   nlohmann::json tiers = nlohmann::json::object();
   for (const auto& [name, t] : s.tiers) {
     tiers[name] = {{"hits", t.hits},

@@ -28,6 +28,7 @@ std::unique_ptr<ServiceCache> make_service_cache(const CacheSettings& s) {
       type.ttl = std::chrono::seconds(1800);
     }
   }
+  config.adaptive.enabled = s.adaptive_ttl;
 
   ttlcache::CacheBuilder<std::string, std::string> builder("service");
   builder.tags()

@@ -32,6 +32,9 @@ struct CacheSettings {
   /// Keys, tag versions and the invalidation channel live under this prefix; instances that
   /// share a cache use the same one.
   std::string key_namespace = "service";
+  /// DynamicTTL's adaptive TTL (issue 18; off by default). The service reports no reloads, so
+  /// it only lengthens TTLs of types whose changes arrive as tag invalidations and writes.
+  bool adaptive_ttl = false;
 };
 
 /// The service's cache, built with CacheBuilder: tags, fail-safe, refresh-ahead and

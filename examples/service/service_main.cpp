@@ -33,6 +33,7 @@ struct Options {
   bool cache = true;
   std::string database = "sqlite";  ///< "sqlite" (a temporary file), "sqlite:<path>", "postgres"
   std::string pg_url;               ///< with "postgres": a libpq connection string
+  bool adaptive_ttl = false;        // --adaptive-ttl on: DynamicTTL learns (issue 18)
   int port = 0;                     ///< 0: a free port
   int threads = 16;
   int connections = 8;
@@ -50,7 +51,8 @@ struct Options {
                "       [--pg-url URL] [--port N]\n"
                "       [--threads N] [--connections N] [--users N] [--files N] [--seed N]\n"
                "       [--generate on|off] [--topology in-process|redis|tiered]\n"
-               "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n",
+               "       [--redis redis://127.0.0.1:6379/0] [--namespace NAME]\n"
+               "       [--adaptive-ttl on|off]\n",
                why);
   std::exit(2);
 }
@@ -91,6 +93,11 @@ Options parse(int argc, char** argv) {
 #endif
     } else if (a == "--pg-url") {
       o.pg_url = v;
+    } else if (a == "--adaptive-ttl") {
+      if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) {
+        usage("--adaptive-ttl: on or off");
+      }
+      o.adaptive_ttl = std::strcmp(v, "on") == 0;
     } else if (a == "--generate") {
       if (std::strcmp(v, "on") != 0 && std::strcmp(v, "off") != 0) usage("--generate: on or off");
       o.generate = std::strcmp(v, "on") == 0;
@@ -180,6 +187,7 @@ int main(int argc, char** argv) {
       settings.topology = o.topology;
       settings.redis_url = o.redis_url;
       settings.key_namespace = o.key_namespace;
+      settings.adaptive_ttl = o.adaptive_ttl;
       cache = service::make_service_cache(settings);
     }
     service::Views views(*db, cache.get());

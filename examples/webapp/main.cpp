@@ -51,8 +51,10 @@ struct Features {
   std::chrono::seconds stale_while_revalidate{600};
   /// --search-ttl: a what-if for the staleness search results may have (0: DynamicTTL's).
   std::chrono::seconds search_ttl{0};
-  /// --adaptive: DynamicTTL's adaptive TTL on (off by default). The scenario feeds it (each
-  /// write reports the content types it changed, each read a read) until Cache does.
+  /// --adaptive: DynamicTTL's adaptive TTL on (off by default). The cache reports reads, and
+  /// tag and version invalidations by content type (told changes, which never shorten a TTL);
+  /// the scenario reports what a reload finds (an unseen change when the page it replaces
+  /// expired with an older version than the database's).
   bool adaptive = false;
 };
 
@@ -284,6 +286,8 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
   struct Track {
     bool invalidated = false;
     std::uint64_t search_generation = 0;
+    std::uint64_t version = 0;  // of the page loaded last
+    std::chrono::seconds loaded_at{0};
   };
   std::unordered_map<std::string, Track> track;
   std::uint64_t search_generation = 0;
@@ -292,7 +296,21 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
     return [&, kind, id, key = std::move(key)] {
       Page page = db.query(kind, id, *meter);
       page.built_at = now.count();
-      track[key] = Track{false, search_generation};
+      auto& t = track[key];
+      const bool reload =
+          t.version != 0 && !t.invalidated &&
+          (kind != Kind::search_results || t.search_generation == search_generation);
+      if (f.adaptive && reload) {
+        // A reload of a page the cache was not told about: the cache compares no values (Page
+        // has no equality it could rely on), so the scenario, which knows each page's version,
+        // reports what a comparing reload would find, with the replaced copy's age.
+        policy->observe({page.version != t.version
+                             ? ttlcache::TtlObservation::Kind::reload_changed
+                             : ttlcache::TtlObservation::Kind::reload_unchanged,
+                         webapp::content_type(kind), clock->now(),
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - t.loaded_at)});
+      }
+      t = Track{false, search_generation, page.version, now};
       return page;
     };
   };
@@ -303,8 +321,10 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
     const auto ctx = context_for(kind, id, user, now, db);
     const char* type = webapp::content_type(kind);
     if (tagged(kind, f)) {
-      return cache.get_or_load(key, loader(kind, id, key), policy->ttl_for(type, ctx),
-                               tags_for(kind, id));
+      // With its content type, so the cache reports its reads and tag invalidations.
+      return cache.get_or_load(
+          key, loader(kind, id, key),
+          ttlcache::EntryOptions().content_type(type, ctx).tags(tags_for(kind, id)));
     }
     return cache.get_or_load(key, loader(kind, id, key), type, ctx);
   };
@@ -337,22 +357,8 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
         if (f.refill && cache.contains(key)) refill.emplace_back(kind, id);
         if (auto it = track.find(key); it != track.end()) it->second.invalidated = true;
       }
+      // Reported to an adaptive policy by the cache itself, by content type (told changes).
       cache.invalidate_tags(stale_tags);
-      if (f.adaptive) {
-        // Tag invalidations carry no content type, so the scenario tells the policy which
-        // types' data this write changed (search results and public stats change with every
-        // write too, invalidated or not); reads and set()s reach it through the cache.
-        for (const Kind kind :
-             {Kind::file_list, Kind::user_stats, Kind::bookmarks, Kind::file_content,
-              Kind::markdown_render, Kind::search_results, Kind::public_stats}) {
-          const bool touched = req.write != webapp::WriteKind::create ||
-                               (kind != Kind::file_content && kind != Kind::markdown_render);
-          if (touched) {
-            policy->observe({ttlcache::TtlObservation::Kind::invalidation,
-                             webapp::content_type(kind), clock->now()});
-          }
-        }
-      }
       if (!f.search_bound && req.write != webapp::WriteKind::edit) {
         cache.bump_version("search");
         ++search_generation;

@@ -112,18 +112,33 @@ struct TtlWindow {
 };
 
 /// Adaptive TTL: per content type, the policy estimates how often the underlying data changes
-/// (from the writes, invalidations and changed reloads the library reports through
-/// TtlPolicy::observe) and multiplies the table's TTL by
+/// behind the cache's back and multiplies the table's TTL by
 ///   factor = clamp(target_ratio x estimated change interval / base TTL, 1/max_factor, max_factor)
-/// before the [min, max] clamp: short when data changes often, long when it never does.
+/// before the [min, max] clamp: short when data changes unseen often, long when it never does.
 ///
-/// The estimate is an exponentially weighted average of the intervals between changes, in log
-/// space (so 10 s -> 20 s weighs like 100 s -> 200 s), starting at the base TTL. Two guards keep
-/// one burst from swinging it: changes closer than burst_window to the last counted change are
-/// merged into it, and each counted change moves the estimate by at most a factor of
-/// 4^smoothing (x1.52 at the default 0.3). While no change comes, the time since the last one
-/// is a lower bound on the interval: reads and unchanged reloads let the estimate grow with it,
-/// so a type that never changes drifts to max_factor (or the max_ttl clamp).
+/// Told and unseen changes weigh differently (TtlPolicy::observe reports both):
+/// - an *unseen* change (TtlObservation::Kind::reload_changed: a refresh or reload found a
+///   value different from the cached one) means the cache served data older than the source:
+///   the TTL was too long. Only these feed the estimate, and only they can shorten the TTL.
+/// - a *told* change (Kind::write, Kind::invalidation: a write or an invalidation through the
+///   cache) already updated or removed the entries concerned, so it served nothing stale and
+///   never shortens the TTL. It is counted (told_changes) and, like a read, lets the open
+///   interval grow: a type kept fresh by tags or writes drifts toward max_factor, where the
+///   TTL only bounds memory and the damage of a lost invalidation.
+///
+/// The estimate is an exponentially weighted average in log space (so 10 s -> 20 s weighs like
+/// 100 s -> 200 s), starting at the base TTL. A reload that reports the replaced copy's age
+/// (TtlObservation::age) is about one key: changed within age A pulls the estimate down toward
+/// A/2 (never up), unchanged after A pulls it up toward 2A (never down), so it settles where
+/// about half the reloads find a change: for data changing every P, a TTL between P/2 and P
+/// (per key, however many keys the type has). Without an age, the sample is the time since the
+/// type's previous unseen change (one stream of changes: reported every 10 s, the TTL converges
+/// near 10 s). Two guards keep one burst from swinging it: samples closer than burst_window to
+/// the last counted one are merged into it, and each moves the estimate by at most a factor of
+/// 4^smoothing (x1.52 at the default 0.3). While no unseen change comes, the time since the
+/// last one is a lower bound on the interval: any observation (reads, unchanged reloads, told
+/// changes) lets the estimate grow with it, so a type that never changes unseen drifts to
+/// max_factor (or the max_ttl clamp).
 ///
 /// Estimates are kept per content type name across reload() while adaptation stays enabled (a
 /// reload that changes a type's base TTL re-derives the factor from the same estimate); a
@@ -244,8 +259,9 @@ struct TtlExplanation {
   bool adaptive = false;         ///< adaptation is on for this type
   double adaptive_factor = 1.0;  ///< the learned multiplier (1 until data was observed)
   std::chrono::milliseconds change_interval{0};  ///< the estimate behind it (0: none yet)
-  std::uint64_t observed_changes = 0;            ///< changes reported (bursts included)
-  std::uint64_t counted_changes = 0;             ///< changes that moved the estimate
+  std::uint64_t observed_changes = 0;            ///< unseen changes reported (bursts included)
+  std::uint64_t counted_changes = 0;             ///< unseen changes that moved the estimate
+  std::uint64_t told_changes = 0;  ///< writes and invalidations: never shorten the TTL
   std::uint64_t observed_reads = 0;
   double before_clamp_ms = 0.0;  ///< base x rules x window x adaptive
   std::chrono::milliseconds min_ttl{0};
@@ -301,17 +317,6 @@ class DynamicTtlBuilder {
 
  private:
   DynamicTtlConfig config_;
-};
-
-/// What adaptive TTL has learned about one content type (DynamicTTL::adaptive_stats()).
-struct AdaptiveTypeStats {
-  std::string content_type;
-  double factor = 1.0;                           ///< the multiplier ttl_for applies now
-  std::chrono::milliseconds change_interval{0};  ///< estimated interval between changes
-  std::uint64_t observed_changes = 0;            ///< changes reported (bursts included)
-  std::uint64_t counted_changes = 0;             ///< changes that moved the estimate
-  std::uint64_t observed_reads = 0;
-  double reads_per_second = 0.0;  ///< reads over the time since the first observation
 };
 
 namespace detail {
@@ -373,7 +378,9 @@ class DynamicTTL final : public TtlPolicy {
 
   /// Each adapted content type's current factor, estimated change interval and the
   /// observations behind them, for statistics export. Empty when adaptation is off.
-  std::vector<AdaptiveTypeStats> adaptive_stats() const;
+  std::vector<AdaptiveTypeStats> adaptive_stats() const override;
+  /// True while adaptation is enabled (the Cache then reports tag and version invalidations).
+  bool adapts() const noexcept override;
 
   /// The same computation with every step recorded. Draws jitter like ttl_for (so it advances
   /// a seeded sequence). @throws std::bad_alloc only.

@@ -242,6 +242,16 @@ struct TierStats {
   }
 };
 
+/// What an adaptive TTL policy has learned about one content type (TtlPolicy::adaptive_stats,
+/// see AdaptiveTtl in dynamic_ttl.hpp).
+struct AdaptiveTtlStats {
+  double factor = 1.0;                           ///< the multiplier applied to the table's TTL
+  std::chrono::milliseconds change_interval{0};  ///< estimated interval between unseen changes
+  std::uint64_t unseen_changes = 0;              ///< reloads that found a changed value
+  std::uint64_t told_changes = 0;                ///< writes and invalidations through the cache
+  std::uint64_t reads = 0;
+};
+
 /// A point-in-time copy of a cache's statistics: a plain struct, safe to keep and copy.
 /// Counters are monotonic since the cache was built; each is exact, but they are read one after
 /// the other, so two counters may be a few operations apart under load.
@@ -277,6 +287,8 @@ struct CacheStats {
 
   std::map<std::string, ContentTypeStats, std::less<>> content_types;
   std::map<std::string, TierStats, std::less<>> tiers;
+  /// By content type, only when the cache's TtlPolicy adapts (TtlPolicy::adaptive_stats()).
+  std::map<std::string, AdaptiveTtlStats, std::less<>> adaptive_ttl;
 
   /// hits / (hits + misses) since the start; 0 when there were no reads.
   double hit_rate() const noexcept {

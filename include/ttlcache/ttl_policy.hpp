@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ttlcache/context.hpp"
 
@@ -28,6 +30,24 @@ struct TtlObservation {
   /// When it happened, on the cache's monotonic clock; a default (zero) time means "now" on the
   /// policy's own clock.
   std::chrono::steady_clock::time_point at{};
+  /// For reload_changed and reload_unchanged: how long the copy the reload replaced had been
+  /// cached (since it was loaded). It makes the observation about one key: a change within
+  /// that age, or none for that long. 0 = unknown: the policy then uses the time between
+  /// reported changes of the content type instead (see AdaptiveTtl).
+  std::chrono::milliseconds age{0};
+};
+
+/// What an adaptive policy has learned about one content type (TtlPolicy::adaptive_stats(),
+/// exported with the cache's statistics). Plain value type.
+struct AdaptiveTypeStats {
+  std::string content_type;
+  double factor = 1.0;                           ///< the multiplier ttl_for applies now
+  std::chrono::milliseconds change_interval{0};  ///< estimated interval between unseen changes
+  std::uint64_t observed_changes = 0;            ///< unseen changes reported (bursts included)
+  std::uint64_t counted_changes = 0;             ///< unseen changes that moved the estimate
+  std::uint64_t told_changes = 0;                ///< writes and invalidations (never shorten)
+  std::uint64_t observed_reads = 0;
+  double reads_per_second = 0.0;  ///< reads over the time since the first observation
 };
 
 /// Computes an entry's TTL from what the caller knows about it. DynamicTTL is the shipped
@@ -44,6 +64,12 @@ class TtlPolicy {
   /// policy as shared_ptr<const TtlPolicy>: what a policy learns is internal state, like a
   /// jitter counter, not a change of its configuration. The default ignores it.
   virtual void observe(const TtlObservation& /*observation*/) const noexcept {}
+  /// True when observe() is used (the policy learns): the Cache then does the extra work of
+  /// reporting tag and version invalidations by content type. The default: false.
+  virtual bool adapts() const noexcept { return false; }
+  /// What the policy learned, per content type, for Cache::stats(); empty by default.
+  /// @throws std::bad_alloc only.
+  virtual std::vector<AdaptiveTypeStats> adaptive_stats() const { return {}; }
 };
 
 }  // namespace ttlcache

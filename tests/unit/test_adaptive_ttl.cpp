@@ -2,9 +2,11 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -60,15 +62,16 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("adaptive: data changing every 10 s converges to a TTL near 10 s within 20 changes",
-          "[dynamic_ttl][adaptive]") {
+TEST_CASE(
+    "adaptive: data changing unseen every 10 s converges to a TTL near 10 s within 20 changes",
+    "[dynamic_ttl][adaptive]") {
   Fixture f;
   CHECK(f.ttl_s() == 300.0);  // nothing observed: the table
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   std::vector<double> ttls;
   for (int i = 0; i < 20; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
     ttls.push_back(f.ttl_s());
   }
   INFO("after 5: " << ttls[4] << " s, after 10: " << ttls[9] << " s, after 20: " << ttls[19]);
@@ -86,11 +89,63 @@ TEST_CASE("adaptive: data changing every 10 s converges to a TTL near 10 s withi
   const auto& t = stats[1].content_type == "t" ? stats[1] : stats[0];
   CHECK(t.observed_changes == 21);
   CHECK(t.counted_changes == 20);
+  CHECK(t.told_changes == 0);
   CHECK(t.observed_reads == 1);
   CHECK(t.change_interval >= 9s);
   CHECK(t.change_interval <= 11s);
   // The untouched type keeps its table TTL.
   CHECK(f.ttl_s("other") == 60.0);
+}
+
+TEST_CASE("adaptive: 100 keys each changing every 10 s, reloaded with their age, stay near 10 s",
+          "[dynamic_ttl][adaptive]") {
+  // Each key's data changes every 10 s (its own phase); each copy is reloaded when its TTL
+  // runs out, and the reload reports whether the value changed and how old the copy was.
+  // Without ages, the type's 100 keys would report an unseen change every 0.1 s between them;
+  // with ages each report is about one key, so the TTL follows one key's interval.
+  DynamicTtlConfig c = adaptive_config();
+  c.content_types[0] = ContentTypeTtl("t", 60s);
+  Fixture f(c);
+  constexpr int keys = 100;
+  constexpr std::int64_t period_ms = 10'000;
+  std::vector<std::int64_t> cached_at(keys);
+  std::vector<std::int64_t> expires_at(keys);
+  auto now_ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(f.clock->now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t start = now_ms();
+  auto epoch = [&](int k, std::int64_t at) { return (at - start + k * 97) / period_ms; };
+  for (int k = 0; k < keys; ++k) {
+    f.clock->advance(617ms);  // staggered first loads
+    cached_at[k] = now_ms();
+    expires_at[k] = cached_at[k] + f.policy->ttl_for("t", {}).count();
+  }
+  std::vector<double> late;
+  for (int step = 0; step < 4 * 3600 * 4; ++step) {  // 4 h in 250 ms steps
+    f.clock->advance(250ms);
+    const std::int64_t now = now_ms();
+    for (int k = 0; k < keys; ++k) {
+      if (now < expires_at[k]) continue;
+      const bool changed = epoch(k, now) != epoch(k, cached_at[k]);
+      f.policy->observe(TtlObservation{changed ? Kind::reload_changed : Kind::reload_unchanged, "t",
+                                       f.clock->now(),
+                                       std::chrono::milliseconds(now - cached_at[k])});
+      cached_at[k] = now;
+      expires_at[k] = now + f.policy->ttl_for("t", {}).count();
+    }
+    if (step >= 3 * 3600 * 4) late.push_back(f.ttl_s());  // the last hour
+  }
+  std::sort(late.begin(), late.end());
+  const double median = late[late.size() / 2];
+  INFO("TTL over the last hour: " << late.front() << " s .. " << late.back() << " s, median "
+                                  << median << " s");
+  // Where about half the reloads find a change: the median between 5 s and 10 s; each sample
+  // moves it by up to x1.52, so it swings around that, never to the aggregate 0.1 s.
+  CHECK(median >= 5.0);
+  CHECK(median <= 10.0);
+  CHECK(late.front() >= 3.0);
+  CHECK(late.back() <= 20.0);
 }
 
 TEST_CASE("adaptive: a type that never changes drifts to its clamp maximum",
@@ -117,20 +172,52 @@ TEST_CASE("adaptive: a type that never changes drifts to its clamp maximum",
   CHECK(e.to_string().find("adaptive") != std::string::npos);
 }
 
+TEST_CASE("adaptive: told changes (writes, invalidations) never shorten the TTL",
+          "[dynamic_ttl][adaptive]") {
+  DynamicTtlConfig c = adaptive_config(8.0);
+  c.content_types[0] = ContentTypeTtl("t", 60s);
+  Fixture f(c);
+  f.see(Kind::reload_changed);
+  double previous = f.ttl_s();
+  CHECK(previous == 60.0);
+  // Every 10 s a write or an invalidation through the cache: the cache was told, it served
+  // nothing stale, so the TTL does not move toward 10 s; it grows with the time without an
+  // unseen change, up to max_factor.
+  for (int i = 1; i <= 60; ++i) {
+    f.clock->advance(10s);
+    f.see(i % 2 == 0 ? Kind::write : Kind::invalidation);
+    const double now = f.ttl_s();
+    CHECK(now >= previous);
+    previous = now;
+  }
+  CHECK(f.ttl_s() == 480.0);  // 60 s x max_factor 8
+  const auto e = f.policy->explain("t", {});
+  CHECK(e.told_changes == 60);
+  CHECK(e.observed_changes == 1);
+  CHECK(e.counted_changes == 0);
+  CHECK(e.to_string().find("60 told") != std::string::npos);
+  // The same rhythm of unseen changes does shorten it, toward 10 s.
+  for (int i = 0; i < 30; ++i) {
+    f.clock->advance(10s);
+    f.see(Kind::reload_changed);
+  }
+  CHECK(f.ttl_s() == Approx(10.0).epsilon(0.1));
+}
+
 TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
           "[dynamic_ttl][adaptive]") {
   Fixture f;
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 30; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   const double before = f.factor();
   REQUIRE(before > 0.0);
   SECTION("1000 changes within the burst window count as one") {
     f.clock->advance(10s);
     for (int i = 0; i < 1000; ++i) {
-      f.see(Kind::invalidation);
+      f.see(Kind::reload_changed);
       f.clock->advance(500us);
     }
     const double after = f.factor();
@@ -147,7 +234,7 @@ TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
     double previous = before;
     for (int i = 0; i < 5; ++i) {
       f.clock->advance(1ms);
-      f.see(Kind::write);
+      f.see(Kind::reload_changed);
       const double now = f.factor();
       CHECK(previous / now <= std::pow(4.0, 0.3) + 1e-9);
       previous = now;
@@ -162,10 +249,10 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
   with_jitter.jitter_percent = 10.0;
   with_jitter.seed = 1234;
   Fixture f(with_jitter);
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 10; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   CHECK(f.ttl_s() < 100.0);
   auto off = with_jitter;
@@ -177,7 +264,7 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
     CHECK(f.policy->ttl_for("t", {}) == table.ttl_for("t", {}));
   }
   CHECK(f.policy->adaptive_stats().empty());
-  f.see(Kind::write);  // ignored while off
+  f.see(Kind::reload_changed);  // ignored while off
   // On again: starts from the table (factor 1), not from the old estimate.
   f.policy->reload(with_jitter);
   const auto e = f.policy->explain("t", {});
@@ -189,10 +276,10 @@ TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forget
 TEST_CASE("adaptive: the estimate survives a reload and is re-derived against the new table",
           "[dynamic_ttl][adaptive]") {
   Fixture f;
-  f.see(Kind::write);
+  f.see(Kind::reload_changed);
   for (int i = 0; i < 25; ++i) {
     f.clock->advance(10s);
-    f.see(Kind::write);
+    f.see(Kind::reload_changed);
   }
   const double before = f.ttl_s();
   CHECK(before == Approx(10.0).epsilon(0.1));

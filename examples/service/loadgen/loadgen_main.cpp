@@ -44,8 +44,9 @@ struct Options {
   bool json = false;
   bool check = false;
   bool progress = true;
-  int attach_port = 0;   ///< play against a service already running there (no comparison)
-  bool ceiling = false;  ///< only compute the first-read ceiling of the request stream
+  int attach_port = 0;        ///< play against a service already running there (no comparison)
+  bool ceiling = false;       ///< only compute the first-read ceiling of the request stream
+  bool adaptive_ttl = false;  // --adaptive-ttl: the cached service runs with adaptive TTL on
   loadgen::TrafficOptions traffic;
 };
 
@@ -58,6 +59,7 @@ struct Options {
                "       [--pg-url URL]\n"
                "       [--topology in-process|redis|tiered] [--redis URL]\n"
                "       [--users N] [--files N] [--seed N] [--json] [--check] [--quiet]\n"
+               "       [--adaptive-ttl]\n"
                "   or: ttlcache_loadgen --attach PORT [--duration S] [--rate R] [--threads N]\n"
                "       [--users N] [--files N] [--seed N] [--json] [--quiet]\n"
                "   or: ttlcache_loadgen --ceiling [--duration S] [--warmup S] [--rate R]\n"
@@ -98,6 +100,10 @@ Options parse(int argc, char** argv) {
     }
     if (a == "--ceiling") {
       o.ceiling = true;
+      continue;
+    }
+    if (a == "--adaptive-ttl") {
+      o.adaptive_ttl = true;
       continue;
     }
     if (i + 1 >= argc) usage("missing value after " + a);
@@ -235,6 +241,7 @@ class Deployment {
                                        "--seed",  std::to_string(o.traffic.seed)};
       args.insert(args.end(), {"--db", database});
       if (i > 0) args.insert(args.end(), {"--generate", "off"});
+      if (cache && o.adaptive_ttl) args.insert(args.end(), {"--adaptive-ttl", "on"});
       if (cache && o.topology != "in-process") {
         args.insert(args.end(),
                     {"--topology", o.topology, "--redis", o.redis_url, "--namespace", ns});

@@ -150,6 +150,7 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
     if (!req.fail_safe) throw;
   }
   const bool can_store = !req.tags || stamps.has_value();
+  if (can_store) remember_types(req);
   const std::int64_t start_ns = stats_ ? stats_->now_ns() : 0;
   const std::int64_t started = bg_->clock_us();
   std::vector<std::optional<V>> loaded;

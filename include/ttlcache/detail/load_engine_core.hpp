@@ -34,6 +34,7 @@
 #include "ttlcache/detail/background.hpp"
 #include "ttlcache/detail/load_shared.hpp"
 #include "ttlcache/detail/single_flight.hpp"
+#include "ttlcache/detail/tag_type_index.hpp"
 #include "ttlcache/entry_options.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/fail_safe.hpp"
@@ -150,6 +151,7 @@ class LoadEngine {
       }
     });
     if (stats_ && req.ct) stats_->record_set(*req.ct);
+    remember_types(req);
     observe(req, TtlObservation::Kind::write);
   }
 
@@ -172,6 +174,7 @@ class LoadEngine {
     const auto ttl = req.ttl();
     auto stamps = stamps_for(req, ttl);
     write_many(std::move(keys), std::move(values), ttl, 0, stamps, req);
+    remember_types(req);
   }
 
   bool erase(const K& key) {
@@ -201,11 +204,14 @@ class LoadEngine {
     if (stats_) {
       for (const auto& tag : tags) stats_->record_invalidation(InvalidationKind::tag, tag);
     }
+    // Tags carry no content type: report the types stored under them (issue 18).
+    if (learning()) report_invalidations(tag_types_.types_of_tags(tags));
   }
   std::uint64_t bump_version(std::string_view entity_type) {
     auto& t = tag_support(*backend_);
     const std::uint64_t v = call("bump_version", [&] { return t.bump_version(entity_type); });
     if (stats_) stats_->record_invalidation(InvalidationKind::version, entity_type);
+    if (learning()) report_invalidations(tag_types_.types_of_entity(entity_type));
     return v;
   }
   std::uint64_t version(std::string_view entity_type) {
@@ -289,6 +295,16 @@ class LoadEngine {
     }
     out.backend = std::string(backend_->name());
     out.loads_in_flight = flights_.in_flight();
+    if (options_.ttl_policy) {
+      for (const auto& a : options_.ttl_policy->adaptive_stats()) {
+        AdaptiveTtlStats& o = out.adaptive_ttl[a.content_type];
+        o.factor = a.factor;
+        o.change_interval = a.change_interval;
+        o.unseen_changes = a.observed_changes;
+        o.told_changes = a.told_changes;
+        o.reads = a.observed_reads;
+      }
+    }
     if (source_) {
       BackendStats b;
       source_->collect_stats(b);
@@ -516,9 +532,10 @@ class LoadEngine {
       throw;
     }
     const std::int64_t took = bg_->clock_us() - started;
+    remember_types(req);
     try {
       // Not reported to the TTL policy as a write: a load after a miss or an expiry says
-      // nothing about the data changing (only set() does; invalidations the caller reports).
+      // nothing about the data changing (set() and invalidations through the cache do).
       call("set", req, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
     }
@@ -621,6 +638,7 @@ class LoadEngine {
         it->second = std::make_shared<PendingLoad<V>>();
         pending = it->second;
       }
+      remember_types(req);  // the background load stores under req's tags
       LoaderFn fn = [loader = std::decay_t<Loader>(loader), key]() mutable {
         return invoke_loader(loader, key);
       };
@@ -671,6 +689,27 @@ class LoadEngine {
     o.kind = kind;
     o.content_type = req.content_type;
     options_.ttl_policy->observe(o);
+  }
+
+  // Adaptive TTL (issue 18): whether the policy learns, so the bookkeeping below is only paid
+  // for when someone uses it.
+  bool learning() const noexcept { return options_.ttl_policy && options_.ttl_policy->adapts(); }
+  // Remembers the content type of an entry stored under tags (a bounded map), so that
+  // invalidate_tags and bump_version can report the change by content type.
+  void remember_types(const Request& req) noexcept {
+    if (req.tags && !req.content_type.empty() && learning()) {
+      tag_types_.remember(*req.tags, req.content_type);
+    }
+  }
+  // A told change: the cache removed the entries, so the policy must not shorten their TTL
+  // for it (see AdaptiveTtl); it still learns that the data changes.
+  void report_invalidations(const std::vector<std::string>& types) const noexcept {
+    for (const auto& type : types) {
+      TtlObservation o;
+      o.kind = TtlObservation::Kind::invalidation;
+      o.content_type = type;
+      options_.ttl_policy->observe(o);
+    }
   }
 
   // Requires stats_.
@@ -840,6 +879,7 @@ class LoadEngine {
   TimedCapable<K, V>* timed_ = nullptr;
   MemoryBackend<K, V>* memory_ = nullptr;  // owned by backend; null unless a plain MemoryBackend
   std::shared_ptr<LoadShared<K, V>> bg_;
+  TagTypeIndex tag_types_;  // content types by tag, for adaptive TTL (see remember_types)
   std::once_flag pool_once_;
   std::unique_ptr<WorkerPool> pool_;
 };
