@@ -19,10 +19,14 @@
 // copy the value(s) into std::string. The raw side stores plain values; ttlcache adds its
 // 9-byte value header (and checks it), its namespace, the pool and the typed CodecBackend.
 // Each benchmark name ends in /raw or /ttlcache; compare real time (items/s for batches).
+// get_many_100/paired_ttlcache_vs_raw_mget runs both batch reads back to back and reports the
+// ratio per pair (counters real_p10/p50/p90, cpu_p50: ttlcache / raw MGET throughput), which
+// stays readable on a loaded machine.
 #include <hiredis/hiredis.h>
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -32,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "paired.hpp"
 #include "ttlcache/redis.hpp"
 
 namespace {
@@ -192,21 +197,19 @@ void set_ttlcache(benchmark::State& state) {
   for (auto _ : state) cache->set(keys().plain[i++ % key_count], value(), 10min);
 }
 
-void get_many_raw_mget(benchmark::State& state) {
-  Raw raw;
-  int start = 0;
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (auto _ : state) {
-    argv.assign(1, "MGET");
-    lens.assign(1, 4);
+// One raw MGET of the next `batch` keys, copied out as an application would.
+class RawMget {
+ public:
+  void operator()(Raw& raw) {
+    argv_.assign(1, "MGET");
+    lens_.assign(1, 4);
     for (int j = 0; j < batch; ++j) {
-      const std::string& k = keys().raw[(start + j) % key_count];
-      argv.push_back(k.data());
-      lens.push_back(k.size());
+      const std::string& k = keys().raw[(start_ + j) % key_count];
+      argv_.push_back(k.data());
+      lens_.push_back(k.size());
     }
-    start += batch;
-    Reply reply = raw.command_argv(argv, lens);
+    start_ += batch;
+    Reply reply = raw.command_argv(argv_, lens_);
     std::vector<std::optional<std::string>> out(batch);
     for (std::size_t j = 0; j < reply->elements; ++j) {
       const redisReply* e = reply->element[j];
@@ -214,6 +217,33 @@ void get_many_raw_mget(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(out);
   }
+
+ private:
+  int start_ = 0;
+  std::vector<const char*> argv_;
+  std::vector<std::size_t> lens_;
+};
+
+// One ttlcache get_many of the next `batch` keys. Both sides pick the keys from a prebuilt
+// table; only the copy into the vector differs.
+class OurGetMany {
+ public:
+  void operator()(ttlcache::Backend<std::string, std::string>& cache) {
+    for (int j = 0; j < batch; ++j) keys_[j] = keys().plain[(start_ + j) % key_count];
+    start_ += batch;
+    auto out = cache.get_many(keys_);
+    benchmark::DoNotOptimize(out);
+  }
+
+ private:
+  int start_ = 0;
+  std::vector<std::string> keys_ = std::vector<std::string>(batch);
+};
+
+void get_many_raw_mget(benchmark::State& state) {
+  Raw raw;
+  RawMget mget;
+  for (auto _ : state) mget(raw);
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
@@ -235,16 +265,54 @@ void get_many_raw_pipeline(benchmark::State& state) {
 
 void get_many_ttlcache(benchmark::State& state) {
   auto cache = make_ttlcache();
-  int start = 0;
-  std::vector<std::string> batch_keys(batch);
-  for (auto _ : state) {
-    // Both sides pick the keys from a prebuilt table; only the copy into the vector differs.
-    for (int j = 0; j < batch; ++j) batch_keys[j] = keys().plain[(start + j) % key_count];
-    start += batch;
-    auto out = cache->get_many(batch_keys);
-    benchmark::DoNotOptimize(out);
-  }
+  OurGetMany get_many;
+  for (auto _ : state) get_many(*cache);
   state.SetItemsProcessed(state.iterations() * batch);
+}
+
+// Paired: each iteration runs a block of ttlcache get_many batches and a block of raw MGETs
+// back to back (alternating which goes first), so that the load of other processes on a
+// shared machine falls on both alike. The counters are percentiles over the iterations of the
+// per-pair throughput ratio ttlcache / raw MGET, by real time and by this thread's CPU time.
+void get_many_paired_vs_mget(benchmark::State& state) {
+  constexpr int block = 10;
+  auto cache = make_ttlcache();
+  Raw raw;
+  OurGetMany ours;
+  RawMget mget;
+  std::vector<double> real_ratio;
+  std::vector<double> cpu_ratio;
+  bool ours_first = true;
+  auto timed = [](auto&& run, double& real, double& cpu) {
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu_start = ttlcache_bench::thread_cpu_ns();
+    for (int b = 0; b < block; ++b) run();
+    cpu = ttlcache_bench::thread_cpu_ns() - cpu_start;
+    real =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (auto _ : state) {
+    double ours_real = 0;
+    double ours_cpu = 0;
+    double raw_real = 0;
+    double raw_cpu = 0;
+    if (ours_first) {
+      timed([&] { ours(*cache); }, ours_real, ours_cpu);
+      timed([&] { mget(raw); }, raw_real, raw_cpu);
+    } else {
+      timed([&] { mget(raw); }, raw_real, raw_cpu);
+      timed([&] { ours(*cache); }, ours_real, ours_cpu);
+    }
+    ours_first = !ours_first;
+    real_ratio.push_back(raw_real / ours_real);
+    cpu_ratio.push_back(raw_cpu / ours_cpu);
+  }
+  if (real_ratio.empty()) return;
+  state.counters["real_p10"] = ttlcache_bench::percentile(real_ratio, 0.1);
+  state.counters["real_p50"] = ttlcache_bench::percentile(real_ratio, 0.5);
+  state.counters["real_p90"] = ttlcache_bench::percentile(real_ratio, 0.9);
+  state.counters["cpu_p50"] = ttlcache_bench::percentile(cpu_ratio, 0.5);
+  state.SetItemsProcessed(state.iterations() * block * batch * 2);
 }
 
 void get_many_ttlcache_tls(benchmark::State& state) {
@@ -297,6 +365,7 @@ BENCHMARK(set_ttlcache)->Name("set/ttlcache")->UseRealTime();
 BENCHMARK(get_many_raw_mget)->Name("get_many_100/raw_mget")->UseRealTime();
 BENCHMARK(get_many_raw_pipeline)->Name("get_many_100/raw_pipeline")->UseRealTime();
 BENCHMARK(get_many_ttlcache)->Name("get_many_100/ttlcache")->UseRealTime();
+BENCHMARK(get_many_paired_vs_mget)->Name("get_many_100/paired_ttlcache_vs_raw_mget")->UseRealTime();
 BENCHMARK(set_many_raw_pipeline)->Name("set_many_100/raw_pipeline")->UseRealTime();
 BENCHMARK(set_many_ttlcache)->Name("set_many_100/ttlcache")->UseRealTime();
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,14 +48,23 @@ class CodecBackend final : public Backend<K, V>, public StatsSource {
   }
 
   std::vector<std::optional<V>> get_many(const std::vector<K>& keys) override {
-    std::vector<std::string> encoded;
-    encoded.reserve(keys.size());
-    for (const auto& key : keys) encoded.push_back(KC::encode(key));
-    auto raw = store_->get_many(encoded);
-    std::vector<std::optional<V>> out;
-    out.reserve(raw.size());
-    for (auto& bytes : raw) out.push_back(decode(std::move(bytes)));
-    return out;
+    std::vector<std::optional<std::string>> raw;
+    if constexpr (keys_pass_through) {
+      raw = store_->get_many(keys);  // string keys are their own encoding: no copy of the batch
+    } else {
+      std::vector<std::string> encoded;
+      encoded.reserve(keys.size());
+      for (const auto& key : keys) encoded.push_back(KC::encode(key));
+      raw = store_->get_many(encoded);
+    }
+    if constexpr (values_pass_through) {
+      return raw;  // the store's strings are the values: no second copy per key
+    } else {
+      std::vector<std::optional<V>> out;
+      out.reserve(raw.size());
+      for (auto& bytes : raw) out.push_back(decode(std::move(bytes)));
+      return out;
+    }
   }
 
   void set_many(std::vector<Write<K, V>> items) override {
@@ -84,8 +94,16 @@ class CodecBackend final : public Backend<K, V>, public StatsSource {
   }
 
  private:
+  // The shipped string codecs copy bytes unchanged: batches hand the store's strings on as they
+  // are (a custom codec for std::string still runs).
+  static constexpr bool keys_pass_through =
+      std::is_same_v<K, std::string> && std::is_same_v<KC, KeyCodec<std::string>>;
+  static constexpr bool values_pass_through =
+      std::is_same_v<V, std::string> && std::is_same_v<VC, ValueCodec<std::string>>;
+
   std::optional<V> decode(std::optional<std::string> bytes) {
     if (!bytes) return std::nullopt;
+    if constexpr (values_pass_through) return bytes;
     std::optional<V> value = VC::decode(*bytes);
     if (!value) corrupt_.fetch_add(1, std::memory_order_relaxed);
     return value;

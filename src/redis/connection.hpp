@@ -68,8 +68,8 @@ std::string describe(const Op& op);
 /// is bounded by ttlcache::remaining_budget() of the command or connect timeout. Plain sockets
 /// block in send/recv with the kernel's timeouts set to command_timeout (one system call per
 /// wait, as hiredis), and poll() first only while a call deadline is set; TLS sockets are
-/// non-blocking with a poll() per wait; hiredis only encodes commands (redisFormatCommandArgv) and
-/// parses replies (redisReader). One transport for plain and TLS keeps both on the same code path.
+/// non-blocking with a poll() per wait; commands are RESP-encoded here, and hiredis only parses
+/// replies (redisReader). One transport for plain and TLS keeps both on the same code path.
 /// Not thread-safe: the pool hands it to one caller at a time.
 /// Command methods return a null Reply when the connection failed; failure() and
 /// failure_text() then say why, and the connection must not be used again.

@@ -525,8 +525,7 @@ std::optional<std::chrono::milliseconds> RedisStore::ttl(std::string_view key) {
 }
 
 std::vector<std::optional<std::string>> RedisStore::get_many(const std::vector<std::string>& keys) {
-  std::vector<std::optional<std::string>> out(keys.size());
-  if (keys.empty()) return out;
+  if (keys.empty()) return {};
   for (const auto& key : keys) impl_->check_key(key);
 
   // All full keys in one buffer (one allocation, not one per key); args point into it.
@@ -553,6 +552,7 @@ std::vector<std::optional<std::string>> RedisStore::get_many(const std::vector<s
           args.add("GET");
           args.add(fulls[i]);
         });
+    std::vector<std::optional<std::string>> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) out[i] = impl_->value_of(answers[i], get_op);
     return out;
   }

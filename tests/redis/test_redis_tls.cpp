@@ -1,16 +1,20 @@
-// TLS against real servers (tls_fixture.sh): round trip, pool, bus, lock, Sentinel, refusals, mTLS.
+// TLS against real servers (tls_fixture.sh): round trip, pool, bus, lock, Sentinel, Cluster, mTLS.
 // SPDX-License-Identifier: MIT
 // No ';' in test names: catch_discover_tests splits the name there.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ttlcache/builder.hpp"
 #include "ttlcache/deadline.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/redis.hpp"
@@ -120,6 +125,51 @@ class SilentServer {
   int fd_ = -1;
   int port_ = 0;
 };
+
+/// redis-cli over TLS to a fixture port, as a separate process (a client that is not ttlcache):
+/// its standard output and error without the final newline. Arguments are plain words.
+std::string tls_cli(int port, const std::string& args) {
+  const std::string command = "redis-cli --tls --cacert '" + tls_servers()["ca_file"] +
+                              "' -h 127.0.0.1 -p " + std::to_string(port) + " " + args + " 2>&1";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
+  std::string out;
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
+  ::pclose(pipe);  // an error reply makes redis-cli exit 1: the callers judge the text
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+/// The ports of the TLS cluster's three masters (tls.info: cluster_ports).
+std::vector<int> tls_cluster_ports() {
+  std::istringstream in(tls_servers()["cluster_ports"]);
+  std::vector<int> ports;
+  int port = 0;
+  while (in >> port) ports.push_back(port);
+  return ports;
+}
+
+/// The master that owns full_key's slot: a node that does not answers GET with MOVED.
+int tls_cluster_owner(const std::string& full_key) {
+  const std::vector<int> ports = tls_cluster_ports();
+  const std::string answer = tls_cli(ports.front(), "GET " + full_key);
+  if (answer.rfind("MOVED ", 0) != 0) return ports.front();
+  return std::stoi(answer.substr(answer.rfind(':') + 1));  // "MOVED <slot> 127.0.0.1:<port>"
+}
+
+/// Hands an empty slot to another master as an operator would (IMPORTING, MIGRATING, then
+/// SETSLOT NODE on every master), so every node agrees at once.
+void move_empty_slot(const std::string& slot, int from, int to) {
+  const std::string from_id = tls_cli(from, "CLUSTER MYID");
+  const std::string to_id = tls_cli(to, "CLUSTER MYID");
+  REQUIRE(tls_cli(to, "CLUSTER SETSLOT " + slot + " IMPORTING " + from_id) == "OK");
+  REQUIRE(tls_cli(from, "CLUSTER SETSLOT " + slot + " MIGRATING " + to_id) == "OK");
+  for (int port : tls_cluster_ports()) {
+    REQUIRE(tls_cli(port, "CLUSTER SETSLOT " + slot + " NODE " + to_id) == "OK");
+  }
+}
 
 }  // namespace
 
@@ -314,6 +364,91 @@ TEST_CASE("TLS: Sentinel and its master both over TLS (rediss+sentinel)", "[redi
   store.set("k", "v", 10s);
   CHECK(store.get("k") == std::string("v"));
   CHECK(store.stats().topology_refreshes >= 1);
+}
+
+TEST_CASE("TLS: Redis Cluster over TLS through CacheBuilder (rediss+cluster), MOVED followed",
+          "[redis][tls][cluster]") {
+  const std::vector<int> ports = tls_cluster_ports();
+  REQUIRE(ports.size() == 3);
+  // Two seeds: the third master is learnt from CLUSTER SLOTS, over TLS like the others.
+  auto options = RedisOptions::from_url("rediss+cluster://127.0.0.1:" + std::to_string(ports[0]) +
+                                        ",127.0.0.1:" + std::to_string(ports[1]));
+  REQUIRE(options.tls);
+  options.tls_ca_file = tls_servers()["ca_file"];
+  options.key_namespace = unique_namespace("cluster");
+  options.connect_timeout = 3s;
+  options.command_timeout = 3s;
+  const std::string& ns = options.key_namespace;
+  auto cache =
+      ttlcache::CacheBuilder<std::string, std::string>("tls-cluster").redis(options).build();
+
+  // 60 keys hash over the whole slot range, so every master holds some of them.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60; ++i) {
+    keys.push_back("k" + std::to_string(i));
+    cache.set(keys.back(), "v" + std::to_string(i), 1min);
+  }
+  for (int i = 0; i < 60; ++i) CHECK(cache.get(keys[i]) == "v" + std::to_string(i));
+  std::size_t stored = 0;
+  for (int port : ports) {
+    // What each master holds, asked by a client that is not ttlcache.
+    const std::string held = tls_cli(port, "--scan --pattern '" + ns + ":*'");
+    const auto count = static_cast<std::size_t>(std::count(held.begin(), held.end(), '\n') +
+                                                (held.empty() ? 0 : 1));
+    INFO("master on TLS port " << port << " holds: " << held);
+    CHECK(count > 0);
+    stored += count;
+  }
+  CHECK(stored == keys.size());
+
+  // One batch across the three masters (a pipeline per node), answers in the caller's order.
+  std::vector<std::string> batch = keys;
+  batch.insert(batch.begin() + 30, "absent");
+  const auto many = cache.get_many(batch);
+  REQUIRE(many.size() == batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    INFO("batch item " << i << " key " << batch[i]);
+    if (batch[i] == "absent") {
+      CHECK_FALSE(many[i].has_value());
+    } else {
+      CHECK(many[i] == "v" + batch[i].substr(1));
+    }
+  }
+
+  // MOVED: a slot with no keys changes hands after the cache learnt the map; the next write
+  // and read of a key in it reach the old owner, are told MOVED, and follow to the new one.
+  std::string moved_key;
+  std::string slot;
+  int from = 0;
+  for (int i = 0; moved_key.empty() && i < 200; ++i) {
+    const std::string candidate = "moved" + std::to_string(i);
+    const std::string full = ns + ":" + candidate;
+    const std::string candidate_slot = tls_cli(ports[0], "CLUSTER KEYSLOT " + full);
+    const int owner = tls_cluster_owner(full);
+    if (tls_cli(owner, "CLUSTER COUNTKEYSINSLOT " + candidate_slot) == "0") {
+      moved_key = candidate;
+      slot = candidate_slot;
+      from = owner;
+    }
+  }
+  REQUIRE_FALSE(moved_key.empty());
+  const int to = from == ports[0] ? ports[1] : ports[0];
+  move_empty_slot(slot, from, to);
+  const std::string full = ns + ":" + moved_key;
+  REQUIRE(tls_cluster_owner(full) == to);
+
+  cache.set(moved_key, "after the move", 1min);
+  CHECK(cache.get(moved_key) == std::optional<std::string>("after the move"));
+  // It landed on the new owner; the old one now redirects.
+  CHECK(tls_cli(to, "STRLEN " + full) != "0");
+  CHECK(tls_cli(from, "GET " + full).rfind("MOVED ", 0) == 0);
+  CHECK(cache.get_many({moved_key, keys[0]})[0] == std::optional<std::string>("after the move"));
+
+  // Hand the slot back (empty again), so a repeated run finds the cluster as it was.
+  CHECK(cache.erase(moved_key));
+  move_empty_slot(slot, to, from);
+  CHECK_FALSE(cache.get(moved_key).has_value());
+  for (const auto& key : keys) cache.erase(key);
 }
 
 // ---- refused servers ----

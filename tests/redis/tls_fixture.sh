@@ -14,8 +14,11 @@
 #     expired     the expired certificate
 #     wrong_host  the certificate for wrong.example.com
 #     master + sentinel   a master and one Sentinel (quorum 1), both TLS only (tls-replication)
-#   waits until each answers PING over TLS (redis-cli --tls) and the Sentinel knows the master,
-#   then writes <dir>/tls.info (key=value: the ports, ca_file, client_cert, client_key,
+#     cluster     a Redis Cluster of 3 masters, no replicas, TLS for clients and the cluster bus
+#                 (--tls-cluster yes; bus on port + 10000), made with redis-cli --tls --cluster
+#   waits until each answers PING over TLS (redis-cli --tls), the Sentinel knows the master and
+#   every cluster node reports cluster_state:ok, then writes <dir>/tls.info (key=value: the
+#   ports, cluster_ports (space-separated), ca_file, client_cert, client_key,
 #   other_client_cert, other_client_key, pids, work_dir).
 # stop: SIGTERM, then SIGKILL after 5 s, for every recorded pid; removes the directory.
 #
@@ -165,6 +168,57 @@ CONF
   die "could not start the Sentinel after 20 attempts"
 }
 
+# A TLS-only Redis Cluster of three masters (no replicas): clients and the cluster bus both
+# speak TLS (--tls-cluster yes). The bus always asks the connecting node for a client
+# certificate, which the serverAuth-only server certificate is not: the nodes present the
+# fixture's client certificate there. Sets cluster_ports (the TLS ports) and appends to pids.
+start_cluster() {
+  local i port pid attempt
+  cluster_ports=()
+  for ((i = 0; i < 3; i++)); do
+    for attempt in $(seq 1 20); do
+      # The bus listens on port + 10000 (set explicitly): both must be free.
+      port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+      if port_busy "$port" || port_busy $((port + 10000)); then continue; fi
+      mkdir -p "$work_dir/cluster-$port"
+      setsid redis-server --port 0 --tls-port "$port" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize no --loglevel notice --dir "$work_dir/cluster-$port" \
+        --logfile "$work_dir/cluster-$port/redis.log" --tls-cert-file "$certs/server.crt" \
+        --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.crt" \
+        --tls-client-cert-file "$certs/client.crt" --tls-client-key-file "$certs/client.key" \
+        --tls-auth-clients no --tls-cluster yes --tls-replication yes --cluster-enabled yes \
+        --cluster-port $((port + 10000)) --cluster-config-file "nodes-$port.conf" \
+        --cluster-node-timeout 2000 </dev/null >/dev/null 2>&1 &
+      pid=$!
+      if wait_answer "$port" "$pid"; then
+        pids+=("$pid")
+        cluster_ports+=("$port")
+        continue 2
+      fi
+    done
+    die "could not start TLS cluster node $((i + 1)) of 3 after 20 attempts (logs in $work_dir)"
+  done
+  local addresses=()
+  for port in "${cluster_ports[@]}"; do addresses+=("127.0.0.1:$port"); done
+  redis-cli --tls --cacert "$certs/ca.crt" --cluster create "${addresses[@]}" \
+    --cluster-replicas 0 --cluster-yes >"$work_dir/cluster-create.log" 2>&1 ||
+    die "redis-cli --tls --cluster create failed; see $work_dir/cluster-create.log"
+  local deadline=$((SECONDS + 60)) info ready
+  while :; do
+    ready=1
+    for port in "${cluster_ports[@]}"; do
+      info=$(cli_tls "$port" cluster info 2>/dev/null | tr -d '\r') || info=
+      if ! grep -qx 'cluster_state:ok' <<<"$info" || ! grep -qx 'cluster_known_nodes:3' <<<"$info"; then
+        ready=0
+        break
+      fi
+    done
+    ((ready == 0)) || break
+    ((SECONDS < deadline)) || die "the TLS cluster did not reach cluster_state:ok with 3 known nodes on every node within 60 s (node on port $port: $(grep -E 'cluster_state|cluster_known_nodes' <<<"$info" | tr '\n' ' '); logs in $work_dir)"
+    sleep 0.1
+  done
+}
+
 start() {
   begin_start
   make_certificates
@@ -175,6 +229,7 @@ start() {
   start_server wrong_host wrong_host no
   start_server master server no --tls-replication yes
   start_sentinel
+  start_cluster
   local deadline=$((SECONDS + 30))
   until cli_tls "$port_sentinel" sentinel get-master-addr-by-name mymaster 2>/dev/null |
     tr -d '\r' | grep -qx "$port_master"; do
@@ -190,6 +245,7 @@ expired_port=$port_expired
 wrong_host_port=$port_wrong_host
 master_port=$port_master
 sentinel_port=$port_sentinel
+cluster_ports=${cluster_ports[*]}
 ca_file=$certs/ca.crt
 ca_dir=$certs/trusted
 client_cert=$certs/client.crt
@@ -199,7 +255,7 @@ other_client_key=$certs/other_client.key
 pids=${pids[*]}
 work_dir=$work_dir
 INFO
-  echo "tls_fixture: TLS servers good $port_good, mtls $port_mtls, other CA $port_other_ca, expired $port_expired, wrong host $port_wrong_host, master $port_master, Sentinel $port_sentinel (work dir $work_dir)"
+  echo "tls_fixture: TLS servers good $port_good, mtls $port_mtls, other CA $port_other_ca, expired $port_expired, wrong host $port_wrong_host, master $port_master, Sentinel $port_sentinel, cluster ${cluster_ports[*]} (work dir $work_dir)"
 }
 
 fixture_main "$@"
