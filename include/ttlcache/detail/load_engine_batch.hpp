@@ -153,6 +153,9 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
   if (can_store) remember_types(req);
   const std::int64_t start_ns = stats_ ? stats_->now_ns() : 0;
   const std::int64_t started = bg_->clock_us();
+  std::vector<std::uint64_t> seen;  // write generations before the loader reads the source
+  seen.reserve(missing.size());
+  for (const auto& k : missing) seen.push_back(bg_->writes_seen(k));
   std::vector<std::optional<V>> loaded;
   try {
     loaded = call_batch_loader(batch_loader, missing);
@@ -181,8 +184,25 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
     for (const std::size_t i : where[missing[j]]) out[i] = loaded[j];
   }
   if (can_store) {
+    // Keys written since their load read the source are not stored (LoadShared::store_loaded);
+    // those written while the batch is stored are removed again after it.
+    std::vector<std::pair<K, std::uint64_t>> stored;
+    for (std::size_t j = 0; j < missing.size(); ++j) {
+      if (!loaded[j]) continue;
+      if (bg_->writes_seen(missing[j]) != seen[j]) {
+        loaded[j].reset();
+      } else {
+        stored.emplace_back(missing[j], seen[j]);
+      }
+    }
     try {
       write_many(std::move(missing), std::move(loaded), ttl, took, stamps, req);
+      for (const auto& entry : stored) {
+        const K& key = entry.first;  // (lambdas cannot capture structured bindings in C++17)
+        if (bg_->writes_seen(key) != entry.second) {
+          call("erase", req, [&] { return backend_->erase(key); });
+        }
+      }
     } catch (const backend_error&) {  // counted by call(); the loaded values are the answer
     }
   }

@@ -142,6 +142,8 @@ class LoadEngine {
   void set(const K& key, V value, const EntryOptions& eo) {
     Request req = request(eo);
     const auto ttl = req.ttl();
+    bg_->note_write(key);  // before the write: a load that read the source earlier must not
+                           // store over it (LoadShared::store_loaded)
     call("set", req, [&] {
       if (req.tags) {
         auto& tagged = tag_support(*backend_);
@@ -158,6 +160,7 @@ class LoadEngine {
   /// Entries with their own TTLs, untagged.
   void set_many(std::vector<Write<K, V>> writes) {
     for (const auto& w : writes) check_ttl(w.ttl);
+    for (const auto& w : writes) bg_->note_write(w.key);
     call("set_many", [&] { backend_->set_many(std::move(writes)); });
   }
   /// Entries sharing one EntryOptions (TTL computed once; one stamp read for all).
@@ -173,11 +176,13 @@ class LoadEngine {
     }
     const auto ttl = req.ttl();
     auto stamps = stamps_for(req, ttl);
+    for (const auto& key : keys) bg_->note_write(key);
     write_many(std::move(keys), std::move(values), ttl, 0, stamps, req);
     remember_types(req);
   }
 
   bool erase(const K& key) {
+    bg_->note_write(key);
     const bool removed = call("erase", [&] { return backend_->erase(key); });
     if (stats_) {
       if (stats_->listeners().on_invalidation) {
@@ -524,6 +529,7 @@ class LoadEngine {
       return load_with_timeouts(key, loader, req, stale, stamps);
     }
     const std::int64_t started = bg_->clock_us();
+    const std::uint64_t seen = bg_->writes_seen(key);  // before the loader reads the source
     std::optional<V> value;
     try {
       value.emplace(run_loader(loader, key, req));
@@ -536,7 +542,7 @@ class LoadEngine {
     try {
       // Not reported to the TTL policy as a write: a load after a miss or an expiry says
       // nothing about the data changing (set() and invalidations through the cache do).
-      call("set", req, [&] { bg_->store(key, *value, req.ttl(), took, stamps); });
+      call("set", req, [&] { bg_->store_loaded(key, *value, req.ttl(), took, stamps, seen); });
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
     }
     return {std::move(*value), false, false};

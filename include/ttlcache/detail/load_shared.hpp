@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -42,6 +43,37 @@ struct LoadShared {
   std::chrono::milliseconds fail_safe_ttl{0};  // how long a restored stale copy stands in
   std::mutex mutex;
   std::unordered_map<K, std::shared_ptr<PendingLoad<V>>> running;
+
+  // Write generations, one per stripe of keys. set/erase/set_many note a write before they
+  // reach the backend; a load reads its key's generation before its loader reads the source,
+  // and stores only if no write was noted since, checking again after the store and removing
+  // its copy if one was (a write that raced the store). Without it a load that read the source
+  // before an edit could store its older value over the edit's write-through, to live until
+  // its TTL. A miss is safe; an older value over a newer write is not. Stripes, not keys: a
+  // write to another key of the stripe only costs a load its store.
+  static constexpr std::size_t write_stripes = 1024;
+  std::array<std::atomic<std::uint64_t>, write_stripes> write_generations{};
+
+  std::atomic<std::uint64_t>& write_slot(const K& key) noexcept {
+    return write_generations[std::hash<K>{}(key) % write_stripes];
+  }
+  std::uint64_t writes_seen(const K& key) noexcept {
+    return write_slot(key).load(std::memory_order_acquire);
+  }
+  void note_write(const K& key) noexcept {
+    write_slot(key).fetch_add(1, std::memory_order_acq_rel);
+  }
+  /// Stores a loaded value unless a write to its key began after `seen` was read (then the
+  /// stored copy, if any, is removed again). False when nothing (or nothing lasting) was stored.
+  bool store_loaded(const K& key, const V& value, std::chrono::milliseconds ttl,
+                    std::int64_t took_us, const std::optional<std::vector<Stamp>>& stamps,
+                    std::uint64_t seen) {
+    if (writes_seen(key) != seen) return false;
+    store(key, value, ttl, took_us, stamps);
+    if (writes_seen(key) == seen) return true;
+    backend->erase(key);
+    return false;
+  }
 
   std::int64_t clock_us() const noexcept {
     if (timed) return timed->now_us();
@@ -103,13 +135,14 @@ struct LoadShared {
            std::optional<Timed<V>>& keep_on_failure) {
     const std::int64_t start_ns = stats ? stats->now_ns() : 0;
     const std::int64_t started = clock_us();
+    const std::uint64_t seen = writes_seen(key);
     try {
       V value = fn();
       const std::int64_t took = clock_us() - started;
       if (stats) stats->record_load(stats->now_ns() - start_ns, ct);
       try {
         DeadlineScope scope(deadline);
-        store(key, value, ttl_fn(), took, stamps);
+        store_loaded(key, value, ttl_fn(), took, stamps, seen);
       } catch (const backend_error&) {
         report_store_error();
       } catch (...) {  // the callers still get the value
