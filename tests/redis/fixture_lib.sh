@@ -27,15 +27,8 @@ require_tools() {
   ((major >= 7)) || die "redis-server $version is too old: $what need Redis 7 or later"
 }
 
-alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
+# shellcheck source=fixture_process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fixture_process.sh"
 
 # SIGTERM to every pid that is still a redis process, SIGKILL to those alive 5 s later.
 kill_pids() {

@@ -42,14 +42,8 @@ require_tools() {
   ((major >= 7)) || die "redis-server $version is too old: the Redis tests need Redis 7 or later"
 }
 
-# Is something listening on the port already? (A cheap pre-check; the bind decides.)
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
+# shellcheck source=fixture_process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fixture_process.sh"
 
 cli() { redis-cli -h 127.0.0.1 -p "$port" --no-auth-warning "$@"; }
 
@@ -151,8 +145,6 @@ INFO
 }
 
 # Running, and not a zombie waiting for its reaper (in containers PID 1 may reap lazily).
-alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
 info_field() { grep -s "^$1=" "$dir/redis.info" | head -n1 | cut -d= -f2- || true; }
 
 # Stops the server recorded in $dir; quiet when there is none.

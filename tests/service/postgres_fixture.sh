@@ -44,15 +44,8 @@ find_bindir() {
   die "PostgreSQL (initdb, postgres) not found: the PostgreSQL service tests need a real server ($hint)"
 }
 
-alive() { [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-port_busy() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
+# shellcheck source=fixture_process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../fixture_process.sh"
 
 # as_owner CMD...: runs CMD as the unprivileged owner of the data directory when we are root.
 as_owner() {
