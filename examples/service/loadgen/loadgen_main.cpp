@@ -332,6 +332,7 @@ std::vector<std::pair<int, std::string>> fetch_all(int port,
                                                    const std::vector<loadgen::Request>& reqs) {
   httplib::Client http("127.0.0.1", port);
   http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);
   http.set_read_timeout(std::chrono::seconds(30));
   std::vector<std::pair<int, std::string>> out;
   out.reserve(reqs.size());
@@ -428,6 +429,7 @@ int check(const Options& o) {
     for (int port : svc.ports()) {
       httplib::Client http("127.0.0.1", port);
       http.set_keep_alive(true);
+      http.set_tcp_nodelay(true);
       for (std::int64_t id = 1; id <= 100; ++id) {
         const auto db =
             loadgen::get_json(port, "/admin/db/files/" + std::to_string(id) + "/version")["version"]
