@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
       settings.adaptive_ttl = o.adaptive_ttl;
       cache = service::make_service_cache(settings);
     }
-    service::Views views(*db, cache.get());
+    // Redis and tiered caches are shared by instances (views.hpp: no write-through of edits).
+    service::Views views(*db, cache.get(), o.cache && o.topology != "in-process");
 
     httplib::Server server;
     const int threads = o.threads;
