@@ -166,8 +166,9 @@ Response Views::create_file(std::int64_t owner, const std::string& name,
   if (cache_) {
     std::lock_guard<std::mutex> lock(lock_for(id));
     cache_->invalidate_tag(user_tag(owner));  // the owner's list and stats
-    // Write-through: the first read of the new file is a hit.
-    write_through(id, file, body);
+    // Write-through: the first read of the new file is a hit (not on a shared cache, where
+    // an edit by another instance, which could guess the id, is not serialised with it).
+    if (write_through_) write_through(id, file, body);
   }
   return Response{201, std::move(body)};
 }
@@ -181,7 +182,7 @@ Response Views::edit_file(std::int64_t id, const std::string& content) {
   std::string body = file->dump();
   if (cache_) {
     cache_->invalidate_tags({file_tag(id), user_tag((*file)["owner"].get<std::int64_t>())});
-    write_through(id, *file, body);
+    if (write_through_) write_through(id, *file, body);
   }
   return Response{200, std::move(body)};
 }

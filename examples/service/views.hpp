@@ -39,16 +39,24 @@ struct ViewCounters {
 /// naming the view; writes change the database first and then invalidate what they changed:
 /// tags per file and per user, a tag per bookmark list that shows a deleted file (or, when the
 /// database cannot tell which, the entity version of every list), and the new file body and
-/// its render written through. Search results and the public stats are not invalidated:
-/// their DynamicTTL lifetime (plus the stale-while-revalidate window) bounds their staleness.
+/// its render written through (only when the cache is this process's own, see the
+/// constructor). Search results and the public stats are not invalidated: their DynamicTTL
+/// lifetime (plus the stale-while-revalidate window) bounds their staleness.
 ///
 /// Thread-safety: every member may be called from any number of threads. Writes to one file
-/// are serialised (a striped lock), so that the value written through is the last one.
+/// are serialised within the process (a striped lock), so that the value written through is
+/// the last one.
 /// Exceptions: what the database and the cache throw, except a missing row (a 404 response).
 class Views {
  public:
-  /// cache may be null: the service without a cache, for the baseline.
-  Views(Database& db, ServiceCache* cache) : db_(db), cache_(cache) {}
+  /// cache may be null: the service without a cache, for the baseline. shared: other processes
+  /// write the same cache (Redis, tiered). Their edits of a file are not serialised with this
+  /// one's, so the write-through of an older version could land after a newer one and stay;
+  /// on a shared cache, creates and edits therefore only invalidate the file's tag and let the
+  /// next read load it (tag versions are read before the database, so a load that raced the
+  /// edit is discarded).
+  Views(Database& db, ServiceCache* cache, bool shared = false)
+      : db_(db), cache_(cache), write_through_(!shared) {}
 
   Response file_list(std::int64_t user, int page);
   Response file_content(std::int64_t id);
@@ -86,6 +94,7 @@ class Views {
 
   Database& db_;
   ServiceCache* cache_;
+  bool write_through_;
   std::array<std::mutex, 64> write_locks_;
   std::atomic<std::uint64_t> reads_{0};
   std::atomic<std::uint64_t> hits_{0};

@@ -190,6 +190,31 @@ TEST_CASE("a new file is written through: its first read is a hit, the owner's l
   CHECK(list["files"][0]["id"].get<std::int64_t>() == id);
 }
 
+TEST_CASE("on a cache shared with other processes, writes invalidate and never write through") {
+  // Two instances' edits of one file are not serialised, so a write-through of the older one
+  // could land last and stay; shared views leave the next read to load the database's copy.
+  Fixture f;
+  service::Views shared(*f.db, f.cache.get(), /*shared=*/true);
+  const std::int64_t id = 9;
+  shared.file_content(id);
+  shared.markdown(id);
+  const auto edited = shared.edit_file(id, "# shared\n");
+  REQUIRE(edited.status == 200);
+  auto hits = shared.counters().cache_hits;
+  CHECK(shared.file_content(id).body == edited.body);
+  CHECK(shared.markdown(id).body == "<h1>shared</h1>\n");
+  CHECK(shared.counters().cache_hits == hits);  // both loaded, not written through
+  CHECK(shared.file_content(id).body == f.direct->file_content(id).body);
+  CHECK(shared.counters().cache_hits == hits + 1);  // and cached again by that load
+
+  const auto created = shared.create_file(4, "new.md", "markdown", "# new\n");
+  REQUIRE(created.status == 201);
+  const auto new_id = nlohmann::json::parse(created.body)["id"].get<std::int64_t>();
+  hits = shared.counters().cache_hits;
+  CHECK(shared.file_content(new_id).body == created.body);
+  CHECK(shared.counters().cache_hits == hits);
+}
+
 TEST_CASE("markdown escapes raw HTML, and ETags follow the bytes") {
   CHECK(service::render_markdown("<script>x</script>\n").find("<script>") == std::string::npos);
   CHECK(service::etag_of("a") == service::etag_of("a"));

@@ -17,6 +17,7 @@
 #include <httplib.h>
 
 #include "dataset.hpp"
+#include "freshness.hpp"
 
 namespace loadgen {
 namespace {
@@ -25,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 struct ThreadResult {
   std::vector<float> latencies_us;
-  std::uint64_t errors = 0, not_modified = 0, sampled = 0, stale = 0, write_checks = 0,
-                not_visible = 0;
+  std::uint64_t errors = 0, not_modified = 0, sampled = 0, stale = 0, overlapped = 0, lagging = 0,
+                write_checks = 0, not_visible = 0;
   std::string first_error;
 };
 
@@ -39,6 +40,7 @@ class Client {
  public:
   Client(int port, ThreadResult& r) : http_("127.0.0.1", port), r_(r) {
     http_.set_keep_alive(true);
+    http_.set_tcp_nodelay(true);  // see the service: Nagle + delayed ACK cost ~40 ms a request
     http_.set_connection_timeout(std::chrono::seconds(10));
     http_.set_read_timeout(std::chrono::seconds(60));
     http_.set_write_timeout(std::chrono::seconds(10));
@@ -80,9 +82,10 @@ class Client {
 
 void client_thread(const RunOptions& o, int index, Clock::time_point start,
                    Clock::time_point measured_from, Clock::time_point end,
-                   std::atomic<std::uint64_t>& done, ThreadResult& r) {
+                   std::atomic<std::uint64_t>& done, WriteLedger& ledger, ThreadResult& r) {
   Traffic traffic(o.traffic, static_cast<std::uint64_t>(index));
-  Client client(o.ports[static_cast<std::size_t>(index) % o.ports.size()], r);
+  const int port = o.ports[static_cast<std::size_t>(index) % o.ports.size()];
+  Client client(port, r);
   std::unordered_map<std::int64_t, std::string> etags;  // what this "browser" has seen
   std::uint64_t sample_rng = o.traffic.seed + 1000 + static_cast<std::uint64_t>(index);
   const double interval_s = o.rate > 0 ? o.threads / o.rate : 0;
@@ -100,8 +103,16 @@ void client_thread(const RunOptions& o, int index, Clock::time_point start,
     const Request req = traffic.next();
     const bool sample =
         req.kind == Kind::file_content && service::next_unit(sample_rng) < o.sample_ratio;
-    std::int64_t db_before = 0;
-    if (sample) db_before = client.db_version(req.id);
+    // The database's version (to count overlaps), then the writes returned so far, then the
+    // read: every write in `acks` returned before the read was sent.
+    std::int64_t db_before = -1;
+    std::vector<Ack> acks;
+    Clock::time_point sent{};
+    if (sample) {
+      db_before = client.db_version(req.id);
+      acks = ledger.acknowledged(req.id);
+      sent = Clock::now();
+    }
 
     httplib::Headers headers;
     if (req.kind == Kind::markdown) {
@@ -109,7 +120,8 @@ void client_thread(const RunOptions& o, int index, Clock::time_point start,
       if (it != etags.end()) headers.emplace("If-None-Match", it->second);
     }
     auto res = client.send(req, headers);
-    const auto took = Clock::now() - scheduled;
+    const auto answered = Clock::now();
+    const auto took = answered - scheduled;
     if (scheduled >= measured_from) {
       r.latencies_us.push_back(
           static_cast<float>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
@@ -120,16 +132,42 @@ void client_thread(const RunOptions& o, int index, Clock::time_point start,
     if (req.kind == Kind::markdown && res->status == 200) {
       etags[req.id] = res->get_header_value("ETag");
     }
-    if (sample && db_before >= 0) {
+    if (sample && (res->status == 200 || res->status == 404)) {
       ++r.sampled;
-      // db_before was read before the request left: the answer must be at least as new. 0:
-      // deleted before the request, so it must be a 404 (ids are never reused).
       const std::int64_t got = res->status == 200 ? version_in(res->body) : 0;
-      if ((db_before == 0 && res->status == 200) || (res->status == 200 && got < db_before)) {
-        client.problem(r.stale, "stale read of file " + std::to_string(req.id) + ": version " +
-                                    std::to_string(got) + " after the database had " +
-                                    std::to_string(db_before));
+      switch (judge_read(acks, port, sent, o.cross_instance_bound, db_before, res->status, got)) {
+        case Freshness::stale: {
+          std::int64_t newest = 0;
+          for (const Ack& a : acks) newest = std::max(newest, a.version);
+          client.problem(
+              r.stale,
+              "stale read of file " + std::to_string(req.id) + ": " +
+                  (res->status == 404 ? std::string("404") : "version " + std::to_string(got)) +
+                  " after a write had returned " +
+                  (newest == deleted_version ? std::string("its delete") : std::to_string(newest)));
+          break;
+        }
+        case Freshness::lagging:
+          ++r.lagging;
+          break;
+        case Freshness::overlapped:
+          ++r.overlapped;
+          break;
+        case Freshness::fresh:
+          break;
       }
+    }
+    // Every write that returned is recorded before its read-back, for the other threads' checks.
+    if (req.kind == Kind::edit && res->status == 200) {
+      ledger.acknowledge(req.id, Ack{version_in(res->body), port, answered});
+    } else if (req.kind == Kind::create && res->status == 201) {
+      const auto created = nlohmann::json::parse(res->body, nullptr, false);
+      if (created.is_object() && created.contains("id")) {
+        ledger.acknowledge(created["id"].get<std::int64_t>(),
+                           Ack{version_in(res->body), port, answered});
+      }
+    } else if (req.kind == Kind::remove && res->status == 200) {
+      ledger.acknowledge(req.id, Ack{deleted_version, port, answered});
     }
     // Writes are visible once they return: read back at once (not timed).
     if (req.kind == Kind::edit && res->status == 200) {
@@ -219,6 +257,8 @@ nlohmann::json RunFigures::to_json() const {
           {"db_queries_per_request", db_queries_per_request()},
           {"sampled", sampled},
           {"stale_reads", stale_reads},
+          {"overlapped_reads", overlapped},
+          {"lagging_reads", lagging},
           {"write_checks", write_checks},
           {"writes_not_visible", writes_not_visible},
           {"redis_used_memory", redis_used_memory}};
@@ -230,6 +270,7 @@ RunFigures run_load(const RunOptions& o) {
   server_counters(o.ports);  // reachable, before any thread starts
   std::vector<ThreadResult> results(static_cast<std::size_t>(o.threads));
   std::atomic<std::uint64_t> done{0};
+  WriteLedger ledger;
   const auto warm_from = Clock::now() + std::chrono::milliseconds(20);
   const auto start = warm_from + o.warmup;
   const auto end = start + o.duration;
@@ -237,7 +278,7 @@ RunFigures run_load(const RunOptions& o) {
   threads.reserve(static_cast<std::size_t>(o.threads));
   for (int i = 0; i < o.threads; ++i) {
     threads.emplace_back(client_thread, std::cref(o), i, warm_from, start, end, std::ref(done),
-                         std::ref(results[static_cast<std::size_t>(i)]));
+                         std::ref(ledger), std::ref(results[static_cast<std::size_t>(i)]));
   }
   // The server's counters from the end of the warm-up (requests in flight at that instant
   // are the only imprecision).
@@ -276,6 +317,8 @@ RunFigures run_load(const RunOptions& o) {
     f.not_modified += r.not_modified;
     f.sampled += r.sampled;
     f.stale_reads += r.stale;
+    f.overlapped += r.overlapped;
+    f.lagging += r.lagging;
     f.write_checks += r.write_checks;
     f.writes_not_visible += r.not_visible;
     if (f.first_error.empty()) f.first_error = r.first_error;

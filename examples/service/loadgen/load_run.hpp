@@ -27,8 +27,12 @@ struct RunOptions {
   std::chrono::milliseconds duration{10'000};
   /// Played before the measured duration, not measured (the cache and the database warm up).
   std::chrono::milliseconds warmup{0};
-  /// Share of file reads checked against the database (its version read first, uncached).
+  /// Share of file reads checked (freshness.hpp): against the writes that had returned before
+  /// the read was sent, and (to count overlaps) the database's version read just before.
   double sample_ratio = 0.02;
+  /// Several instances: how long a write returned by one may take to reach the others' L1
+  /// (the pub/sub bus). A read sent later than that must be fresh on every instance.
+  std::chrono::milliseconds cross_instance_bound{2'000};
   bool progress = true;
   TrafficOptions traffic;
 };
@@ -42,8 +46,10 @@ struct RunFigures {
   double seconds = 0;
   double throughput = 0;
   double mean_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
-  std::uint64_t sampled = 0;             ///< file reads checked against the database
-  std::uint64_t stale_reads = 0;         ///< older than a write that had returned before the read
+  std::uint64_t sampled = 0;      ///< file reads checked against the database
+  std::uint64_t stale_reads = 0;  ///< older than a write that had returned before the read
+  std::uint64_t overlapped = 0;   ///< older than the database, only by writes still in flight
+  std::uint64_t lagging = 0;      ///< older than another instance's write returned within the bound
   std::uint64_t write_checks = 0;        ///< writes read back at once
   std::uint64_t writes_not_visible = 0;  ///< read back older than the write's answer
   std::uint64_t reads = 0, cache_hits = 0, db_queries = 0, db_time_us = 0;  ///< the servers'

@@ -51,6 +51,8 @@ nlohmann::json kpi_json(const Comparison& c) {
                      {"db_reduction", k.db_reduction},
                      {"db_time_reduction", k.db_time_reduction},
                      {"stale_reads", c.on.stale_reads},
+                     {"overlapped_reads", c.on.overlapped},
+                     {"lagging_reads", c.on.lagging},
                      {"writes_not_visible", c.on.writes_not_visible},
                      {"redis_used_memory", c.on.redis_used_memory},
                      {"targets",
@@ -95,9 +97,13 @@ void print_kpis(std::FILE* out, const Comparison& c) {
                  static_cast<double>(c.on.redis_used_memory) / 1e6,
                  met(c.on.redis_used_memory < 500'000'000));
   }
-  std::fprintf(out, "  stale reads (sampled, cache on) %llu of %llu; writes not visible: %llu\n",
+  std::fprintf(out,
+               "  stale reads (sampled, cache on) %llu of %llu (overlapping an edit in flight: "
+               "%llu, lagging another instance: %llu); writes not visible: %llu\n",
                static_cast<unsigned long long>(c.on.stale_reads),
                static_cast<unsigned long long>(c.on.sampled),
+               static_cast<unsigned long long>(c.on.overlapped),
+               static_cast<unsigned long long>(c.on.lagging),
                static_cast<unsigned long long>(c.on.writes_not_visible));
 }
 
