@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -475,5 +477,49 @@ TEST_CASE("adaptive reload: refreshes compared on the cache's own threads while 
   for (const auto& r : rec->reloads()) {
     CHECK(r.type == "feed");
     CHECK(r.age > 0ms);
+  }
+}
+
+TEST_CASE("adaptive reload: a raced reload and a throwing equality report nothing",
+          "[adaptive][reload]") {
+  auto clock = std::make_shared<FakeClock>();
+  auto rec = std::make_shared<Recorder>();
+  Queue q;
+  const auto opts = EntryOptions().content_type("feed");
+  SECTION("a write during the refresh: its change is a told one") {
+    auto cache = builder<std::string>(clock, rec, q).refresh_ahead(0.5).build();
+    cache.get_or_load(
+        "k", [] { return std::string("a"); }, opts);
+    clock->advance(40s);
+    bool wrote = false;
+    auto racing = [&] {
+      if (!wrote) {
+        wrote = true;
+        cache.set("k", "written", opts);  // the application writes while the reload runs
+      }
+      return std::string("b");
+    };
+    cache.get_or_load("k", racing, opts);
+    REQUIRE(q.drain() == 1);
+    CHECK(wrote);
+    CHECK(rec->reloads().empty());
+    CHECK(cache.get("k") == std::optional<std::string>("written"));  // the write stands
+  }
+  SECTION("a throwing value_equal") {
+    auto cache = builder<std::string>(clock, rec, q)
+                     .refresh_ahead(0.5)
+                     .value_equal([](const std::string&, const std::string&) -> bool {
+                       throw std::runtime_error("cannot compare");
+                     })
+                     .build();
+    cache.get_or_load(
+        "k", [] { return std::string("a"); }, opts);
+    clock->advance(40s);
+    cache.get_or_load(
+        "k", [] { return std::string("b"); }, opts);
+    REQUIRE(q.drain() == 1);
+    CHECK(rec->reloads().empty());
+    clock->advance(1s);
+    CHECK(cache.get("k") == std::optional<std::string>("b"));  // the reload was stored
   }
 }
