@@ -263,7 +263,12 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
   // worker thread; and on the virtual clock, so the run stays deterministic.
   std::deque<std::function<void()>> background;
   webapp::PageCacheBuilder builder = store.builder;  // storage, tags, the virtual clock
-  builder.ttl_policy(policy)
+  builder
+      .ttl_policy(policy)
+      // An adaptive policy learns from refreshes: the cache compares each refreshed page with
+      // the copy it replaces. Page has no operator== (and built_at differs on every load), so
+      // its version stands for its data.
+      .value_equal([](const Page& a, const Page& b) { return a.version == b.version; })
       .stale_while_revalidate(f.stale_while_revalidate)
       .executor(
           [&background](std::function<void()> task) { background.push_back(std::move(task)); });
@@ -300,10 +305,13 @@ RunResult run_with_cache(const webapp::Settings& s, const Features& f,
       const bool reload =
           t.version != 0 && !t.invalidated &&
           (kind != Kind::search_results || t.search_generation == search_generation);
-      if (f.adaptive && reload) {
-        // A reload of a page the cache was not told about: the cache compares no values (Page
-        // has no equality it could rely on), so the scenario, which knows each page's version,
-        // reports what a comparing reload would find, with the replaced copy's age.
+      // Reloads the cache sees it reports itself: refresh-ahead and stale-while-revalidate
+      // (which run in the background here) compare with the copy they replace (value_equal
+      // above). A foreground reload of a page nobody invalidated follows a miss: its copy
+      // expired past the stale-while-revalidate window and is gone, so the cache has nothing to
+      // compare with. The scenario, which knows each page's version, reports those, as an
+      // application that keeps a version or an ETag would.
+      if (f.adaptive && reload && meter != &background_ms) {
         policy->observe({page.version != t.version
                              ? ttlcache::TtlObservation::Kind::reload_changed
                              : ttlcache::TtlObservation::Kind::reload_unchanged,

@@ -27,6 +27,7 @@
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
 #include "ttlcache/ttl_policy.hpp"
+#include "ttlcache/value_equal.hpp"
 
 namespace ttlcache {
 
@@ -186,6 +187,18 @@ class CacheBuilder {
     return *this;
   }
 
+  /// How an adaptive TtlPolicy learns that data changed behind the cache's back: when a
+  /// refresh (refresh-ahead, early refresh, stale-while-revalidate) or a reload over a stale
+  /// copy loads a value, the cache compares it with the copy it replaces and reports
+  /// reload_changed or reload_unchanged. By default with V's operator==; give equal for a V
+  /// without one, or to compare what stands for the data (a version, an ETag, a hash) rather
+  /// than fields that differ on every load (a build time). Without either, nothing is
+  /// compared (docs/dynamic-ttl.md, "Adaptive TTL").
+  CacheBuilder& value_equal(ValueEqual<V> equal) {
+    plan_.value_equal = std::move(equal);
+    return *this;
+  }
+
   // ---- loading ----
 
   /// Fail-safe: keep entries max_stale past their TTL; when a load (or the cache itself) fails,
@@ -292,7 +305,7 @@ class CacheBuilder {
     detail::Built<K, V> built =
         plan_.remote() ? plan_.compose_remote(plan_) : detail::compose_in_process<K, V>(plan_);
     CacheOptions options = detail::cache_options(plan_, built);
-    Cache<K, V> cache(built.backend, std::move(options));
+    Cache<K, V> cache(built.backend, std::move(options), plan_.value_equal);
     for (const auto& attach : built.attach) attach(cache.shared_stats_recorder());
     return cache;
   }

@@ -24,6 +24,7 @@
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/value_equal.hpp"
 
 namespace ttlcache {
 
@@ -51,6 +52,12 @@ class Cache {
   /// Throws argument_error for a null backend or invalid options.
   explicit Cache(std::shared_ptr<backend_type> backend, CacheOptions options = {})
       : engine_(std::make_shared<Engine>(std::move(backend), std::move(options))) {}
+  /// As above, with the equality that tells a refresh which changed the value from one that
+  /// did not, for an adaptive TtlPolicy (ValueEqual; CacheBuilder::value_equal). Empty: V's
+  /// operator== when it has one.
+  Cache(std::shared_ptr<backend_type> backend, CacheOptions options, ValueEqual<V> value_equal)
+      : engine_(std::make_shared<Engine>(std::move(backend), std::move(options),
+                                         std::move(value_equal))) {}
 
   /// A cache over a new in-process backend. Statistics use memory.clock unless
   /// options.stats.clock is set; options.listeners.on_removal is told about the backend's
@@ -133,13 +140,24 @@ class Cache {
   /// only themselves); returns how many were removed. For cases without a tag: it walks the
   /// keys (SCAN on Redis), unlike invalidate_tag.
   std::size_t invalidate_matching(std::string_view literal_prefix) {
-    return engine_->invalidate_matching(literal_prefix);
+    return engine_->invalidate_matching(literal_prefix, {});
+  }
+  /// As above, telling an adaptive TtlPolicy that data of content_type changed (a told change:
+  /// it never shortens a TTL). The cache cannot know what a prefix holds (keys carry no content
+  /// type); the caller, who chose the prefix, can.
+  std::size_t invalidate_matching(std::string_view literal_prefix, std::string_view content_type) {
+    return engine_->invalidate_matching(literal_prefix, content_type);
   }
   /// Removes every entry whose encoded key matches pattern (literal parts taken literally,
   /// so user text cannot widen it); returns how many. Walks keys like invalidate_matching.
   /// @throws argument_error when the backend has no pattern support.
   std::size_t invalidate_pattern(const KeyPattern& pattern) {
-    return engine_->invalidate_pattern(pattern);
+    return engine_->invalidate_pattern(pattern, {});
+  }
+  /// As above, reported to an adaptive TtlPolicy as an invalidation of content_type (see
+  /// invalidate_matching).
+  std::size_t invalidate_pattern(const KeyPattern& pattern, std::string_view content_type) {
+    return engine_->invalidate_pattern(pattern, content_type);
   }
 
   // ---- loading ----

@@ -31,6 +31,7 @@
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
 #include "ttlcache/ttl_policy.hpp"
+#include "ttlcache/value_equal.hpp"
 
 namespace ttlcache {
 namespace redis {
@@ -74,6 +75,7 @@ struct BuildPlan {
   std::chrono::milliseconds default_ttl = std::chrono::minutes(5);
   std::shared_ptr<const TtlPolicy> ttl_policy;
   std::optional<DynamicTtlConfig> dynamic_ttl;  // built with the plan's clock
+  ValueEqual<V> value_equal;                    // empty: V's operator==, if any
   bool fail_safe = false;
   std::chrono::milliseconds max_stale = std::chrono::hours(1);
   LoadOptions loading;

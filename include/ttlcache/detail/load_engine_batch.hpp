@@ -186,6 +186,9 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
   if (can_store) {
     // Keys written since their load read the source are not stored (LoadShared::store_loaded);
     // those written while the batch is stored are removed again after it.
+    // Under fail-safe, a key with a stale copy is a reload: compared with it while the policy
+    // adapts (adaptive TTL, LoadShared::report_reload).
+    const bool compare = !stale.empty() && bg_->compares_reloads(req.content_type);
     std::vector<std::pair<K, std::uint64_t>> stored;
     for (std::size_t j = 0; j < missing.size(); ++j) {
       if (!loaded[j]) continue;
@@ -193,6 +196,10 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
         loaded[j].reset();
       } else {
         stored.emplace_back(missing[j], seen[j]);
+        if (compare) {
+          const auto& previous = stale[where[missing[j]].front()];
+          if (previous) bg_->report_reload(req.content_type, *previous, *loaded[j]);
+        }
       }
     }
     try {

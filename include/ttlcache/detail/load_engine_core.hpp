@@ -44,6 +44,7 @@
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/value_equal.hpp"
 
 // The hit path (Cache::get -> LoadEngine::get -> call -> counted) is forced inline: GCC left
 // counted() out of line once the engine moved out of Cache, costing ~35 instructions a hit.
@@ -87,7 +88,10 @@ class LoadEngine {
     mutable std::chrono::nanoseconds spent{0};
   };
 
-  LoadEngine(std::shared_ptr<backend_type> backend, CacheOptions options)
+  /// value_equal: how a refresh's value is compared with the copy it replaces (adaptive TTL);
+  /// empty: V's operator== when it has one, else reloads are not compared.
+  LoadEngine(std::shared_ptr<backend_type> backend, CacheOptions options,
+             ValueEqual<V> value_equal = {})
       : backend_(std::move(backend)), options_(std::move(options)) {
     if (!backend_) throw argument_error("ttlcache: Cache needs a backend");
     if (options_.default_ttl.count() <= 0) {
@@ -98,6 +102,8 @@ class LoadEngine {
     }
     init_stats();
     init_loading();
+    bg_->policy = options_.ttl_policy;
+    bg_->equal = value_equal_or_default<V>(std::move(value_equal));
   }
   LoadEngine(const LoadEngine&) = delete;
   LoadEngine& operator=(const LoadEngine&) = delete;
@@ -177,8 +183,11 @@ class LoadEngine {
     const auto ttl = req.ttl();
     auto stamps = stamps_for(req, ttl);
     for (const auto& key : keys) bg_->note_write(key);
+    const std::size_t count = keys.size();
     write_many(std::move(keys), std::move(values), ttl, 0, stamps, req);
     remember_types(req);
+    // Told changes, one per entry as set() reports them (they never shorten a TTL).
+    for (std::size_t i = 0; i < count; ++i) observe(req, TtlObservation::Kind::write);
   }
 
   bool erase(const K& key) {
@@ -223,19 +232,23 @@ class LoadEngine {
     auto& t = tag_support(*backend_);
     return call("version", [&] { return t.version(entity_type); });
   }
-  std::size_t invalidate_matching(std::string_view literal_prefix) {
+  // content_type: what the caller says the prefix or pattern holds (may be empty). Keys carry
+  // no content type, so the cache reports only what it is told (issue 18).
+  std::size_t invalidate_matching(std::string_view literal_prefix, std::string_view content_type) {
     auto& t = tag_support(*backend_);
     const std::size_t n =
         call("invalidate_matching", [&] { return t.invalidate_matching(literal_prefix); });
     // One request, whatever it removed (the event carries the count).
     if (stats_) stats_->record_invalidation(InvalidationKind::pattern, literal_prefix, n);
+    report_invalidation(content_type);
     return n;
   }
 
-  std::size_t invalidate_pattern(const KeyPattern& pattern) {
+  std::size_t invalidate_pattern(const KeyPattern& pattern, std::string_view content_type) {
     auto& t = tag_support(*backend_);
     const std::size_t n = call("invalidate_pattern", [&] { return t.invalidate_pattern(pattern); });
     if (stats_) stats_->record_invalidation(InvalidationKind::pattern, pattern.to_string(), n);
+    report_invalidation(content_type);
     return n;
   }
 
@@ -402,19 +415,19 @@ class LoadEngine {
         auto refreshed = flights_.try_run(key, [&]() -> LoadResult<V> {
           try {
             std::optional<Timed<V>> no_stale;
-            return lead_load(key, loader, req, no_stale);
+            return lead_load(key, loader, req, no_stale, &*entry);
           } catch (...) {  // the current value is still fresh: keep serving it
             return {entry->value, false, true};
           }
         });
         if (refreshed) return std::move(*refreshed);
       } else if (lo.refresh_ahead_at > 0 && due_for_refresh(*entry, now_us)) {
-        refresh_ahead(key, loader, req);
+        refresh_ahead(key, loader, req, *entry, false);
       }
       return {std::move(entry->value), false, true};
     }
     if (entry && within_revalidate_window(*entry, now_us) &&
-        refresh_ahead(key, loader, req, *entry)) {
+        refresh_ahead(key, loader, req, *entry, true)) {
       if (stats_) {
         record_read(true, req.ct);
         stats_->record_stale_served(req.ct);
@@ -434,7 +447,8 @@ class LoadEngine {
       }
       if (!again) again = std::move(entry);
       if (again && timed_->now_ms() >= again->stale_until_ms) again.reset();
-      return lead_load(key, loader, req, again);
+      // The stale copy, if kept, is also what the reload is compared with (adaptive TTL).
+      return lead_load(key, loader, req, again, again ? &*again : nullptr);
     });
   }
 
@@ -463,13 +477,14 @@ class LoadEngine {
     return total > 0 && elapsed >= options_.loading.refresh_ahead_at * total;
   }
 
-  // Starts a background reload of key unless one is running. `current`, when given, is the
-  // expired copy stale-while-revalidate serves: kept for fail_safe_ttl if the reload fails.
+  // Starts a background reload of key unless one is running. `current` is the cached copy it
+  // replaces: compared with the reload while the policy adapts, and, when `expired` (the copy
+  // stale-while-revalidate serves) under fail-safe, kept for fail_safe_ttl if the reload fails.
   // False when the reload cannot run in the background (a move-only loader, or the tag stamps
   // could not be read), so stale-while-revalidate loads in the foreground instead.
   template <class Loader>
-  bool refresh_ahead(const K& key, Loader& loader, const Request& req,
-                     std::optional<Timed<V>> current = std::nullopt) {
+  bool refresh_ahead(const K& key, Loader& loader, const Request& req, const Timed<V>& current,
+                     bool expired) {
     if constexpr (std::is_copy_constructible_v<std::decay_t<Loader>>) {
       {  // one refresh per key at a time; a load already running will store a fresh value
         std::lock_guard<std::mutex> lock(bg_->mutex);
@@ -477,8 +492,10 @@ class LoadEngine {
       }
       try {
         const auto ttl = req.ttl();
-        start_background(key, loader, req, stamps_for(req, ttl),
-                         req.fail_safe ? std::move(current) : std::nullopt);
+        const bool keep = expired && req.fail_safe;
+        std::optional<Timed<V>> previous;  // copied only when someone needs it
+        if (keep || bg_->compares_reloads(req.content_type)) previous = current;
+        start_background(key, loader, req, stamps_for(req, ttl), std::move(previous), keep);
       } catch (const error&) {  // the stamps could not be read: no refresh this time
         return false;
       }
@@ -498,9 +515,11 @@ class LoadEngine {
 
   // The leader's load: distributed lock (optional), then the loader, directly or on the
   // executor when timeouts are set; fail-safe answers a failure from stale when it can.
+  // previous is the copy the load replaces, when it has one: the reload is compared with it
+  // while the policy adapts (LoadShared::report_reload).
   template <class Loader>
   LoadResult<V> lead_load(const K& key, Loader& loader, const Request& req,
-                          std::optional<Timed<V>>& stale) {
+                          std::optional<Timed<V>>& stale, const Timed<V>* previous = nullptr) {
     const LoadOptions& lo = options_.loading;
     std::unique_ptr<LockLease> lease;
     struct Release {
@@ -526,7 +545,7 @@ class LoadEngine {
       return {run_loader(loader, key, req), false, false};
     }
     if (req.soft_timeout.count() > 0 || req.hard_timeout.count() > 0) {
-      return load_with_timeouts(key, loader, req, stale, stamps);
+      return load_with_timeouts(key, loader, req, stale, stamps, previous);
     }
     const std::int64_t started = bg_->clock_us();
     const std::uint64_t seen = bg_->writes_seen(key);  // before the loader reads the source
@@ -539,11 +558,17 @@ class LoadEngine {
     }
     const std::int64_t took = bg_->clock_us() - started;
     remember_types(req);
+    bool raced = false;  // a write began during the load: its change is a told one
     try {
       // Not reported to the TTL policy as a write: a load after a miss or an expiry says
-      // nothing about the data changing (set() and invalidations through the cache do).
-      call("set", req, [&] { bg_->store_loaded(key, *value, req.ttl(), took, stamps, seen); });
+      // nothing about the data changing (set() and invalidations through the cache do); a
+      // reload over a copy it has at hand reports whether that copy was still right.
+      call("set", req,
+           [&] { raced = !bg_->store_loaded(key, *value, req.ttl(), took, stamps, seen); });
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
+    }
+    if (!raced && previous && bg_->compares_reloads(req.content_type)) {
+      bg_->report_reload(req.content_type, *previous, *value);
     }
     return {std::move(*value), false, false};
   }
@@ -585,8 +610,11 @@ class LoadEngine {
   template <class Loader>
   LoadResult<V> load_with_timeouts(const K& key, Loader& loader, const Request& req,
                                    std::optional<Timed<V>>& stale,
-                                   const std::optional<std::vector<Stamp>>& stamps) {
-    auto pending = start_background(key, loader, req, stamps);
+                                   const std::optional<std::vector<Stamp>>& stamps,
+                                   const Timed<V>* previous) {
+    std::optional<Timed<V>> compare_with;  // the background load compares (adaptive TTL)
+    if (previous && bg_->compares_reloads(req.content_type)) compare_with = *previous;
+    auto pending = start_background(key, loader, req, stamps, std::move(compare_with));
     const bool can_serve_stale = req.fail_safe && stale.has_value();
     std::chrono::milliseconds waited{0};
     if (req.soft_timeout.count() > 0 && can_serve_stale) {
@@ -627,10 +655,13 @@ class LoadEngine {
   }
 
   // Starts (or joins) the background load of key; the loader must be copyable.
+  // previous: the copy the load replaces (compared with it while the policy adapts, restored
+  // when the load fails and restore_on_failure).
   template <class Loader>
-  std::shared_ptr<PendingLoad<V>> start_background(
-      const K& key, Loader& loader, const Request& req, std::optional<std::vector<Stamp>> stamps,
-      std::optional<Timed<V>> keep_on_failure = std::nullopt) {
+  std::shared_ptr<PendingLoad<V>> start_background(const K& key, Loader& loader, const Request& req,
+                                                   std::optional<std::vector<Stamp>> stamps,
+                                                   std::optional<Timed<V>> previous = std::nullopt,
+                                                   bool restore_on_failure = false) {
     if constexpr (!std::is_copy_constructible_v<std::decay_t<Loader>>) {
       throw argument_error(who() +
                            "soft_timeout/hard_timeout run the loader in the background, so "
@@ -650,8 +681,9 @@ class LoadEngine {
       };
       auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn = req.ttl, ct = req.ct,
                    type = std::string(req.content_type), deadline = req.deadline, pending,
-                   stamps = std::move(stamps), keep = std::move(keep_on_failure)]() mutable {
-        bg->run(key, fn, ttl_fn, ct, type, deadline, pending, stamps, keep);
+                   stamps = std::move(stamps), previous = std::move(previous),
+                   restore_on_failure]() mutable {
+        bg->run(key, fn, ttl_fn, ct, type, deadline, pending, stamps, previous, restore_on_failure);
       };
       try {
         submit(std::move(task));
@@ -710,12 +742,14 @@ class LoadEngine {
   // A told change: the cache removed the entries, so the policy must not shorten their TTL
   // for it (see AdaptiveTtl); it still learns that the data changes.
   void report_invalidations(const std::vector<std::string>& types) const noexcept {
-    for (const auto& type : types) {
-      TtlObservation o;
-      o.kind = TtlObservation::Kind::invalidation;
-      o.content_type = type;
-      options_.ttl_policy->observe(o);
-    }
+    for (const auto& type : types) report_invalidation(type);
+  }
+  void report_invalidation(std::string_view type) const noexcept {
+    if (type.empty() || !options_.ttl_policy) return;
+    TtlObservation o;
+    o.kind = TtlObservation::Kind::invalidation;
+    o.content_type = type;
+    options_.ttl_policy->observe(o);
   }
 
   // Requires stats_.

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -24,6 +25,8 @@
 #include "ttlcache/fail_safe.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/ttl_policy.hpp"
+#include "ttlcache/value_equal.hpp"
 
 namespace ttlcache::detail {
 
@@ -73,6 +76,34 @@ struct LoadShared {
     if (writes_seen(key) == seen) return true;
     backend->erase(key);
     return false;
+  }
+
+  // Adaptive TTL (issue 18): a reload that replaces a copy it has at hand (a refresh, or a
+  // reload over a stale copy) tells the policy whether the data changed behind the cache's
+  // back. equal is empty when V has no operator== and none was given: nothing is reported.
+  std::shared_ptr<const TtlPolicy> policy;
+  ValueEqual<V> equal;
+
+  /// Whether reloads of content_type are compared now: only while the policy adapts, so a
+  /// cache whose policy does not learn keeps no copies and compares nothing.
+  bool compares_reloads(std::string_view content_type) const noexcept {
+    return equal && policy && !content_type.empty() && timed && policy->adapts();
+  }
+  /// Reports reload_changed or reload_unchanged for loaded replacing previous, with the age
+  /// previous had (from its entry times). A throwing comparison reports nothing.
+  void report_reload(std::string_view content_type, const Timed<V>& previous,
+                     const V& loaded) const noexcept {
+    try {
+      TtlObservation o;
+      o.kind = equal(previous.value, loaded) ? TtlObservation::Kind::reload_unchanged
+                                             : TtlObservation::Kind::reload_changed;
+      o.content_type = content_type;
+      // At least 1 ms: 0 would mean "age unknown" to the policy.
+      o.age = std::chrono::milliseconds(
+          std::max<std::int64_t>(timed->now_ms() - previous.written_ms, 1));
+      policy->observe(o);
+    } catch (...) {  // the user's equality threw: this reload goes unreported
+    }
   }
 
   std::int64_t clock_us() const noexcept {
@@ -126,13 +157,15 @@ struct LoadShared {
   }
 
   /// A background load: runs fn, stores its value (a failed store is counted; the waiters
-  /// still get the value), or on failure restores keep_on_failure (stale-while-revalidate
-  /// under fail-safe) and hands the error to the waiters.
+  /// still get the value) and compares it with previous (the copy it replaces, when the
+  /// reload has one: see report_reload), or on failure restores previous when
+  /// restore_on_failure (stale-while-revalidate under fail-safe) and hands the error to the
+  /// waiters.
   void run(const K& key, LoaderFn& fn, const TtlFn& ttl_fn, ContentTypeCounters* ct,
            const std::string& content_type, std::chrono::milliseconds deadline,
            const std::shared_ptr<PendingLoad<V>>& pending,
-           const std::optional<std::vector<Stamp>>& stamps,
-           std::optional<Timed<V>>& keep_on_failure) {
+           const std::optional<std::vector<Stamp>>& stamps, std::optional<Timed<V>>& previous,
+           bool restore_on_failure) {
     const std::int64_t start_ns = stats ? stats->now_ns() : 0;
     const std::int64_t started = clock_us();
     const std::uint64_t seen = writes_seen(key);
@@ -140,12 +173,16 @@ struct LoadShared {
       V value = fn();
       const std::int64_t took = clock_us() - started;
       if (stats) stats->record_load(stats->now_ns() - start_ns, ct);
+      bool raced = false;  // a write began during the load: its change is a told one
       try {
         DeadlineScope scope(deadline);
-        store_loaded(key, value, ttl_fn(), took, stamps, seen);
+        raced = !store_loaded(key, value, ttl_fn(), took, stamps, seen);
       } catch (const backend_error&) {
         report_store_error();
       } catch (...) {  // the callers still get the value
+      }
+      if (!raced && previous && compares_reloads(content_type)) {
+        report_reload(content_type, *previous, value);
       }
       pending->succeed(std::move(value));
     } catch (...) {
@@ -153,9 +190,9 @@ struct LoadShared {
         stats->record_load_failure(stats->now_ns() - start_ns, std::current_exception(),
                                    content_type, ct);
       }
-      if (keep_on_failure && timed) {
+      if (restore_on_failure && previous && timed) {
         DeadlineScope scope(deadline);
-        restore_stale(key, std::move(*keep_on_failure), stamps);
+        restore_stale(key, std::move(*previous), stamps);
       }
       pending->fail(std::current_exception());
     }
