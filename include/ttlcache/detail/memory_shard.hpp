@@ -63,8 +63,9 @@ struct ShardLimits {
 /// hold lock() exclusively; the *_shared members require lock_shared().
 ///
 /// Layout: nodes live in fixed-size chunks (stable addresses, no 2x vector growth, no malloc
-/// header per entry). The table is linear probing over 8-byte slots holding 32 bits of hash and
-/// the node index + 1, so a probe compares hashes without touching nodes, and deletion shifts
+/// header per entry). The table is linear probing in Robin Hood order over 8-byte slots holding
+/// 32 bits of hash and the node index + 1, so a probe compares hashes without touching nodes, a
+/// miss stops at the first entry closer to its home than the key would be, and deletion shifts
 /// entries back instead of leaving tombstones.
 template <class K, class V, class Hash, class KeyEqual, class Policy>
 class MemoryShard {
@@ -96,16 +97,25 @@ class MemoryShard {
 
   /// Index of key's node, or npos. Requires the shared or exclusive side.
   std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
-    if (table_.empty()) return npos;
-    std::size_t pos = home(hash);
-    for (;;) {
-      const std::uint64_t slot = table_[pos];
+    const std::uint64_t* const slots = table_.data();
+    const std::size_t size = table_.size();
+    if (size == 0) return npos;
+    std::size_t pos = home_in(hash, size);
+    for (std::size_t distance = 0;; ++distance) {
+      const std::uint64_t slot = slots[pos];
       if (slot == 0) return npos;
-      if (static_cast<std::uint32_t>(slot >> 32) == hash) {
+      const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
+      if (slot_hash == hash) {
         const auto index = static_cast<std::uint32_t>(slot) - 1;
         if (eq(node(index).key, key)) return index;
+      } else if (distance != 0) {  // (nothing is nearer its home than 0)
+        // Robin Hood order: were key here, it would have displaced an entry nearer its home
+        // than key is to its own, so a miss stops there: after ~2 probes at 3/4 load instead of
+        // at the end of the cluster (8.5 probes on average with plain linear probing).
+        const std::size_t theirs = home_in(slot_hash, size);
+        if ((pos >= theirs ? pos - theirs : pos + size - theirs) < distance) return npos;
       }
-      pos = after(pos);
+      pos = pos + 1 == size ? 0 : pos + 1;
     }
   }
 
@@ -305,8 +315,9 @@ class MemoryShard {
 
   // A hash's first slot: the table need not be a power of two (multiply-shift range reduction
   // of the 32 hash bits), so a bounded shard's table can be sized to its bound.
-  std::size_t home(std::uint32_t hash) const noexcept {
-    return static_cast<std::size_t>((std::uint64_t{hash} * table_.size()) >> 32);
+  std::size_t home(std::uint32_t hash) const noexcept { return home_in(hash, table_.size()); }
+  static std::size_t home_in(std::uint32_t hash, std::size_t size) noexcept {
+    return static_cast<std::size_t>((std::uint64_t{hash} * size) >> 32);
   }
   std::size_t after(std::size_t pos) const noexcept {
     return pos + 1 == table_.size() ? 0 : pos + 1;
@@ -318,10 +329,32 @@ class MemoryShard {
     place(hash, index);
   }
 
+  // Robin Hood insertion: an entry further from its home takes the slot of one closer to its
+  // own, which continues down the cluster. Keeps every cluster ordered by home, so find() can
+  // stop a miss early; the backward-shift deletion below preserves that order.
   void place(std::uint32_t hash, std::uint32_t index) {
+    std::uint64_t entry = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
     std::size_t pos = home(hash);
-    while (table_[pos] != 0) pos = after(pos);
-    table_[pos] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
+    for (std::size_t distance = 0;; ++distance) {
+      const std::uint64_t slot = table_[pos];
+      if (slot == 0) {
+        table_[pos] = entry;
+        return;
+      }
+      const std::size_t theirs = distance_from_home(pos, static_cast<std::uint32_t>(slot >> 32));
+      if (theirs < distance) {
+        table_[pos] = entry;
+        entry = slot;
+        distance = theirs;
+      }
+      pos = after(pos);
+    }
+  }
+
+  // How far slot pos lies past the home of an entry with this hash (cyclically).
+  std::size_t distance_from_home(std::size_t pos, std::uint32_t hash) const noexcept {
+    const std::size_t h = home(hash);
+    return pos >= h ? pos - h : pos + table_.size() - h;
   }
 
   // Doubles, but never past what max_entries (+1, the insert before an eviction) needs at 3/4
