@@ -140,34 +140,14 @@ class MemoryShard {
   /// Replays the reads logged since the last writer. Expired nodes found this way are removed
   /// (lazy expiry: a read that saw an expired entry gets it reclaimed by the next writer).
   void apply_logged_reads(std::int64_t now_ns, RemovalBatch<K, V>& removed) {
-    // In batches: first start loading every logged node (and let the policy start loading
-    // what it will touch, e.g. its sketch block), then replay them in order. The cache misses
-    // of a batch overlap instead of being paid one after another, read after read.
-    std::uint32_t batch[replay_batch];
-    std::uint32_t n = 0;
-    const auto flush = [&] {
-      for (std::uint32_t i = 0; i < n; ++i) prefetch_node(batch[i]);
-      if constexpr (has_prefetch_access<Policy>::value) {
-        for (std::uint32_t i = 0; i < n; ++i) policy_.prefetch_access(*this, batch[i]);
-      }
-      for (std::uint32_t i = 0; i < n; ++i) {
-        const std::uint32_t index = batch[i];
-        // Logged indices are live unless removed earlier in this replay; a check is cheap.
-        if (!live_[index]) continue;
-        if (node(index).expires_ns <= now_ns) {
-          remove(index, RemovalCause::expired, removed);
-        } else {
-          policy_.on_access(*this, index);
-        }
-      }
-      n = 0;
-    };
-    lock_.drain_logs([&](std::uint32_t index) {
-      if (index >= allocated_) return;  // ReadMostlyLock::unused, or a stale claim
-      batch[n++] = index;
-      if (n == replay_batch) flush();
-    });
-    flush();
+    replay(now_ns, &removed, [this](auto&& fn) { lock_.drain_logs(fn); });
+  }
+
+  /// Replays the reads logged under ticket's slot. Requires lock().try_lock_replay() only:
+  /// readers may be inside, so this changes only the eviction order (expired nodes are left
+  /// for the next writer, which removes them when it replays or sweeps).
+  void apply_own_logged_reads(const ReadMostlyLock::Ticket& ticket, std::int64_t now_ns) {
+    replay(now_ns, nullptr, [&ticket](auto&& fn) { ReadMostlyLock::drain_log(ticket, fn); });
   }
 
   /// Starts loading a node into the CPU cache (for strategies that prefetch neighbours).
@@ -272,6 +252,40 @@ class MemoryShard {
 
  private:
   static constexpr std::uint32_t replay_batch = 32;
+
+  // Replays what drain(fn) reports. With `removed`, under the exclusive side: expired nodes are
+  // removed. Without, under the replay lock only: they are skipped.
+  template <class Drain>
+  void replay(std::int64_t now_ns, RemovalBatch<K, V>* removed, Drain&& drain) {
+    // In batches: first start loading every logged node (and let the policy start loading
+    // what it will touch, e.g. its sketch block), then replay them in order. The cache misses
+    // of a batch overlap instead of being paid one after another, read after read.
+    std::uint32_t batch[replay_batch];
+    std::uint32_t n = 0;
+    const auto flush = [&] {
+      for (std::uint32_t i = 0; i < n; ++i) prefetch_node(batch[i]);
+      if constexpr (has_prefetch_access<Policy>::value) {
+        for (std::uint32_t i = 0; i < n; ++i) policy_.prefetch_access(*this, batch[i]);
+      }
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t index = batch[i];
+        // Logged indices are live unless removed earlier in this replay; a check is cheap.
+        if (!live_[index]) continue;
+        if (node(index).expires_ns > now_ns) {
+          policy_.on_access(*this, index);
+        } else if (removed != nullptr) {
+          remove(index, RemovalCause::expired, *removed);
+        }
+      }
+      n = 0;
+    };
+    drain([&](std::uint32_t index) {
+      if (index >= allocated_) return;  // ReadMostlyLock::unused, or a stale claim
+      batch[n++] = index;
+      if (n == replay_batch) flush();
+    });
+    flush();
+  }
 
   // Whether the strategy wants to prefetch before a batch of on_access (optional member).
   template <class P, class = void>
@@ -396,11 +410,15 @@ class MemoryShard {
     table_[hole] = 0;
   }
 
+  // Cache lines by who writes them: readers read lock_'s first line, table_ and chunks_
+  // (written only by writers); replays, which run beside readers, write policy_ (and the
+  // lock's mutex, on its own line). Apart, a replay on one core does not evict what readers
+  // on another core read.
   ReadMostlyLock lock_;
-  ShardLimits limits_;
-  Policy policy_{};
-  std::vector<std::uint64_t> table_;
+  alignas(64) std::vector<std::uint64_t> table_;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
+  ShardLimits limits_;
+  alignas(64) Policy policy_{};
   std::vector<bool> live_;
   std::vector<std::uint32_t> free_;
   std::uint32_t allocated_ = 0;
