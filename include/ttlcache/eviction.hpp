@@ -10,8 +10,9 @@
 namespace ttlcache {
 
 /// The strategy concept, as MemoryBackend uses it. A strategy owns per-node bookkeeping (its
-/// Links, stored inside each node) and per-shard state; the shard calls it with exclusive
-/// access, so strategies need no locking of their own. Node indices are dense uint32 slots.
+/// Links, stored inside each node) and per-shard state; the shard calls it one call at a time,
+/// with writers excluded, so strategies need no locking of their own. Node indices are dense uint32
+/// slots.
 ///
 ///   struct Strategy {
 ///     static constexpr std::string_view name;
@@ -34,10 +35,11 @@ namespace ttlcache {
 /// expired), and asks again while the shard is over its entry or weight bound.
 ///
 /// Reads reach a strategy in one of two ways:
-/// - logs_reads = true: reads are logged per thread and reach on_access in batches, under the
-///   exclusive side, in the order they happened per thread (see detail::ReadMostlyLock), so a
-///   single-threaded replay sees exact recency order. For strategies that reorder on every read
-///   (LRU).
+/// - logs_reads = true: reads are logged per thread and reach on_access in batches, in the
+///   order they happened per thread (see detail::ReadMostlyLock), so a single-threaded replay
+///   sees exact recency order. For strategies that reorder on every read (LRU). Such a replay
+///   excludes writers and other replays but may run while readers look up keys and values, so
+///   on_access (and prefetch_access) may touch only Links and the strategy's own state.
 /// - logs_reads = false: the reader itself calls `static void on_shared_read(Links&) noexcept`
 ///   under the shared side, concurrently with other readers, so it may only touch atomics in
 ///   Links (e.g. saturating a small frequency counter). For strategies whose reads only mark

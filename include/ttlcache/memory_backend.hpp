@@ -70,10 +70,12 @@ struct MemoryOptions {
 /// the entry is within coarse_clock_guard of its expiry (then the precise one), or against the
 /// injected clock exactly; never served after its expiry (see coarse_clock_guard).
 ///
-/// Eviction order: reads are logged per thread and applied to the strategy by the next writer
-/// of the shard, in order. With one shard and one thread (and LruPolicy), LRU order is exact;
-/// under concurrency a read may be dropped from the log when the log is full and its shard busy
-/// (the entry then looks slightly less recent than it is), never a correctness issue.
+/// Eviction order: reads are logged per thread and applied to the strategy in order, by the
+/// next writer of the shard or by the reader that fills its log (beside the other readers: a
+/// reader never waits for that replay). With one shard and one thread (and LruPolicy), LRU
+/// order is exact; under concurrency a read may be dropped from the log when the log is full
+/// and its shard busy (the entry then looks slightly less recent than it is), never a
+/// correctness issue: a dropped read loses no entry and serves nothing past its expiry.
 ///
 /// Exceptions: set() throws argument_error for a non-positive TTL and limit_error for an entry
 /// heavier than a shard's share of max_weight, before changing anything; otherwise only what K
@@ -378,7 +380,10 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     if constexpr (Policy::logs_reads) {
       const bool logged = Lock::log_access(ticket, index);
       Lock::unlock_shared(ticket);
-      if (!logged) record_read_now(shard, key, static_cast<std::uint32_t>(h));
+      // This read filled the log (or found it full): replay it now, beside other readers.
+      if (ticket.position + 1 >= Lock::log_capacity) {
+        replay_own_log(shard, ticket, logged ? nullptr : &key, static_cast<std::uint32_t>(h));
+      }
     } else {
       Lock::skip(ticket);
       Policy::on_shared_read(shard.links(index));
@@ -387,19 +392,25 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     return true;
   }
 
-  // The reading thread's log was full: replay the logs and this read now, unless another
-  // thread holds the shard (then this read is dropped from the recency order).
-  void record_read_now(Shard& shard, const K& key, std::uint32_t h32) {
-    if (!shard.lock().try_lock()) return;
-    Batch removed(static_cast<bool>(listener_));
+  // The reading thread's log is full: replay it, and `unlogged` (a read that found the log
+  // already full), under the replay lock only, so other readers go on meanwhile. If a writer or
+  // another replay holds the shard, the reads stay logged for it, and an unlogged read is
+  // dropped from the eviction order (lossy by design; never a correctness issue). Reclaiming
+  // expired entries is left to writers.
+  void replay_own_log(Shard& shard, const detail::ReadMostlyLock::Ticket& ticket, const K* unlogged,
+                      std::uint32_t h32) {
+    if (!shard.lock().try_lock_replay()) return;
     try {
-      shard.apply_logged_reads(now_ns(), removed);
-      const std::uint32_t index = shard.find(key, h32, eq_);
-      if (index != Shard::npos) shard.touch(index);
-    } catch (...) {  // only the removal batch allocates; the read itself already succeeded
+      // Only to skip expired nodes (a tick late at worst: an extra recency update, harmless).
+      const std::int64_t now = clock_ ? now_ns() : detail::coarse_now_ns();
+      shard.apply_own_logged_reads(ticket, now);
+      if (unlogged != nullptr) {
+        const std::uint32_t index = shard.find(*unlogged, h32, eq_);
+        if (index != Shard::npos) shard.touch(index);
+      }
+    } catch (...) {  // a strategy that throws loses this bookkeeping; the read has succeeded
     }
-    shard.lock().unlock();
-    if (removed.enabled()) removed.deliver(listener_);
+    shard.lock().unlock_replay();
   }
 
   void start_cleaner(std::chrono::milliseconds interval) {

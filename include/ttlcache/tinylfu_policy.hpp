@@ -43,7 +43,8 @@ namespace ttlcache {
 /// the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch
 /// and 0.7 bytes of ghosts per entry of capacity.
 ///
-/// Thread-safety: none of its own; MemoryShard calls it only under the exclusive side.
+/// Thread-safety: none of its own; MemoryShard calls it one call at a time, writers excluded
+/// (replays of logged reads may run beside readers, which never touch Links or this state).
 class TinyLfuPolicy {
  public:
   static constexpr std::string_view name = "tinylfu";

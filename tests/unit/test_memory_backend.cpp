@@ -343,6 +343,41 @@ TEST_CASE("the table survives heavy insert/erase churn", "[memory]") {
   }
 }
 
+TEST_CASE("a miss stops early in Robin Hood order, yet every present key is found", "[memory]") {
+  // One small shard (wrapping probe runs, backward shifts after erases): after every step,
+  // each of the 300 keys must be found exactly when the model holds it. A wrong early stop in
+  // find() shows up as a present key reported missing.
+  Options o;
+  o.shards = 1;
+  o.max_entries = 0;
+  Backend b(o);
+  std::map<std::string, std::string> model;
+  std::uint64_t x = 4242;
+  std::size_t wrong = 0;
+  for (int i = 0; i < 3000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const std::string key = "k" + std::to_string((x >> 33) % 300);
+    if ((x >> 20) % 3 == 0) {
+      b.erase(key);
+      model.erase(key);
+    } else {
+      b.set(key, key + "v" + std::to_string(i), 1h);
+      model[key] = key + "v" + std::to_string(i);
+    }
+    if (i % 10 != 0) continue;
+    for (int k = 0; k < 300; ++k) {
+      const std::string probe = "k" + std::to_string(k);
+      const auto it = model.find(probe);
+      const auto got = b.get(probe);
+      if (it == model.end() ? got.has_value() : got != std::optional<std::string>(it->second)) {
+        ++wrong;
+      }
+    }
+  }
+  CHECK(wrong == 0);
+  CHECK(b.size() == model.size());
+}
+
 TEST_CASE("mixed operations from many threads keep the bound and whole values",
           "[memory][concurrency]") {
   Options o;
@@ -507,4 +542,101 @@ TEST_CASE("with the real clock, an entry is never served after its TTL", "[memor
       if (ttl == 1000ms) CHECK(hits > 0);
     }
   }
+}
+
+TEST_CASE("a reader whose read log fills does not wait for a reader inside the shard",
+          "[memory][concurrency]") {
+  // One reader is held inside visit(); another then reads the same shard far past its log's
+  // capacity, so it replays its log. The replay excludes writers only: it must finish while
+  // the first reader is still inside (waiting for readers to leave, as a writer does, would
+  // block it until the release below).
+  Options o;
+  o.shards = 1;
+  Backend b(o);
+  for (int i = 0; i < 100; ++i) b.set("k" + std::to_string(i), "v", 1h);
+  std::atomic<bool> inside{false};
+  std::atomic<bool> release{false};
+  std::atomic<bool> done{false};
+  const auto wait_for = [](const std::atomic<bool>& flag, std::chrono::seconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!flag.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    return flag.load();
+  };
+  std::thread pinned([&] {
+    b.visit("k0", [&](const std::string&) {
+      inside = true;
+      wait_for(release, std::chrono::seconds(60));
+    });
+  });
+  REQUIRE(wait_for(inside, std::chrono::seconds(30)));
+  std::thread reader([&] {
+    for (int i = 0; i < 1000; ++i) {
+      if (!b.get("k" + std::to_string(i % 100))) return;  // (a miss would be a failure too)
+    }
+    done = true;
+  });
+  const bool finished = wait_for(done, std::chrono::seconds(30));
+  release = true;
+  pinned.join();
+  reader.join();
+  CHECK(finished);
+  CHECK(done.load());
+}
+
+TEST_CASE("reads replayed beside readers or dropped never lose an entry nor outlive its TTL",
+          "[memory][concurrency][expiry]") {
+  // More reader threads than reader slots (slots are shared, logs overflow, replays race
+  // readers and are skipped when the shard is busy), a writer draining every log, and an
+  // injected clock moving on: a read that starts at or after a key's expiry must miss, and one
+  // that ends before it must hit (nothing is evicted or erased here).
+  auto clock = std::make_shared<FakeClock>();
+  Options o = with_clock(clock);
+  o.shards = 2;
+  o.max_entries = 10'000;
+  Backend b(o);
+  constexpr int keys = 200;
+  const std::int64_t start = clock->now().time_since_epoch().count();
+  std::vector<std::int64_t> expires(keys);
+  for (int i = 0; i < keys; ++i) {
+    b.set("k" + std::to_string(i), "v" + std::to_string(i), std::chrono::milliseconds(i + 1));
+    expires[i] = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::milliseconds(i + 1))
+                             .count();
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> served_late{0};
+  std::atomic<int> lost{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      std::uint64_t x = 99 + static_cast<std::uint64_t>(t);
+      for (int n = 0; n < 2'000'000 && !stop.load(std::memory_order_relaxed); ++n) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int k = static_cast<int>((x >> 33) % keys);
+        const std::int64_t before = clock->now().time_since_epoch().count();
+        const auto got = b.get("k" + std::to_string(k));
+        const std::int64_t after = clock->now().time_since_epoch().count();
+        if (got && before >= expires[k]) ++served_late;
+        if (!got && after < expires[k]) ++lost;
+        if (got && *got != "v" + std::to_string(k)) ++wrong;
+      }
+    });
+  }
+  threads.emplace_back([&] {  // a writer on other keys: drains every log, removes expired
+    for (int n = 0; n < 200'000 && !stop.load(std::memory_order_relaxed); ++n) {
+      b.set("w" + std::to_string(n % 50), "w", 1h);
+    }
+  });
+  for (int ms = 0; ms < 220; ++ms) {
+    for (int spin = 0; spin < 50; ++spin) std::this_thread::yield();  // let the readers read
+    clock->advance(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  for (auto& th : threads) th.join();
+  CHECK(served_late.load() == 0);
+  CHECK(lost.load() == 0);
+  CHECK(wrong.load() == 0);
+  for (int i = 0; i < keys; ++i) CHECK_FALSE(b.get("k" + std::to_string(i)));
+  CHECK(b.get("w1") == std::optional<std::string>("w"));
 }

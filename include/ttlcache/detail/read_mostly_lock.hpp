@@ -40,11 +40,49 @@ class Backoff {
   unsigned spins_ = 0;
 };
 
-/// A small stable number per thread, used to pick a reader slot.
+/// A thread's slot number: the lowest one no live thread holds (returned at thread exit), so
+/// up to 64 concurrent threads get distinct numbers and, while there are no more threads than
+/// reader slots, never share a slot (a counter that only grows would pair threads up by
+/// chance, e.g. a long-lived thread with every fourth short-lived one, and their reads would
+/// then bounce one cache line between cores). Past 64 threads numbers are shared.
+class ThreadSlotNumber {
+ public:
+  ThreadSlotNumber() noexcept : number_(acquire()) {}
+  ~ThreadSlotNumber() {
+    if (number_ < 64) taken().fetch_and(~(std::uint64_t{1} << number_), std::memory_order_release);
+  }
+  ThreadSlotNumber(const ThreadSlotNumber&) = delete;
+  ThreadSlotNumber& operator=(const ThreadSlotNumber&) = delete;
+  std::uint32_t number() const noexcept { return number_; }
+
+ private:
+  // Constant-initialised and trivially destructible: safe from any thread's exit, any time.
+  static std::atomic<std::uint64_t>& taken() noexcept {
+    static std::atomic<std::uint64_t> bits{0};
+    return bits;
+  }
+  static std::uint32_t acquire() noexcept {
+    std::atomic<std::uint64_t>& bits = taken();
+    std::uint64_t now = bits.load(std::memory_order_relaxed);
+    while (now != ~std::uint64_t{0}) {
+      std::uint32_t free = 0;
+      while ((now >> free) & 1U) ++free;
+      if (bits.compare_exchange_weak(now, now | (std::uint64_t{1} << free),
+                                     std::memory_order_acquire, std::memory_order_relaxed)) {
+        return free;
+      }
+    }
+    static std::atomic<std::uint32_t> overflow{0};
+    return 64 + overflow.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::uint32_t number_;
+};
+
+/// A small stable number per thread, used to pick a reader slot (see ThreadSlotNumber).
 inline std::uint32_t thread_slot_seed() noexcept {
-  static std::atomic<std::uint32_t> next{0};
-  thread_local const std::uint32_t seed = next.fetch_add(1, std::memory_order_relaxed);
-  return seed;
+  thread_local const ThreadSlotNumber slot;
+  return slot.number();
 }
 
 /// Readers announce themselves in one of several slots, each on its own cache line, so two
@@ -55,6 +93,13 @@ inline std::uint32_t thread_slot_seed() noexcept {
 /// Each slot also holds a short log of node indices read under it. Reads cannot reorder the
 /// eviction policy's lists (they hold only the shared side), so they log the access and the
 /// next writer replays the logs, in order, before it changes anything.
+///
+/// A reader whose log is full replays it without the writer flag (try_lock_replay(),
+/// drain_log()): that excludes writers and other replayers but not readers, so readers never
+/// wait for a replay; what a replay does must then touch nothing readers read (eviction order
+/// only, no removals). If another thread holds the lock, the read is dropped from the log
+/// instead: eviction order is approximate under concurrency by design (Caffeine's read buffer
+/// is lossy too), never a correctness issue.
 ///
 /// A slot's reader count and its count of claimed log positions share one 64-bit word, so
 /// entering the shared side also claims the reader's log position: a logged read costs two
@@ -137,6 +182,29 @@ class ReadMostlyLock {
     writer_mutex_.unlock();
   }
 
+  /// The replay lock: excludes writers and other replayers, while readers carry on. Only
+  /// try: a reader that cannot have it at once drops its read instead of waiting.
+  bool try_lock_replay() noexcept { return writer_mutex_.try_lock(); }
+  void unlock_replay() noexcept { writer_mutex_.unlock(); }
+
+  /// Under the replay lock (readers may be inside): calls fn(index) for the reads logged in the
+  /// ticket's slot, oldest first, and empties it. Lossy where a slot is shared by threads: a
+  /// read claimed but not yet written may be skipped, or an earlier index seen in its place
+  /// (indices must be checked for liveness, as always).
+  template <class Fn>
+  static void drain_log(const Ticket& ticket, Fn&& fn) {
+    Slot& slot = *ticket.slot;
+    // acquire pairs with the readers' release on leaving: their log writes are visible.
+    const auto claimed =
+        static_cast<std::uint32_t>(slot.state.load(std::memory_order_acquire) >> 32);
+    const std::uint32_t n = std::min(claimed, log_capacity);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t index = slot.log[i].load(std::memory_order_relaxed);
+      if (index != unused) fn(index);
+    }
+    slot.state.fetch_and(reader_mask, std::memory_order_relaxed);
+  }
+
   /// Under the exclusive side: calls fn(index) for every logged read, oldest first within a
   /// slot, and empties the logs.
   template <class Fn>
@@ -168,10 +236,12 @@ class ReadMostlyLock {
   static constexpr std::uint64_t enter_and_claim = (std::uint64_t{1} << 32) | 1U;
   static constexpr std::uint64_t reader_mask = 0xffffffffULL;
 
-  std::unique_ptr<Slot[]> slots_;
+  // What every reader reads shares one cache line; the mutex, written by every replay, has
+  // its own, so replays do not evict it from the other readers' caches.
+  alignas(64) std::unique_ptr<Slot[]> slots_;
   std::uint32_t slot_mask_ = 0;
-  alignas(64) std::atomic<bool> writer_{false};
-  std::mutex writer_mutex_;
+  std::atomic<bool> writer_{false};
+  alignas(64) std::mutex writer_mutex_;
 };
 
 }  // namespace ttlcache::detail
