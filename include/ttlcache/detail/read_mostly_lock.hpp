@@ -79,10 +79,19 @@ class ThreadSlotNumber {
   std::uint32_t number_;
 };
 
-/// A small stable number per thread, used to pick a reader slot (see ThreadSlotNumber).
-inline std::uint32_t thread_slot_seed() noexcept {
+/// This thread's ThreadSlotNumber, made on first use (out of line: keeps readers small).
+[[gnu::noinline]] inline std::uint32_t this_thread_slot_number() noexcept {
   thread_local const ThreadSlotNumber slot;
   return slot.number();
+}
+
+/// A small stable number per thread, used to pick a reader slot (see ThreadSlotNumber). A
+/// trivially destructible cache of it, so the hot path is one thread-local load and a test.
+inline std::uint32_t thread_slot_seed() noexcept {
+  constexpr std::uint32_t unset = 0xffffffffU;
+  thread_local std::uint32_t number = unset;
+  if (number == unset) number = this_thread_slot_number();
+  return number;
 }
 
 /// Readers announce themselves in one of several slots, each on its own cache line, so two
