@@ -412,3 +412,54 @@ TEST_CASE("a load that read its source before a write does not store over that w
   CHECK(cache.get("a") == std::optional<std::string>("old-a"));  // untouched keys are stored
   CHECK(cache.get("b") == std::optional<std::string>("new-b"));
 }
+
+// A read that begins after a write (or an invalidation) has returned must not be handed the
+// answer of a load that began before it: single-flight would otherwise give it the older value
+// (found by the service's "a write is visible once it returns" check on Redis). It waits for
+// that load to end, then loads again.
+TEST_CASE("a read that begins after a write does not join a load that began before it",
+          "[cache][loading][concurrency]") {
+  using namespace std::chrono_literals;
+  for (const bool by_tag : {false, true}) {
+    CAPTURE(by_tag);
+    auto cache = ttlcache::CacheBuilder<std::string, std::string>("epoch").tags().build();
+    const auto opts = ttlcache::EntryOptions().ttl(1min).tag("t");
+    ttlcache_test::Gate entered;
+    ttlcache_test::Gate release;
+    std::string first_got;
+    std::thread first([&] {
+      first_got = cache.get_or_load(
+          "k",
+          [&] {
+            entered.open();
+            release.wait();
+            return std::string("old");  // what it read before the write
+          },
+          opts);
+    });
+    entered.wait();
+    // The write, which returns before the second read begins: the source now says "new".
+    if (by_tag) {
+      cache.invalidate_tag("t");
+    } else {
+      cache.erase("k");
+    }
+    std::atomic<bool> second_started{false};
+    std::string second_got;
+    std::thread second([&] {
+      second_started = true;
+      second_got = cache.get_or_load(
+          "k", [] { return std::string("new"); }, opts);
+    });
+    // Give the second read time to reach the running load (it can only wait for it now),
+    // then let the first load finish. Without the rule the second read receives "old".
+    for (int i = 0; i < 1000 && !second_started; ++i) std::this_thread::yield();
+    std::this_thread::sleep_for(50ms);
+    release.open();
+    first.join();
+    second.join();
+    CHECK(first_got == "old");   // the first caller's own answer
+    CHECK(second_got == "new");  // not the load that began before the write
+    CHECK(cache.get("k") == std::optional<std::string>("new"));
+  }
+}

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -76,6 +77,10 @@ class WorkerPool {
 template <class V>
 class PendingLoad {
  public:
+  /// The write epoch when its load began (LoadShared::write_epoch): a caller that has seen a
+  /// newer one starts a load of its own instead of joining this one. Set before publication.
+  std::uint64_t epoch = 0;
+
   void succeed(V value) {
     {
       std::lock_guard<std::mutex> lock(mutex_);

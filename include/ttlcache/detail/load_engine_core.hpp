@@ -204,6 +204,7 @@ class LoadEngine {
     return removed;
   }
   void clear() {
+    bg_->note_invalidation();
     call("clear", [&] { backend_->clear(); });
   }
   std::size_t size() {
@@ -214,6 +215,7 @@ class LoadEngine {
 
   void invalidate_tags(const std::vector<std::string>& tags) {
     auto& t = tag_support(*backend_);
+    bg_->note_invalidation();
     call("invalidate_tags", [&] { t.invalidate_tags(tags); });
     if (stats_) {
       for (const auto& tag : tags) stats_->record_invalidation(InvalidationKind::tag, tag);
@@ -223,6 +225,7 @@ class LoadEngine {
   }
   std::uint64_t bump_version(std::string_view entity_type) {
     auto& t = tag_support(*backend_);
+    bg_->note_invalidation();
     const std::uint64_t v = call("bump_version", [&] { return t.bump_version(entity_type); });
     if (stats_) stats_->record_invalidation(InvalidationKind::version, entity_type);
     if (learning()) report_invalidations(tag_types_.types_of_entity(entity_type));
@@ -236,6 +239,7 @@ class LoadEngine {
   // no content type, so the cache reports only what it is told (issue 18).
   std::size_t invalidate_matching(std::string_view literal_prefix, std::string_view content_type) {
     auto& t = tag_support(*backend_);
+    bg_->note_invalidation();
     const std::size_t n =
         call("invalidate_matching", [&] { return t.invalidate_matching(literal_prefix); });
     // One request, whatever it removed (the event carries the count).
@@ -246,6 +250,7 @@ class LoadEngine {
 
   std::size_t invalidate_pattern(const KeyPattern& pattern, std::string_view content_type) {
     auto& t = tag_support(*backend_);
+    bg_->note_invalidation();
     const std::size_t n = call("invalidate_pattern", [&] { return t.invalidate_pattern(pattern); });
     if (stats_) stats_->record_invalidation(InvalidationKind::pattern, pattern.to_string(), n);
     report_invalidation(content_type);
@@ -273,7 +278,7 @@ class LoadEngine {
       return {std::move(*hit), false, true};
     }
     if (stats_) record_read(false, req.ct);
-    return flights_.run(key, [&]() -> LoadResult<V> {
+    return flights_.run(key, bg_->write_epoch(key), [&]() -> LoadResult<V> {
       // A load for this key may have finished between our miss and our turn as leader.
       if (auto again = call("get", req, [&] { return backend_->get(key); })) {
         return {std::move(*again), false, true};
@@ -412,14 +417,18 @@ class LoadEngine {
       }
       const LoadOptions& lo = options_.loading;
       if (lo.early_refresh && refresh_early(*entry, now_us)) {
-        auto refreshed = flights_.try_run(key, [&]() -> LoadResult<V> {
-          try {
-            std::optional<Timed<V>> no_stale;
-            return lead_load(key, loader, req, no_stale, &*entry);
-          } catch (...) {  // the current value is still fresh: keep serving it
-            return {entry->value, false, true};
-          }
-        });
+        const std::uint64_t epoch = bg_->write_epoch(key);
+        auto refreshed = flights_.try_run(
+            key,
+            [&]() -> LoadResult<V> {
+              try {
+                std::optional<Timed<V>> no_stale;
+                return lead_load(key, loader, req, no_stale, &*entry);
+              } catch (...) {  // the current value is still fresh: keep serving it
+                return {entry->value, false, true};
+              }
+            },
+            epoch);
         if (refreshed) return std::move(*refreshed);
       } else if (lo.refresh_ahead_at > 0 && due_for_refresh(*entry, now_us)) {
         refresh_ahead(key, loader, req, *entry, false);
@@ -435,7 +444,7 @@ class LoadEngine {
       return {std::move(entry->value), true, true};
     }
     if (stats_) record_read(false, req.ct);
-    return flights_.run(key, [&]() -> LoadResult<V> {
+    return flights_.run(key, bg_->write_epoch(key), [&]() -> LoadResult<V> {
       std::optional<Timed<V>> again;
       try {
         again = call("get", req, [&] { return timed_->get_timed(key); });
@@ -668,11 +677,15 @@ class LoadEngine {
                            "it must be copyable");
     } else {
       std::shared_ptr<PendingLoad<V>> pending;
+      const std::uint64_t epoch = bg_->write_epoch(key);
       {
         std::lock_guard<std::mutex> lock(bg_->mutex);
         auto [it, inserted] = bg_->running.try_emplace(key);
-        if (!inserted) return it->second;
+        // Join the load already running, unless it began before a write this call must see
+        // (then it runs on for its own waiters, and this call starts a newer one).
+        if (!inserted && it->second->epoch >= epoch) return it->second;
         it->second = std::make_shared<PendingLoad<V>>();
+        it->second->epoch = epoch;
         pending = it->second;
       }
       remember_types(req);  // the background load stores under req's tags
@@ -690,7 +703,8 @@ class LoadEngine {
       } catch (...) {
         pending->fail(std::current_exception());
         std::lock_guard<std::mutex> lock(bg_->mutex);
-        bg_->running.erase(key);
+        const auto it = bg_->running.find(key);
+        if (it != bg_->running.end() && it->second == pending) bg_->running.erase(it);
       }
       return pending;
     }

@@ -66,6 +66,15 @@ struct LoadShared {
   void note_write(const K& key) noexcept {
     write_slot(key).fetch_add(1, std::memory_order_acq_rel);
   }
+  // Invalidations (tags, versions, prefixes, patterns, clear) may reach any key: one counter
+  // for all, noted before they reach the backend.
+  std::atomic<std::uint64_t> invalidations{0};
+  void note_invalidation() noexcept { invalidations.fetch_add(1, std::memory_order_acq_rel); }
+  /// What a call has seen of writes that may reach key (only grows): single-flight does not
+  /// let a caller join a load that began before a write the caller must see.
+  std::uint64_t write_epoch(const K& key) noexcept {
+    return writes_seen(key) + invalidations.load(std::memory_order_acquire);
+  }
   /// Stores a loaded value unless a write to its key began after `seen` was read (then the
   /// stored copy, if any, is removed again). False when nothing (or nothing lasting) was stored.
   bool store_loaded(const K& key, const V& value, std::chrono::milliseconds ttl,

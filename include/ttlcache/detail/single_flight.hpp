@@ -5,6 +5,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -25,27 +26,44 @@ class SingleFlight {
  public:
   /// Runs fn() for key unless a call for key is already running, in which case waits for it.
   /// Returns fn's value or rethrows its exception, for every caller alike.
+  ///
+  /// epoch: what the caller has seen of writes to key (a counter that only grows). A caller
+  /// does not join a call that began at an older epoch: that call may have read its source
+  /// before a write the caller must see (a write that returned before the caller began). It
+  /// lets that call finish, then runs (or joins) a newer one. 0 joins any call.
+  template <class Fn>
+  V run(const K& key, std::uint64_t epoch, Fn&& fn) {
+    Stripe& stripe = stripes_[mix_hash(static_cast<std::uint64_t>(Hash{}(key))) % stripe_count];
+    for (;;) {
+      std::shared_ptr<Call> call;
+      bool leader = false;
+      std::uint64_t call_epoch = 0;
+      {
+        std::lock_guard<std::mutex> lock(stripe.mutex);
+        auto [it, inserted] = stripe.calls.try_emplace(key);
+        if (inserted) {
+          it->second = std::make_shared<Call>();
+          it->second->epoch = epoch;
+        }
+        call = it->second;
+        leader = inserted;
+        call_epoch = call->epoch;
+      }
+      if (leader) return *lead(stripe, key, *call, std::forward<Fn>(fn));
+      if (call_epoch >= epoch) return wait(*call);
+      wait_done(*call);  // began before a write this caller must see: not its answer
+    }
+  }
   template <class Fn>
   V run(const K& key, Fn&& fn) {
-    Stripe& stripe = stripes_[mix_hash(static_cast<std::uint64_t>(Hash{}(key))) % stripe_count];
-    std::shared_ptr<Call> call;
-    bool leader = false;
-    {
-      std::lock_guard<std::mutex> lock(stripe.mutex);
-      auto [it, inserted] = stripe.calls.try_emplace(key);
-      if (inserted) it->second = std::make_shared<Call>();
-      call = it->second;
-      leader = inserted;
-    }
-    if (!leader) return wait(*call);
-    return *lead(stripe, key, *call, std::forward<Fn>(fn));
+    return run(key, 0, std::forward<Fn>(fn));
   }
 
   /// Runs fn() for key only if no call for key is running; otherwise returns nullopt at once
   /// (early refresh: one caller refreshes, the others go on with the value they have).
   /// Callers of run() arriving meanwhile wait for this call as for any other.
   template <class Fn>
-  std::optional<V> try_run(const K& key, Fn&& fn) {
+  std::optional<V> try_run(const K& key, Fn&& fn, std::uint64_t epoch = 0) {
     Stripe& stripe = stripes_[mix_hash(static_cast<std::uint64_t>(Hash{}(key))) % stripe_count];
     std::shared_ptr<Call> call;
     {
@@ -53,6 +71,7 @@ class SingleFlight {
       auto [it, inserted] = stripe.calls.try_emplace(key);
       if (!inserted) return std::nullopt;
       it->second = std::make_shared<Call>();
+      it->second->epoch = epoch;
       call = it->second;
     }
     return lead(stripe, key, *call, std::forward<Fn>(fn));
@@ -75,6 +94,7 @@ class SingleFlight {
     std::mutex mutex;
     std::condition_variable done_cv;
     bool done = false;
+    std::uint64_t epoch = 0;  // the leader's, set before the call is published
     std::optional<V> value;
     std::exception_ptr error;
   };
@@ -99,6 +119,10 @@ class SingleFlight {
     return result;
   }
 
+  static void wait_done(Call& call) {
+    std::unique_lock<std::mutex> lock(call.mutex);
+    call.done_cv.wait(lock, [&] { return call.done; });
+  }
   static V wait(Call& call) {
     std::unique_lock<std::mutex> lock(call.mutex);
     call.done_cv.wait(lock, [&] { return call.done; });
