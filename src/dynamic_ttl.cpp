@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <sstream>
 #include <thread>
 
@@ -40,6 +41,7 @@ constexpr std::size_t max_rules = 256;                  // per rule list
 constexpr std::size_t max_windows = 64;                 // per window list
 constexpr std::size_t max_set_values = 256;             // per `in` rule
 constexpr std::size_t max_content_types = 65536;        // lookups are a binary search
+constexpr std::size_t max_adaptive_groups = 65536;      // estimates per (type, key group)
 constexpr std::size_t max_policy_bytes = 8U << 20U;     // 8 MiB: ~50 x a 65536-type policy's need
 constexpr std::size_t max_object_keys = 16;             // every other object has at most 10 keys
 constexpr double max_adaptive_factor = 1000.0;
@@ -320,6 +322,10 @@ void check_adaptive(const AdaptiveTtl& a, const std::string& path) {
   if (!(a.target_ratio > 0.0 && a.target_ratio <= max_adaptive_factor)) {
     fail(child(path, "target_ratio"),
          fmt::format("must be > 0 and at most {:g}, got {}", max_adaptive_factor, a.target_ratio));
+  }
+  if (a.max_groups > max_adaptive_groups) {
+    fail(child(path, "max_groups"),
+         fmt::format("must be from 0 to {}, got {}", max_adaptive_groups, a.max_groups));
   }
 }
 
@@ -765,7 +771,8 @@ std::optional<std::chrono::minutes> read_time_zone(const In& v, const std::strin
 
 AdaptiveTtl read_adaptive(const In& v, const std::string& path) {
   expect_object(v, path);
-  check_keys(v, path, {"enabled", "max_factor", "smoothing", "burst_window", "target_ratio"});
+  check_keys(v, path,
+             {"enabled", "max_factor", "smoothing", "burst_window", "target_ratio", "max_groups"});
   AdaptiveTtl a;
   if (const In* e = member(v, "enabled")) {
     if (!e->is_boolean()) {
@@ -787,6 +794,18 @@ AdaptiveTtl read_adaptive(const In& v, const std::string& path) {
   }
   if (const In* m = member(v, "target_ratio")) {
     a.target_ratio = read_number(*m, child(path, "target_ratio"));
+  }
+  if (const In* m = member(v, "max_groups")) {
+    const std::string at = child(path, "max_groups");
+    if (!m->is_number_unsigned() && !(m->is_number_integer() && m->get<std::int64_t>() >= 0)) {
+      fail(at,
+           fmt::format("expected an integer from 0 to {}, got {}", max_adaptive_groups, m->dump()));
+    }
+    const auto n = m->get<std::uint64_t>();
+    if (n > max_adaptive_groups) {
+      fail(at, fmt::format("must be from 0 to {}, got {}", max_adaptive_groups, n));
+    }
+    a.max_groups = static_cast<std::size_t>(n);
   }
   check_adaptive(a, path);
   return a;
@@ -942,6 +961,7 @@ Json config_json(const DynamicTtlConfig& c) {
     a["smoothing"] = c.adaptive.smoothing;
     a["burst_window"] = seconds_json(c.adaptive.burst_window);
     a["target_ratio"] = c.adaptive.target_ratio;
+    a["max_groups"] = c.adaptive.max_groups;
     root["adaptive"] = std::move(a);
   }
   return root;
@@ -1001,6 +1021,14 @@ struct AdaptiveSlot {
   // Published for ttl_for: the interval the factor derives from; 0 = nothing learned yet.
   std::atomic<double> interval_ms{0.0};
 
+  // A type's key groups (empty in a group's own slot), by name: std::map for lookups by
+  // string_view without allocating. Guarded by groups_mutex (shared for lookups); a group's
+  // slot lives until adaptation is turned off, which clears them under the exclusive lock.
+  mutable std::shared_mutex groups_mutex;
+  std::map<std::string, std::unique_ptr<AdaptiveSlot>, std::less<>> groups;
+  // Observations naming a group that got no slot (the bound was reached).
+  std::atomic<std::uint64_t> untracked{0};
+
   void reset() {
     started = false;
     first_ns = last_seen_ns = last_change_ns = last_confirm_ns = 0;
@@ -1054,6 +1082,8 @@ struct DynamicTtlState {
   std::vector<std::unique_ptr<const DynamicTtlCompiled>> retired;  // guarded by reload_mutex
   // Adaptive estimates by content type name; guarded by reload_mutex (the map, not the slots).
   std::map<std::string, std::unique_ptr<AdaptiveSlot>, std::less<>> slots;
+  // Key groups with a slot, over all types (bounded by AdaptiveTtl::max_groups).
+  std::atomic<std::size_t> group_count{0};
 
   // Points the new config's types at their slots, creating missing ones. Called under
   // reload_mutex before publishing. @throws std::bad_alloc (nothing published yet).
@@ -1316,23 +1346,43 @@ const CompiledType& find_type(const DynamicTtlCompiled& c, std::string_view name
 }
 
 // The learned multiplier: target_ratio x interval / base, within [1/max_factor, max_factor].
-double adaptive_factor(const DynamicTtlCompiled& c, const CompiledType& t) noexcept {
-  const double interval = t.slot->interval_ms.load(std::memory_order_relaxed);
+double adaptive_factor(const DynamicTtlCompiled& c, const CompiledType& t,
+                       const AdaptiveSlot& slot) noexcept {
+  const double interval = slot.interval_ms.load(std::memory_order_relaxed);
   if (!(interval > 0.0)) return 1.0;
   return std::clamp(c.adaptive.target_ratio * interval / t.base_ms, 1.0 / t.max_factor,
                     t.max_factor);
 }
 
-void fill_adaptive(const CompiledType& t, double factor, TtlExplanation& out) {
-  const std::lock_guard<std::mutex> lock(t.slot->mutex);
+void fill_adaptive(AdaptiveSlot& slot, double factor, TtlExplanation& out) {
+  const std::lock_guard<std::mutex> lock(slot.mutex);
   out.adaptive = true;
   out.adaptive_factor = factor;
   out.change_interval =
-      std::chrono::milliseconds(std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));
-  out.observed_changes = t.slot->changes;
-  out.counted_changes = t.slot->counted;
-  out.told_changes = t.slot->told;
-  out.observed_reads = t.slot->reads;
+      std::chrono::milliseconds(std::llround(slot.interval_ms.load(std::memory_order_relaxed)));
+  out.observed_changes = slot.changes;
+  out.counted_changes = slot.counted;
+  out.told_changes = slot.told;
+  out.observed_reads = slot.reads;
+}
+
+// The slot of a type's key group, or null when it has none (never observed, or beyond the
+// bound). The caller holds t.slot->groups_mutex (shared or exclusive).
+AdaptiveSlot* group_slot(const AdaptiveSlot& type_slot, std::string_view group) noexcept {
+  const auto it = type_slot.groups.find(group);
+  return it == type_slot.groups.end() ? nullptr : it->second.get();
+}
+
+// Gives a type's key group a slot unless the bound over all types is reached: true when the
+// group has one now. @throws std::bad_alloc.
+bool add_group(DynamicTtlState& state, AdaptiveSlot& type_slot, std::string_view group,
+               std::size_t max_groups) {
+  const std::unique_lock<std::shared_mutex> lock(type_slot.groups_mutex);
+  if (group_slot(type_slot, group) != nullptr) return true;  // another thread added it
+  if (state.group_count.load(std::memory_order_relaxed) >= max_groups) return false;
+  type_slot.groups.emplace(std::string(group), std::make_unique<AdaptiveSlot>());
+  state.group_count.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 // Moves the log estimate toward a sample (ms), by at most 4^smoothing, and only in the
@@ -1349,14 +1399,16 @@ void step_toward(AdaptiveSlot& slot, const AdaptiveTtl& settings, double sample_
 }
 
 // One observation into a slot (under its lock): see AdaptiveTtl for the model.
-void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& t,
+// initial_ms: where a slot without history starts (the table's TTL for a type: factor 1; the
+// type's current estimate for a new key group).
+void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, double initial_ms,
            const TtlObservation& o, std::int64_t now_ns) noexcept {
   using Kind = TtlObservation::Kind;
   if (!slot.started) {
-    // No history: assume the data just changed and that the table is right (factor 1).
+    // No history: assume the data just changed and that the estimate we start from is right.
     slot.started = true;
     slot.first_ns = slot.last_seen_ns = slot.last_change_ns = slot.last_confirm_ns = now_ns;
-    slot.log_estimate_ms = std::log(t.base_ms / settings.target_ratio);
+    slot.log_estimate_ms = std::log(std::max(initial_ms, 1.0));
   }
   slot.last_seen_ns = std::max(slot.last_seen_ns, now_ns);
   if (o.kind == Kind::read) ++slot.reads;
@@ -1402,9 +1454,12 @@ void learn(AdaptiveSlot& slot, const AdaptiveTtl& settings, const CompiledType& 
 }
 
 // The one computation behind ttl_for and explain; `out` is null on the hot path.
+// group: the key group (empty: none), whose own estimate, when it has one, gives the factor.
 std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
-                      std::string_view content_type, const Context& context, TtlExplanation* out) {
+                      std::string_view content_type, std::string_view group, const Context& context,
+                      TtlExplanation* out) {
   const CompiledType& t = find_type(c, content_type);
+  if (out != nullptr) out->group = std::string(group);
   double ttl = t.base_ms;
   if (out != nullptr) {
     out->content_type = std::string(content_type);
@@ -1429,9 +1484,23 @@ std::int64_t evaluate(const DynamicTtlState& state, const DynamicTtlCompiled& c,
     }
   }
   if (t.slot != nullptr) {
-    const double factor = adaptive_factor(c, t);
-    ttl *= factor;
-    if (out != nullptr) fill_adaptive(t, factor, *out);
+    if (group.empty()) {
+      const double factor = adaptive_factor(c, t, *t.slot);
+      ttl *= factor;
+      if (out != nullptr) fill_adaptive(*t.slot, factor, *out);
+    } else {
+      // Shared: lookups of many threads proceed together; only a group's creation (once) and
+      // turning adaptation off take it exclusively.
+      const std::shared_lock<std::shared_mutex> lock(t.slot->groups_mutex);
+      AdaptiveSlot* g = group_slot(*t.slot, group);
+      AdaptiveSlot& source = g != nullptr ? *g : *t.slot;
+      const double factor = adaptive_factor(c, t, source);
+      ttl *= factor;
+      if (out != nullptr) {
+        fill_adaptive(source, factor, *out);
+        out->group_tracked = g != nullptr;
+      }
+    }
   }
   if (out != nullptr) {
     out->before_clamp_ms = ttl;
@@ -1586,7 +1655,8 @@ bool operator==(const ContentTypeTtl& a, const ContentTypeTtl& b) {
 
 bool operator==(const AdaptiveTtl& a, const AdaptiveTtl& b) {
   return a.enabled == b.enabled && a.max_factor == b.max_factor && a.smoothing == b.smoothing &&
-         a.burst_window == b.burst_window && a.target_ratio == b.target_ratio;
+         a.burst_window == b.burst_window && a.target_ratio == b.target_ratio &&
+         a.max_groups == b.max_groups;
 }
 
 bool operator==(const DynamicTtlConfig& a, const DynamicTtlConfig& b) {
@@ -1661,10 +1731,16 @@ std::string TtlExplanation::to_string() const {
   if (adaptive) {
     // "unseen": found by a reload, the only kind that shortens; "told": writes and
     // invalidations through the cache, which never shorten (see AdaptiveTtl).
+    // A group's own estimate, or (untracked: never observed, or beyond max_groups) the type's.
+    const std::string whose =
+        group.empty()   ? std::string()
+        : group_tracked ? fmt::format(" of group {}", detail::json_quote(group))
+                        : fmt::format(" of the type (group {} has no estimate of its own)",
+                                      detail::json_quote(group));
     out += fmt::format(
-        " x{:.4g} (adaptive: unseen change every ~{}, {} unseen changes ({} counted), {} told "
+        " x{:.4g} (adaptive{}: unseen change every ~{}, {} unseen changes ({} counted), {} told "
         "(never shorten), {} reads)",
-        adaptive_factor, detail::seconds_text(change_interval.count()), observed_changes,
+        adaptive_factor, whose, detail::seconds_text(change_interval.count()), observed_changes,
         counted_changes, told_changes, observed_reads);
   }
   out += fmt::format(" = {}", detail::seconds_text(std::llround(before_clamp_ms)));
@@ -1806,13 +1882,29 @@ std::chrono::milliseconds DynamicTTL::ttl_for(std::string_view content_type,
                                               const Context& context) const noexcept {
   const detail::ReadGuard guard(*state_);
   return std::chrono::milliseconds(
-      detail::evaluate(*state_, guard.get(), content_type, context, nullptr));
+      detail::evaluate(*state_, guard.get(), content_type, {}, context, nullptr));
+}
+
+std::chrono::milliseconds DynamicTTL::ttl_for_group(std::string_view content_type,
+                                                    std::string_view group,
+                                                    const Context& context) const noexcept {
+  const detail::ReadGuard guard(*state_);
+  return std::chrono::milliseconds(
+      detail::evaluate(*state_, guard.get(), content_type, group, context, nullptr));
 }
 
 TtlExplanation DynamicTTL::explain(std::string_view content_type, const Context& context) const {
   const detail::ReadGuard guard(*state_);
   TtlExplanation out;
-  detail::evaluate(*state_, guard.get(), content_type, context, &out);
+  detail::evaluate(*state_, guard.get(), content_type, {}, context, &out);
+  return out;
+}
+
+TtlExplanation DynamicTTL::explain(std::string_view content_type, std::string_view group,
+                                   const Context& context) const {
+  const detail::ReadGuard guard(*state_);
+  TtlExplanation out;
+  detail::evaluate(*state_, guard.get(), content_type, group, context, &out);
   return out;
 }
 
@@ -1828,9 +1920,17 @@ void DynamicTTL::reload(DynamicTtlConfig config) {
   if (!adaptive) {
     // Adaptation turned off forgets what it learned: turning it on again starts afresh.
     for (auto& entry : state_->slots) {
-      const std::lock_guard<std::mutex> slot_lock(entry.second->mutex);
-      entry.second->reset();
+      detail::AdaptiveSlot& slot = *entry.second;
+      {
+        // Exclusive: no ttl_for_group holds a group's slot while it is freed.
+        const std::unique_lock<std::shared_mutex> groups_lock(slot.groups_mutex);
+        slot.groups.clear();
+        slot.untracked.store(0, std::memory_order_relaxed);
+      }
+      const std::lock_guard<std::mutex> slot_lock(slot.mutex);
+      slot.reset();
     }
+    state_->group_count.store(0, std::memory_order_relaxed);
   }
   state_->reclaim();
 }
@@ -1848,10 +1948,34 @@ void DynamicTTL::observe(const TtlObservation& observation) const noexcept {
   const std::int64_t now_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
   try {
-    const std::lock_guard<std::mutex> lock(t.slot->mutex);
-    detail::learn(*t.slot, c.adaptive, t, observation, now_ns);
+    double type_ms = 0.0;  // where a new group starts: the type's current estimate
+    {
+      const std::lock_guard<std::mutex> lock(t.slot->mutex);
+      detail::learn(*t.slot, c.adaptive, t.base_ms / c.adaptive.target_ratio, observation, now_ns);
+      type_ms = t.slot->interval_ms.load(std::memory_order_relaxed);
+    }
+    if (!observation.group.empty()) {
+      // Under the shared lock: a reload turning adaptation off frees the groups under the
+      // exclusive one, maybe while this call still holds the config from before.
+      const auto learn_group = [&] {
+        const std::shared_lock<std::shared_mutex> lock(t.slot->groups_mutex);
+        detail::AdaptiveSlot* g = detail::group_slot(*t.slot, observation.group);
+        if (g == nullptr) return false;
+        const std::lock_guard<std::mutex> slot_lock(g->mutex);
+        detail::learn(*g, c.adaptive, type_ms, observation, now_ns);
+        return true;
+      };
+      if (!learn_group()) {
+        if (detail::add_group(*state_, *t.slot, observation.group, c.adaptive.max_groups)) {
+          learn_group();
+        } else {
+          t.slot->untracked.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
   } catch (...) {
-    // std::mutex::lock may throw std::system_error; losing one observation is harmless.
+    // std::mutex::lock may throw std::system_error, a new group std::bad_alloc; losing one
+    // observation is harmless.
   }
 }
 
@@ -1863,7 +1987,25 @@ std::vector<AdaptiveTypeStats> DynamicTTL::adaptive_stats() const {
     if (t.slot == nullptr) continue;
     AdaptiveTypeStats stats;
     stats.content_type = t.name;
-    stats.factor = detail::adaptive_factor(c, t);
+    stats.factor = detail::adaptive_factor(c, t, *t.slot);
+    {
+      const std::shared_lock<std::shared_mutex> groups_lock(t.slot->groups_mutex);
+      stats.groups.reserve(t.slot->groups.size());
+      for (const auto& [name, g] : t.slot->groups) {
+        AdaptiveGroupStats gs;
+        gs.group = name;
+        gs.factor = detail::adaptive_factor(c, t, *g);
+        const std::lock_guard<std::mutex> lock(g->mutex);
+        gs.change_interval =
+            std::chrono::milliseconds(std::llround(g->interval_ms.load(std::memory_order_relaxed)));
+        gs.observed_changes = g->changes;
+        gs.counted_changes = g->counted;
+        gs.told_changes = g->told;
+        gs.observed_reads = g->reads;
+        stats.groups.push_back(std::move(gs));
+      }
+      stats.untracked_group_observations = t.slot->untracked.load(std::memory_order_relaxed);
+    }
     const std::lock_guard<std::mutex> lock(t.slot->mutex);
     stats.change_interval = std::chrono::milliseconds(
         std::llround(t.slot->interval_ms.load(std::memory_order_relaxed)));

@@ -264,6 +264,27 @@ void add_cache(Exposition& e, const CacheStats& s) {
     e.counter("ttlcache_adaptive_told_changes_total",
               "Adaptive TTL: writes and invalidations through the cache (these never shorten).", l,
               a.told_changes);
+    if (!a.groups.empty() || a.untracked_group_observations != 0) {
+      e.counter("ttlcache_adaptive_untracked_group_observations_total",
+                "Adaptive TTL: observations of key groups beyond adaptive.max_groups (they use "
+                "the type's factor).",
+                l, a.untracked_group_observations);
+    }
+  }
+  // Per key group: at most adaptive.max_groups series of each (the policy's bound on groups).
+  for (const auto& [name, a] : s.adaptive_ttl) {
+    for (const auto& [group, g] : a.groups) {
+      Labels l = with("content_type", name);
+      l.emplace_back("group", group);
+      e.gauge("ttlcache_adaptive_group_ttl_factor",
+              "Adaptive TTL: the learned multiplier of a key group's TTL.", l, g.factor);
+      e.gauge("ttlcache_adaptive_group_change_interval_seconds",
+              "Adaptive TTL: a key group's estimated interval between unseen changes.", l,
+              seconds(static_cast<double>(g.change_interval.count()) * 1e6));
+      e.counter("ttlcache_adaptive_group_unseen_changes_total",
+                "Adaptive TTL: a key group's reloads that found a changed value.", l,
+                g.unseen_changes);
+    }
   }
   for (const auto& [name, t] : s.tiers) {
     const Labels l = with("tier", name);
@@ -359,6 +380,19 @@ nlohmann::json to_json(const CacheStats& s) {
                   {"unseen_changes", a.unseen_changes},
                   {"told_changes", a.told_changes},
                   {"reads", a.reads}};
+      if (!a.groups.empty() || a.untracked_group_observations != 0) {
+        nlohmann::json groups = nlohmann::json::object();
+        for (const auto& [group, g] : a.groups) {
+          groups[group] = {
+              {"factor", g.factor},
+              {"change_interval_seconds", static_cast<double>(g.change_interval.count()) / 1e3},
+              {"unseen_changes", g.unseen_changes},
+              {"told_changes", g.told_changes},
+              {"reads", g.reads}};
+        }
+        at[name]["groups"] = std::move(groups);
+        at[name]["untracked_group_observations"] = a.untracked_group_observations;
+      }
     }
     j["adaptive_ttl"] = std::move(at);
   }

@@ -26,6 +26,7 @@
 #include "ttlcache/removal.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/ttl_group.hpp"
 #include "ttlcache/ttl_policy.hpp"
 #include "ttlcache/value_equal.hpp"
 
@@ -199,6 +200,17 @@ class CacheBuilder {
     return *this;
   }
 
+  /// Names each key's group (a tenant, a hot/cold family; "" = none) so that an adaptive TTL
+  /// policy keeps an estimate per (content type, group) besides the type's: every call that
+  /// names a content type reports its observations under the key's group (set, set_many,
+  /// get_or_load, get_many_or_load, refreshes and fail-safe reloads) and stores with the
+  /// group's TTL. EntryOptions::ttl_group overrides it per call. Called only while the policy
+  /// adapts (TtlGroupFn; docs/dynamic-ttl.md, "Key groups"). Needs a TTL policy.
+  CacheBuilder& ttl_group(TtlGroupFn<K> group) {
+    plan_.ttl_group = std::move(group);
+    return *this;
+  }
+
   // ---- loading ----
 
   /// Fail-safe: keep entries max_stale past their TTL; when a load (or the cache itself) fails,
@@ -305,7 +317,7 @@ class CacheBuilder {
     detail::Built<K, V> built =
         plan_.remote() ? plan_.compose_remote(plan_) : detail::compose_in_process<K, V>(plan_);
     CacheOptions options = detail::cache_options(plan_, built);
-    Cache<K, V> cache(built.backend, std::move(options), plan_.value_equal);
+    Cache<K, V> cache(built.backend, std::move(options), plan_.value_equal, plan_.ttl_group);
     for (const auto& attach : built.attach) attach(cache.shared_stats_recorder());
     return cache;
   }

@@ -24,6 +24,7 @@
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/ttl_group.hpp"
 #include "ttlcache/value_equal.hpp"
 
 namespace ttlcache {
@@ -55,9 +56,12 @@ class Cache {
   /// As above, with the equality that tells a refresh which changed the value from one that
   /// did not, for an adaptive TtlPolicy (ValueEqual; CacheBuilder::value_equal). Empty: V's
   /// operator== when it has one.
-  Cache(std::shared_ptr<backend_type> backend, CacheOptions options, ValueEqual<V> value_equal)
+  /// ttl_group names each key's group for the adaptive policy (TtlGroupFn;
+  /// CacheBuilder::ttl_group); empty: none.
+  Cache(std::shared_ptr<backend_type> backend, CacheOptions options, ValueEqual<V> value_equal,
+        TtlGroupFn<K> ttl_group = {})
       : engine_(std::make_shared<Engine>(std::move(backend), std::move(options),
-                                         std::move(value_equal))) {}
+                                         std::move(value_equal), std::move(ttl_group))) {}
 
   /// A cache over a new in-process backend. Statistics use memory.clock unless
   /// options.stats.clock is set; options.listeners.on_removal is told about the backend's

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -144,12 +145,23 @@ struct TtlWindow {
 /// reload that changes a type's base TTL re-derives the factor from the same estimate); a
 /// reload that disables adaptation discards them, and turning it off restores the table's TTLs
 /// exactly. Unknown content types (the default_ttl fallback) are not adapted.
+///
+/// Key groups: an observation naming a group (TtlObservation::group: CacheBuilder::ttl_group,
+/// EntryOptions::ttl_group) feeds the type's estimate and, in addition, one kept per (content
+/// type, group) by the same model, which decides ttl_for_group(type, group, ...): the type's
+/// rules, windows, clamps and max factor still apply, only the learned factor is the group's.
+/// A group starts from the type's estimate at its first observation; a group never observed,
+/// and one beyond max_groups (over all types; counted), uses the type's factor. Groups are kept
+/// across reload() like types and discarded when adaptation is turned off.
 struct AdaptiveTtl {
   bool enabled = false;                          ///< off by default
   double max_factor = 8.0;                       ///< >= 1; the factor stays in [1/max, max]
   double smoothing = 0.3;                        ///< weight of each new interval, (0, 1]
   std::chrono::milliseconds burst_window{1000};  ///< changes this close count as one, >= 0
   double target_ratio = 1.0;                     ///< TTL / change interval aimed at, > 0
+  /// Key groups with an estimate of their own, over all types, 0..65536 (0: none, every group
+  /// uses its type's factor). A lower bound on reload() applies to new groups only.
+  std::size_t max_groups = 1000;
 };
 
 /// One content type: its base TTL and optional overrides of the policy-wide settings.
@@ -256,8 +268,10 @@ struct TtlExplanation {
   int weekday = 0;                 ///< 0 = Monday .. 6 = Sunday
   std::string window;              ///< the matching window's name; empty when none matched
   double window_factor = 1.0;
+  std::string group;             ///< the key group asked about (explain(type, group, ctx))
+  bool group_tracked = false;    ///< the group has its own estimate (else: the type's)
   bool adaptive = false;         ///< adaptation is on for this type
-  double adaptive_factor = 1.0;  ///< the learned multiplier (1 until data was observed)
+  double adaptive_factor = 1.0;  ///< the learned multiplier (the group's when group_tracked)
   std::chrono::milliseconds change_interval{0};  ///< the estimate behind it (0: none yet)
   std::uint64_t observed_changes = 0;            ///< unseen changes reported (bursts included)
   std::uint64_t counted_changes = 0;             ///< unseen changes that moved the estimate
@@ -371,6 +385,11 @@ class DynamicTTL final : public TtlPolicy {
   /// effective [min_ttl, max_ttl] of the content type, hence positive. Lock- and allocation-free.
   std::chrono::milliseconds ttl_for(std::string_view content_type,
                                     const Context& context) const noexcept override;
+  /// As ttl_for, with the learned factor of the key group when it has an estimate of its own
+  /// (see AdaptiveTtl); otherwise exactly ttl_for. An empty group is ttl_for. A non-empty
+  /// group on an adapted type takes a short shared lock (a hash lookup); allocation-free.
+  std::chrono::milliseconds ttl_for_group(std::string_view content_type, std::string_view group,
+                                          const Context& context) const noexcept override;
 
   /// Learns from what the library saw (see AdaptiveTtl); a no-op unless adaptation is enabled
   /// and the content type is listed. Lock-free lookup, then a short per-type lock.
@@ -385,6 +404,9 @@ class DynamicTTL final : public TtlPolicy {
   /// The same computation with every step recorded. Draws jitter like ttl_for (so it advances
   /// a seeded sequence). @throws std::bad_alloc only.
   TtlExplanation explain(std::string_view content_type, const Context& context) const;
+  /// explain() for ttl_for_group: also shows the group and whether it has its own estimate.
+  TtlExplanation explain(std::string_view content_type, std::string_view group,
+                         const Context& context) const;
 
   /// Replaces the policy atomically. On any error the previous policy stays in force (strong
   /// guarantee). Readers see either the old or the new policy, never a mix.

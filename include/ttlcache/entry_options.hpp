@@ -53,6 +53,13 @@ class EntryOptions {
     context_ = std::move(context);
     return *this;
   }
+  /// The key group of this call's entries, for an adaptive TtlPolicy (docs/dynamic-ttl.md,
+  /// "Key groups"): overrides CacheBuilder::ttl_group for every key of the call. Only used with
+  /// a content type; empty (the default) = the builder's function, if any.
+  EntryOptions& ttl_group(std::string group) {
+    ttl_group_ = std::move(group);
+    return *this;
+  }
   /// Adds a tag; invalidate_tag(tag) makes the entry a miss on every instance.
   EntryOptions& tag(std::string name) {
     tags_.tag(std::move(name));
@@ -96,6 +103,7 @@ class EntryOptions {
   const std::optional<std::chrono::milliseconds>& ttl() const noexcept { return ttl_; }
   const std::string& content_type() const noexcept { return content_type_; }
   const Context& context() const noexcept { return context_; }
+  const std::string& ttl_group() const noexcept { return ttl_group_; }
   /// The tags and entity types; nullptr when there are none.
   const Tags* tags() const noexcept { return has_tags_ ? &tags_ : nullptr; }
   const std::optional<bool>& fail_safe() const noexcept { return fail_safe_; }
@@ -111,6 +119,7 @@ class EntryOptions {
   std::optional<std::chrono::milliseconds> ttl_;
   std::string content_type_;
   Context context_;
+  std::string ttl_group_;
   Tags tags_;
   bool has_tags_ = false;
   std::optional<bool> fail_safe_;

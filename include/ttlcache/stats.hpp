@@ -242,6 +242,16 @@ struct TierStats {
   }
 };
 
+/// What an adaptive TTL policy has learned about one key group of a content type
+/// (AdaptiveTtlStats::groups).
+struct AdaptiveTtlGroupStats {
+  double factor = 1.0;                           ///< the multiplier the group's TTLs get
+  std::chrono::milliseconds change_interval{0};  ///< estimated interval between unseen changes
+  std::uint64_t unseen_changes = 0;              ///< reloads that found a changed value
+  std::uint64_t told_changes = 0;                ///< writes and invalidations through the cache
+  std::uint64_t reads = 0;
+};
+
 /// What an adaptive TTL policy has learned about one content type (TtlPolicy::adaptive_stats,
 /// see AdaptiveTtl in dynamic_ttl.hpp).
 struct AdaptiveTtlStats {
@@ -250,6 +260,11 @@ struct AdaptiveTtlStats {
   std::uint64_t unseen_changes = 0;              ///< reloads that found a changed value
   std::uint64_t told_changes = 0;                ///< writes and invalidations through the cache
   std::uint64_t reads = 0;
+  /// Key groups with an estimate of their own (CacheBuilder::ttl_group), by name: at most
+  /// AdaptiveTtl::max_groups over all types.
+  std::map<std::string, AdaptiveTtlGroupStats, std::less<>> groups;
+  /// Observations of groups beyond that bound (they use the type's factor).
+  std::uint64_t untracked_group_observations = 0;
 };
 
 /// A point-in-time copy of a cache's statistics: a plain struct, safe to keep and copy.

@@ -35,6 +35,22 @@ struct TtlObservation {
   /// that age, or none for that long. 0 = unknown: the policy then uses the time between
   /// reported changes of the content type instead (see AdaptiveTtl).
   std::chrono::milliseconds age{0};
+  /// The key group the entry belongs to, when the user names one (CacheBuilder::ttl_group,
+  /// EntryOptions::ttl_group); empty = none. A policy that keeps estimates per group learns it
+  /// there as well as under the content type; others ignore it. Only valid during the call.
+  std::string_view group{};
+};
+
+/// What an adaptive policy has learned about one key group of a content type (see
+/// AdaptiveTypeStats::groups). Plain value type.
+struct AdaptiveGroupStats {
+  std::string group;
+  double factor = 1.0;                           ///< the multiplier the group's TTLs get now
+  std::chrono::milliseconds change_interval{0};  ///< the group's estimated unseen-change interval
+  std::uint64_t observed_changes = 0;            ///< unseen changes reported (bursts included)
+  std::uint64_t counted_changes = 0;             ///< unseen changes that moved the estimate
+  std::uint64_t told_changes = 0;                ///< writes and invalidations (never shorten)
+  std::uint64_t observed_reads = 0;
 };
 
 /// What an adaptive policy has learned about one content type (TtlPolicy::adaptive_stats(),
@@ -48,6 +64,13 @@ struct AdaptiveTypeStats {
   std::uint64_t told_changes = 0;                ///< writes and invalidations (never shorten)
   std::uint64_t observed_reads = 0;
   double reads_per_second = 0.0;  ///< reads over the time since the first observation
+  /// The key groups of this type with estimates of their own (bounded: AdaptiveTtl::max_groups
+  /// over all types), by name. The fields above count every observation of the type, grouped
+  /// or not.
+  std::vector<AdaptiveGroupStats> groups;
+  /// Observations naming a group that got no estimate of its own (the bound was reached): they
+  /// fed only the type's estimate, and that group's TTLs use the type's factor.
+  std::uint64_t untracked_group_observations = 0;
 };
 
 /// Computes an entry's TTL from what the caller knows about it. DynamicTTL is the shipped
@@ -59,6 +82,16 @@ class TtlPolicy {
   virtual ~TtlPolicy() = default;
   virtual std::chrono::milliseconds ttl_for(std::string_view content_type,
                                             const Context& context) const = 0;
+  /// The TTL of an entry of a named key group (CacheBuilder::ttl_group, EntryOptions::ttl_group)
+  /// of content_type. The default ignores the group: ttl_for(content_type, context), so
+  /// policies written before groups existed keep working unchanged. A distinct name rather
+  /// than an overload of ttl_for, so a policy overriding only ttl_for does not hide it (and
+  /// does not trip -Woverloaded-virtual). The Cache calls it only with a non-empty group.
+  virtual std::chrono::milliseconds ttl_for_group(std::string_view content_type,
+                                                  std::string_view /*group*/,
+                                                  const Context& context) const {
+    return ttl_for(content_type, context);
+  }
   /// The feed adaptive policies learn from (see TtlObservation). Called on the cache's hot
   /// paths: it must be cheap, thread-safe and must not throw. const because caches hold their
   /// policy as shared_ptr<const TtlPolicy>: what a policy learns is internal state, like a

@@ -30,6 +30,7 @@
 #include "ttlcache/removal.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/ttl_group.hpp"
 #include "ttlcache/ttl_policy.hpp"
 #include "ttlcache/value_equal.hpp"
 
@@ -76,6 +77,7 @@ struct BuildPlan {
   std::shared_ptr<const TtlPolicy> ttl_policy;
   std::optional<DynamicTtlConfig> dynamic_ttl;  // built with the plan's clock
   ValueEqual<V> value_equal;                    // empty: V's operator==, if any
+  TtlGroupFn<K> ttl_group;                      // empty: no key groups
   bool fail_safe = false;
   std::chrono::milliseconds max_stale = std::chrono::hours(1);
   LoadOptions loading;
@@ -135,6 +137,11 @@ void validate(const BuildPlan<K, V>& p) {
   if (p.default_ttl.count() <= 0) reject("default_ttl()", "must be positive");
   if (p.dynamic_ttl && p.ttl_policy) {
     reject("ttl_policy()", "dynamic_ttl() and ttl_policy() both set the TTL policy: keep one");
+  }
+  if (p.ttl_group && !p.dynamic_ttl && !p.ttl_policy) {
+    reject("ttl_group()",
+           "key groups feed an adaptive TTL policy, and the cache has none: add dynamic_ttl() "
+           "(with adaptive on) or ttl_policy(), or remove ttl_group()");
   }
   if (p.tiered && p.l1_max_ttl.count() <= 0) reject("tiered()", "l1_max_ttl must be positive");
   if (p.bus_wait.count() != 0 && !p.tiered) {

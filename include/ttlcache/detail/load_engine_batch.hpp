@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -119,7 +121,31 @@ template <class BatchLoader>
 std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& keys,
                                                           BatchLoader& batch_loader,
                                                           const EntryOptions& eo) {
-  Request req = request(eo);
+  if (!groups_per_key(eo)) return load_many_in(keys, batch_loader, request(eo));
+  // Key groups (adaptive TTL): one batch per group, each stored with its group's TTL and
+  // reported under it.
+  std::map<std::string, std::vector<std::size_t>> parts;
+  for (std::size_t i = 0; i < keys.size(); ++i) parts[group_fn_(keys[i])].push_back(i);
+  if (parts.size() <= 1) {
+    return load_many_in(keys, batch_loader,
+                        request_in(eo, parts.empty() ? std::string() : parts.begin()->first));
+  }
+  std::vector<std::optional<V>> out(keys.size());
+  for (const auto& [group, where] : parts) {
+    std::vector<K> sub;
+    sub.reserve(where.size());
+    for (const std::size_t i : where) sub.push_back(keys[i]);
+    auto got = load_many_in(sub, batch_loader, request_in(eo, group));
+    for (std::size_t j = 0; j < where.size(); ++j) out[where[j]] = std::move(got[j]);
+  }
+  return out;
+}
+
+template <class K, class V>
+template <class BatchLoader>
+std::vector<std::optional<V>> LoadEngine<K, V>::load_many_in(const std::vector<K>& keys,
+                                                             BatchLoader& batch_loader,
+                                                             const Request& req) {
   if (req.tags) tag_support(*backend_);
   observe(req, TtlObservation::Kind::read);
   std::vector<std::optional<V>> out;
@@ -198,7 +224,7 @@ std::vector<std::optional<V>> LoadEngine<K, V>::load_many(const std::vector<K>& 
         stored.emplace_back(missing[j], seen[j]);
         if (compare) {
           const auto& previous = stale[where[missing[j]].front()];
-          if (previous) bg_->report_reload(req.content_type, *previous, *loaded[j]);
+          if (previous) bg_->report_reload(req.content_type, req.group, *previous, *loaded[j]);
         }
       }
     }

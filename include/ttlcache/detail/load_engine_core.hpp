@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,7 @@
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/stats.hpp"
 #include "ttlcache/tags.hpp"
+#include "ttlcache/ttl_group.hpp"
 #include "ttlcache/value_equal.hpp"
 
 // The hit path (Cache::get -> LoadEngine::get -> call -> counted) is forced inline: GCC left
@@ -77,6 +79,9 @@ class LoadEngine {
     TtlFn ttl;
     ContentTypeCounters* ct = nullptr;
     std::string_view content_type;
+    /// The key group (EntryOptions::ttl_group, or the cache's TtlGroupFn for the call's key);
+    /// empty = none. Reported with every observation; the TTL is the group's.
+    std::string group;
     const Tags* tags = nullptr;
     bool fail_safe = false;
     std::chrono::milliseconds soft_timeout{0};
@@ -90,9 +95,12 @@ class LoadEngine {
 
   /// value_equal: how a refresh's value is compared with the copy it replaces (adaptive TTL);
   /// empty: V's operator== when it has one, else reloads are not compared.
+  /// ttl_group: names each key's group for the adaptive policy (empty: none).
   LoadEngine(std::shared_ptr<backend_type> backend, CacheOptions options,
-             ValueEqual<V> value_equal = {})
-      : backend_(std::move(backend)), options_(std::move(options)) {
+             ValueEqual<V> value_equal = {}, TtlGroupFn<K> ttl_group = {})
+      : backend_(std::move(backend)),
+        options_(std::move(options)),
+        group_fn_(std::move(ttl_group)) {
     if (!backend_) throw argument_error("ttlcache: Cache needs a backend");
     if (options_.default_ttl.count() <= 0) {
       throw_bad_ttl(backend_->name(), static_cast<long long>(options_.default_ttl.count()));
@@ -146,7 +154,7 @@ class LoadEngine {
   }
 
   void set(const K& key, V value, const EntryOptions& eo) {
-    Request req = request(eo);
+    Request req = request(eo, key);
     const auto ttl = req.ttl();
     bg_->note_write(key);  // before the write: a load that read the source earlier must not
                            // store over it (LoadShared::store_loaded)
@@ -169,9 +177,21 @@ class LoadEngine {
     for (const auto& w : writes) bg_->note_write(w.key);
     call("set_many", [&] { backend_->set_many(std::move(writes)); });
   }
-  /// Entries sharing one EntryOptions (TTL computed once; one stamp read for all).
+  /// Entries sharing one EntryOptions (TTL computed once; one stamp read for all). With a
+  /// TtlGroupFn while the policy adapts: once per key group, each with the group's TTL.
   void set_many(std::vector<std::pair<K, V>> items, const EntryOptions& eo) {
-    Request req = request(eo);
+    if (!groups_per_key(eo)) {
+      set_many_in(std::move(items), request(eo));
+      return;
+    }
+    std::map<std::string, std::vector<std::pair<K, V>>> parts;
+    for (auto& item : items) {
+      const K& key = item.first;
+      parts[group_fn_(key)].push_back(std::move(item));
+    }
+    for (auto& part : parts) set_many_in(std::move(part.second), request_in(eo, part.first));
+  }
+  void set_many_in(std::vector<std::pair<K, V>> items, const Request& req) {
     std::vector<K> keys;
     std::vector<std::optional<V>> values;
     keys.reserve(items.size());
@@ -263,7 +283,7 @@ class LoadEngine {
   /// (the failure is counted); with fail-safe, a backend that cannot be read is a miss.
   template <class Loader>
   LoadResult<V> load(const K& key, Loader& loader, const EntryOptions& eo) {
-    Request req = request(eo);
+    Request req = request(eo, key);
     observe(req, TtlObservation::Kind::read);
     if (req.tags) tag_support(*backend_);  // a clear error before anything when not tag-aware
     if (timed_) return load_timed(key, loader, req);
@@ -291,6 +311,9 @@ class LoadEngine {
   template <class BatchLoader>
   std::vector<std::optional<V>> load_many(const std::vector<K>& keys, BatchLoader& batch_loader,
                                           const EntryOptions& eo);
+  template <class BatchLoader>
+  std::vector<std::optional<V>> load_many_in(const std::vector<K>& keys, BatchLoader& batch_loader,
+                                             const Request& req);
   template <class Loader>
   WarmProgress warm(const std::vector<K>& keys, Loader& loader, const EntryOptions& eo,
                     const WarmOptions& wo);
@@ -326,6 +349,15 @@ class LoadEngine {
         o.unseen_changes = a.observed_changes;
         o.told_changes = a.told_changes;
         o.reads = a.observed_reads;
+        for (const auto& g : a.groups) {
+          AdaptiveTtlGroupStats& og = o.groups[g.group];
+          og.factor = g.factor;
+          og.change_interval = g.change_interval;
+          og.unseen_changes = g.observed_changes;
+          og.told_changes = g.told_changes;
+          og.reads = g.observed_reads;
+        }
+        o.untracked_group_observations = a.untracked_group_observations;
       }
     }
     if (source_) {
@@ -357,9 +389,30 @@ class LoadEngine {
     if (ttl.count() <= 0) throw_bad_ttl(backend_->name(), static_cast<long long>(ttl.count()));
   }
 
-  Request request(const EntryOptions& eo) {
+  // The request of a call without one key (batches, warm): the per-call group only.
+  Request request(const EntryOptions& eo) { return request_in(eo, eo.ttl_group()); }
+  // The request of a call for key: its group from EntryOptions or the cache's TtlGroupFn.
+  Request request(const EntryOptions& eo, const K& key) {
+    return request_in(eo, group_of(eo, key));
+  }
+
+  // Key groups (adaptive TTL): the per-call group, else the cache's function while the policy
+  // adapts. Free when neither is set: two empty checks.
+  std::string group_of(const EntryOptions& eo, const K& key) const {
+    if (eo.content_type().empty()) return {};
+    if (!eo.ttl_group().empty()) return eo.ttl_group();
+    if (group_fn_ && learning()) return group_fn_(key);
+    return {};
+  }
+  // Whether a batch splits into one request per key group.
+  bool groups_per_key(const EntryOptions& eo) const noexcept {
+    return group_fn_ && !eo.content_type().empty() && eo.ttl_group().empty() && learning();
+  }
+
+  Request request_in(const EntryOptions& eo, std::string group) {
     Request req;
     const LoadOptions& lo = options_.loading;
+    if (eo.content_type().empty()) group.clear();
     if (eo.ttl() || eo.content_type().empty()) {
       const auto ms = eo.ttl() ? *eo.ttl() : options_.default_ttl;
       check_ttl(ms);
@@ -370,10 +423,16 @@ class LoadEngine {
       }
     } else {
       if (!options_.ttl_policy) no_policy();
-      req.ttl = [policy = options_.ttl_policy, type = eo.content_type(), context = eo.context()] {
-        return policy->ttl_for(type, context);
-      };
+      if (group.empty()) {
+        req.ttl = [policy = options_.ttl_policy, type = eo.content_type(), context = eo.context()] {
+          return policy->ttl_for(type, context);
+        };
+      } else {
+        req.ttl = [policy = options_.ttl_policy, type = eo.content_type(), context = eo.context(),
+                   group] { return policy->ttl_for_group(type, group, context); };
+      }
     }
+    req.group = std::move(group);
     req.content_type = eo.content_type();
     req.ct = counters(eo.content_type());
     req.tags = eo.tags();
@@ -577,7 +636,7 @@ class LoadEngine {
     } catch (const backend_error&) {  // counted by call(); the value is still the answer
     }
     if (!raced && previous && bg_->compares_reloads(req.content_type)) {
-      bg_->report_reload(req.content_type, *previous, *value);
+      bg_->report_reload(req.content_type, req.group, *previous, *value);
     }
     return {std::move(*value), false, false};
   }
@@ -693,10 +752,11 @@ class LoadEngine {
         return invoke_loader(loader, key);
       };
       auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn = req.ttl, ct = req.ct,
-                   type = std::string(req.content_type), deadline = req.deadline, pending,
-                   stamps = std::move(stamps), previous = std::move(previous),
+                   type = std::string(req.content_type), group = req.group, deadline = req.deadline,
+                   pending, stamps = std::move(stamps), previous = std::move(previous),
                    restore_on_failure]() mutable {
-        bg->run(key, fn, ttl_fn, ct, type, deadline, pending, stamps, previous, restore_on_failure);
+        bg->run(key, fn, ttl_fn, ct, type, group, deadline, pending, stamps, previous,
+                restore_on_failure);
       };
       try {
         submit(std::move(task));
@@ -740,6 +800,7 @@ class LoadEngine {
     TtlObservation o;
     o.kind = kind;
     o.content_type = req.content_type;
+    o.group = req.group;
     options_.ttl_policy->observe(o);
   }
 
@@ -934,6 +995,7 @@ class LoadEngine {
   MemoryBackend<K, V>* memory_ = nullptr;  // owned by backend; null unless a plain MemoryBackend
   std::shared_ptr<LoadShared<K, V>> bg_;
   TagTypeIndex tag_types_;  // content types by tag, for adaptive TTL (see remember_types)
+  TtlGroupFn<K> group_fn_;  // key groups for adaptive TTL (CacheBuilder::ttl_group); may be empty
   std::once_flag pool_once_;
   std::unique_ptr<WorkerPool> pool_;
 };

@@ -100,13 +100,14 @@ struct LoadShared {
   }
   /// Reports reload_changed or reload_unchanged for loaded replacing previous, with the age
   /// previous had (from its entry times). A throwing comparison reports nothing.
-  void report_reload(std::string_view content_type, const Timed<V>& previous,
-                     const V& loaded) const noexcept {
+  void report_reload(std::string_view content_type, std::string_view group,
+                     const Timed<V>& previous, const V& loaded) const noexcept {
     try {
       TtlObservation o;
       o.kind = equal(previous.value, loaded) ? TtlObservation::Kind::reload_unchanged
                                              : TtlObservation::Kind::reload_changed;
       o.content_type = content_type;
+      o.group = group;
       // At least 1 ms: 0 would mean "age unknown" to the policy.
       o.age = std::chrono::milliseconds(
           std::max<std::int64_t>(timed->now_ms() - previous.written_ms, 1));
@@ -171,8 +172,8 @@ struct LoadShared {
   /// restore_on_failure (stale-while-revalidate under fail-safe) and hands the error to the
   /// waiters.
   void run(const K& key, LoaderFn& fn, const TtlFn& ttl_fn, ContentTypeCounters* ct,
-           const std::string& content_type, std::chrono::milliseconds deadline,
-           const std::shared_ptr<PendingLoad<V>>& pending,
+           const std::string& content_type, const std::string& group,
+           std::chrono::milliseconds deadline, const std::shared_ptr<PendingLoad<V>>& pending,
            const std::optional<std::vector<Stamp>>& stamps, std::optional<Timed<V>>& previous,
            bool restore_on_failure) {
     const std::int64_t start_ns = stats ? stats->now_ns() : 0;
@@ -191,7 +192,7 @@ struct LoadShared {
       } catch (...) {  // the callers still get the value
       }
       if (!raced && previous && compares_reloads(content_type)) {
-        report_reload(content_type, *previous, value);
+        report_reload(content_type, group, *previous, value);
       }
       pending->succeed(std::move(value));
     } catch (...) {
