@@ -32,8 +32,10 @@ struct CacheSettings {
   /// Keys, tag versions and the invalidation channel live under this prefix; instances that
   /// share a cache use the same one.
   std::string key_namespace = "service";
-  /// DynamicTTL's adaptive TTL (issue 18; off by default). The service reports no reloads, so
-  /// it only lengthens TTLs of types whose changes arrive as tag invalidations and writes.
+  /// DynamicTTL's adaptive TTL (issue 18; off by default). The service reports nothing itself:
+  /// the cache reports its writes and tag invalidations (told changes, which only lengthen
+  /// TTLs) and compares its refresh-ahead, stale-while-revalidate and fail-safe reloads with
+  /// the copies they replace (std::string ==): those found changed shorten their type's TTL.
   bool adaptive_ttl = false;
 };
 
