@@ -454,6 +454,7 @@ TEST_CASE("adaptive groups: a policy that does not adapt never asks for a key's 
   auto rec = std::make_shared<GroupRecorder>(false);
   int calls = 0;
   auto cache = CacheBuilder<std::string, std::string>("groups")
+                   .clock(std::make_shared<FakeClock>())  // ttl() exact: no time passes
                    .ttl_policy(rec)
                    .ttl_group([&](const std::string& k) {
                      ++calls;
