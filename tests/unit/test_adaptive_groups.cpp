@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +22,8 @@
 #include "ttlcache/errors.hpp"
 #include "ttlcache/metrics_export.hpp"
 
+#include "support/adaptive.hpp"
+
 using namespace std::chrono_literals;
 using ttlcache::CacheBuilder;
 using ttlcache::ContentTypeTtl;
@@ -31,30 +32,18 @@ using ttlcache::DynamicTtlConfig;
 using ttlcache::EntryOptions;
 using ttlcache::FakeClock;
 using ttlcache::TtlObservation;
+using ttlcache_test::adaptive_config;
+using ttlcache_test::RecordingPolicy;
+using ttlcache_test::TaskQueue;
 using Kind = ttlcache::TtlObservation::Kind;
 
 namespace {
-
-// Type "t" 300 s and "other" 60 s in the table, bounds [1 s, 7200 s], no jitter, UTC,
-// adaptation on up to max_factor.
-DynamicTtlConfig group_config(std::size_t max_groups = 1000, double max_factor = 8.0) {
-  DynamicTtlConfig c;
-  c.utc_offset = 0min;
-  c.jitter_percent = 0.0;
-  c.min_ttl = 1s;
-  c.max_ttl = 7200s;
-  c.content_types = {ContentTypeTtl("t", 300s), ContentTypeTtl("other", 60s)};
-  c.adaptive.enabled = true;
-  c.adaptive.max_factor = max_factor;
-  c.adaptive.max_groups = max_groups;
-  return c;
-}
 
 struct Fixture {
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
   std::shared_ptr<DynamicTTL> policy;
 
-  explicit Fixture(DynamicTtlConfig config = group_config())
+  explicit Fixture(DynamicTtlConfig config = adaptive_config(8.0))
       : policy(std::make_shared<DynamicTTL>(std::move(config), clock)) {}
 
   void see(Kind kind, std::string_view group, std::string_view type = "t") const {
@@ -91,7 +80,7 @@ void rounds(Fixture& f, int n, std::vector<double>* fast = nullptr,
 
 TEST_CASE("adaptive groups: a changing group and a quiet one of one type diverge",
           "[dynamic_ttl][adaptive][groups]") {
-  Fixture f(group_config(1000, 100.0));  // room to reach 10 s (x1/30) and the 7200 s clamp
+  Fixture f(adaptive_config(100.0, 1000));  // room to reach 10 s (x1/30) and the 7200 s clamp
   f.see(Kind::reload_changed, "fast");
   f.see(Kind::read, "slow");
   CHECK(f.ttl_s("fast") == 300.0);  // a group starts from its type's estimate: the table
@@ -127,7 +116,7 @@ TEST_CASE("adaptive groups: a changing group and a quiet one of one type diverge
 
 TEST_CASE("adaptive groups: beyond max_groups a group uses its type's factor and is counted",
           "[dynamic_ttl][adaptive][groups]") {
-  Fixture f(group_config(2));
+  Fixture f(adaptive_config(8.0, 2));
   f.see(Kind::read, "a");
   f.see(Kind::read, "b", "other");  // the bound is over all types
   for (int i = 0; i < 5; ++i) {
@@ -155,7 +144,7 @@ TEST_CASE("adaptive groups: beyond max_groups a group uses its type's factor and
   CHECK(e.group == "c");
   CHECK(e.to_string().find("group \"c\" has no estimate of its own") != std::string::npos);
   // 0 groups: every group is the type.
-  Fixture none(group_config(0));
+  Fixture none(adaptive_config(8.0, 0));
   none.see(Kind::reload_changed, "a");
   CHECK(none.stats_of(none.policy->adaptive_stats())->groups.empty());
   CHECK(none.stats_of(none.policy->adaptive_stats())->untracked_group_observations == 1);
@@ -206,14 +195,14 @@ TEST_CASE("adaptive groups: reload keeps group estimates, adaptation off restore
   const auto slow = f.policy->ttl_for_group("t", "slow", {});
   REQUIRE(fast < slow);
   // Same policy reloaded (e.g. another type added): the groups keep their estimates.
-  auto c = group_config();
+  auto c = adaptive_config(8.0);
   c.content_types.push_back(ContentTypeTtl("new", 10s));
   f.policy->reload(c);
   CHECK(f.policy->ttl_for_group("t", "fast", {}) == fast);
   CHECK(f.policy->ttl_for_group("t", "slow", {}) == slow);
   CHECK(f.stats_of(f.policy->adaptive_stats())->groups.size() == 2);
   // Off: exactly the table, for every group; the estimates are gone.
-  auto off = group_config();
+  auto off = adaptive_config(8.0);
   off.adaptive.enabled = false;
   f.policy->reload(off);
   CHECK(f.policy->ttl_for_group("t", "fast", {}) == 300s);
@@ -221,7 +210,7 @@ TEST_CASE("adaptive groups: reload keeps group estimates, adaptation off restore
   CHECK(f.policy->adaptive_stats().empty());
   CHECK_FALSE(f.policy->explain("t", "fast", {}).adaptive);
   // On again: starts afresh, groups included.
-  f.policy->reload(group_config());
+  f.policy->reload(adaptive_config(8.0));
   CHECK(f.policy->ttl_for_group("t", "fast", {}) == 300s);
   CHECK(f.stats_of(f.policy->adaptive_stats())->groups.empty());
 }
@@ -239,14 +228,14 @@ TEST_CASE("adaptive groups: max_groups in JSON and C++, validated",
     INFO(bad);
     CHECK_THROWS_AS(DynamicTtlConfig::from_json(bad), ttlcache::config_error);
   }
-  auto code = group_config();
+  auto code = adaptive_config(8.0);
   code.adaptive.max_groups = 70'000;
   CHECK_THROWS_WITH(code.validate(), Catch::Contains("$.adaptive.max_groups"));
 }
 
 TEST_CASE("adaptive groups: many groups observed and read from several threads, with reloads",
           "[dynamic_ttl][adaptive][groups][concurrency]") {
-  Fixture f(group_config(20));
+  Fixture f(adaptive_config(8.0, 20));
   std::atomic<long> out_of_bounds{0};
   std::atomic<bool> stop{false};
   std::atomic<long> calls{0};
@@ -269,17 +258,17 @@ TEST_CASE("adaptive groups: many groups observed and read from several threads, 
   // 200 reloads while the threads run (they stop after them, or after 200,000 calls each),
   // every fourth turning adaptation off, which frees the groups under the readers' feet.
   for (int reload = 0; reload < 200; ++reload) {
-    auto c = group_config(20);
+    auto c = adaptive_config(8.0, 20);
     c.adaptive.enabled = reload % 4 != 3;
     f.policy->reload(c);
     std::this_thread::yield();
   }
   stop = true;
   for (auto& t : threads) t.join();
-  auto off = group_config(20);
+  auto off = adaptive_config(8.0, 20);
   off.adaptive.enabled = false;
   f.policy->reload(off);  // a clean start for the check below
-  f.policy->reload(group_config(20));
+  f.policy->reload(adaptive_config(8.0, 20));
   INFO(calls.load() << " calls during 200 reloads");
   CHECK(out_of_bounds.load() == 0);
   // After the threads: 50 groups into a bound of 20, on one thread.
@@ -295,66 +284,6 @@ TEST_CASE("adaptive groups: many groups observed and read from several threads, 
 
 namespace {
 
-// Records what the cache tells it, and gives group "a" 10 s, "b" 20 s, others 60 s.
-class GroupRecorder final : public ttlcache::TtlPolicy {
- public:
-  struct Seen {
-    Kind kind;
-    std::string type;
-    std::string group;
-  };
-  explicit GroupRecorder(bool adapts = true) : adapts_(adapts) {}
-  std::chrono::milliseconds ttl_for(std::string_view, const ttlcache::Context&) const override {
-    return 60s;
-  }
-  std::chrono::milliseconds ttl_for_group(std::string_view, std::string_view group,
-                                          const ttlcache::Context&) const override {
-    return group == "a" ? 10s : group == "b" ? 20s : 60s;
-  }
-  void observe(const TtlObservation& o) const noexcept override {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    seen_.push_back({o.kind, std::string(o.content_type), std::string(o.group)});
-  }
-  bool adapts() const noexcept override { return adapts_; }
-  std::vector<Seen> seen() const {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    return seen_;
-  }
-  std::vector<std::string> groups_of(Kind kind) const {
-    std::vector<std::string> out;
-    for (const auto& s : seen()) {
-      if (s.kind == kind) out.push_back(s.group);
-    }
-    return out;
-  }
-  void forget() {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    seen_.clear();
-  }
-
- private:
-  bool adapts_;
-  mutable std::mutex mutex_;
-  mutable std::vector<Seen> seen_;
-};
-
-struct Queue {
-  std::deque<std::function<void()>> tasks;
-  ttlcache::Executor executor() {
-    return [this](std::function<void()> t) { tasks.push_back(std::move(t)); };
-  }
-  std::size_t drain() {
-    std::size_t n = 0;
-    while (!tasks.empty() && n < 1000) {
-      auto t = std::move(tasks.front());
-      tasks.pop_front();
-      t();
-      ++n;
-    }
-    return n;
-  }
-};
-
 // The group of "a:1" is "a": the part before the colon.
 std::string prefix_group(const std::string& key) { return key.substr(0, key.find(':')); }
 
@@ -363,7 +292,7 @@ std::string prefix_group(const std::string& key) { return key.substr(0, key.find
 TEST_CASE("adaptive groups: a cache reports writes, reads and batches under the key's group",
           "[adaptive][groups]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<GroupRecorder>();
+  auto rec = std::make_shared<RecordingPolicy>();
   std::atomic<int> calls{0};
   auto cache = CacheBuilder<std::string, std::string>("groups")
                    .clock(clock)
@@ -430,8 +359,8 @@ TEST_CASE("adaptive groups: a cache reports writes, reads and batches under the 
 TEST_CASE("adaptive groups: refreshes and fail-safe reloads report the key's group",
           "[adaptive][groups][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<GroupRecorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = CacheBuilder<std::string, std::string>("groups")
                    .clock(clock)
                    .ttl_policy(rec)
@@ -463,7 +392,7 @@ TEST_CASE("adaptive groups: refreshes and fail-safe reloads report the key's gro
 
 TEST_CASE("adaptive groups: a policy that does not adapt never asks for a key's group",
           "[adaptive][groups]") {
-  auto rec = std::make_shared<GroupRecorder>(false);
+  auto rec = std::make_shared<RecordingPolicy>(false);
   int calls = 0;
   auto cache = CacheBuilder<std::string, std::string>("groups")
                    .clock(std::make_shared<FakeClock>())  // ttl() exact: no time passes
@@ -496,7 +425,7 @@ TEST_CASE("adaptive groups: through a cache, a changing and an unchanging group 
   c.content_types = {ttlcache::ContentTypeTtl("feed", 60s)};
   c.adaptive.enabled = true;
   c.adaptive.max_factor = 8.0;
-  Queue q;
+  TaskQueue q;
   auto cache = CacheBuilder<std::string, std::string>("groups")
                    .clock(clock)
                    .dynamic_ttl(c)

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,11 +22,15 @@
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/value_equal.hpp"
 
+#include "support/adaptive.hpp"
+
 using namespace std::chrono_literals;
 using ttlcache::CacheBuilder;
 using ttlcache::EntryOptions;
 using ttlcache::FakeClock;
 using ttlcache::TtlObservation;
+using ttlcache_test::RecordingPolicy;
+using ttlcache_test::TaskQueue;
 using Kind = ttlcache::TtlObservation::Kind;
 
 namespace {
@@ -51,67 +54,10 @@ static_assert(!is_equality_comparable<std::vector<NoEq>>::value,
 static_assert(!is_equality_comparable<std::map<std::string, NoEq>>::value, "maps too");
 static_assert(!is_equality_comparable<std::optional<NoEq>>::value, "and optionals");
 
-// A policy that records what it is told: 60 s for every type.
-class Recorder final : public ttlcache::TtlPolicy {
- public:
-  struct Seen {
-    Kind kind;
-    std::string type;
-    std::chrono::milliseconds age;
-  };
-  explicit Recorder(bool adapts = true) : adapts_(adapts) {}
-  std::chrono::milliseconds ttl_for(std::string_view, const ttlcache::Context&) const override {
-    return 60s;
-  }
-  void observe(const TtlObservation& o) const noexcept override {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    seen_.push_back({o.kind, std::string(o.content_type), o.age});
-  }
-  bool adapts() const noexcept override { return adapts_; }
-  /// The observations of kind reload_changed / reload_unchanged, in order.
-  std::vector<Seen> reloads() const {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<Seen> out;
-    for (const auto& s : seen_) {
-      if (s.kind == Kind::reload_changed || s.kind == Kind::reload_unchanged) out.push_back(s);
-    }
-    return out;
-  }
-  std::size_t count(Kind kind) const {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& s : seen_) n += s.kind == kind ? 1 : 0;
-    return n;
-  }
-
- private:
-  bool adapts_;
-  mutable std::mutex mutex_;
-  mutable std::vector<Seen> seen_;
-};
-
-// Background loads are queued and run when the test drains them: deterministic, one thread.
-struct Queue {
-  std::deque<std::function<void()>> tasks;
-  ttlcache::Executor executor() {
-    return [this](std::function<void()> t) { tasks.push_back(std::move(t)); };
-  }
-  std::size_t drain() {
-    std::size_t n = 0;
-    while (!tasks.empty() && n < 1000) {
-      auto t = std::move(tasks.front());
-      tasks.pop_front();
-      t();
-      ++n;
-    }
-    return n;
-  }
-};
-
 template <class V>
 CacheBuilder<std::string, V> builder(const std::shared_ptr<FakeClock>& clock,
                                      std::shared_ptr<const ttlcache::TtlPolicy> policy,
-                                     Queue& queue) {
+                                     TaskQueue& queue) {
   CacheBuilder<std::string, V> b("reload");
   b.clock(clock).ttl_policy(std::move(policy)).executor(queue.executor());
   return b;
@@ -133,7 +79,7 @@ std::shared_ptr<ttlcache::DynamicTTL> adaptive_policy(const std::shared_ptr<Fake
 // Reads "k" every 60 % of its current TTL (refresh-ahead at 50 % reloads it each time) for
 // `rounds` refreshes; the loader returns the next value of `next`.
 template <class Cache>
-void refresh_rounds(Cache& cache, FakeClock& clock, Queue& queue, int rounds,
+void refresh_rounds(Cache& cache, FakeClock& clock, TaskQueue& queue, int rounds,
                     const std::function<std::string()>& next, std::vector<std::int64_t>* ttls) {
   const auto opts = EntryOptions().content_type("feed");
   cache.get_or_load("k", next, opts);  // the first load: a miss, nothing to compare
@@ -152,8 +98,8 @@ void refresh_rounds(Cache& cache, FakeClock& clock, Queue& queue, int rounds,
 TEST_CASE("adaptive reload: refresh-ahead reports changed and unchanged reloads with the age",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = builder<std::string>(clock, rec, q).refresh_ahead(0.5).build();
   std::string source = "v1";
   auto loader = [&] { return source; };
@@ -186,8 +132,8 @@ TEST_CASE("adaptive reload: refresh-ahead reports changed and unchanged reloads 
 TEST_CASE("adaptive reload: a value written by set() is what the refresh compares with",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = builder<std::string>(clock, rec, q).refresh_ahead(0.5).build();
   cache.set("k", "new", EntryOptions().content_type("feed"));  // a told write
   CHECK(rec->count(Kind::write) == 1);
@@ -205,7 +151,7 @@ TEST_CASE("adaptive reload: refresh-ahead of a changing value shortens the type'
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
   auto policy = adaptive_policy(clock);
-  Queue q;
+  TaskQueue q;
   auto cache = builder<std::string>(clock, policy, q).refresh_ahead(0.5).build();
   int n = 0;
   std::vector<std::int64_t> ttls;
@@ -225,7 +171,7 @@ TEST_CASE("adaptive reload: refresh-ahead of an unchanged value grows the type's
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
   auto policy = adaptive_policy(clock);
-  Queue q;
+  TaskQueue q;
   auto cache = builder<std::string>(clock, policy, q).refresh_ahead(0.5).build();
   std::vector<std::int64_t> ttls;
   refresh_rounds(
@@ -241,8 +187,8 @@ TEST_CASE("adaptive reload: refresh-ahead of an unchanged value grows the type's
 TEST_CASE("adaptive reload: a value type without equality reports no reloads",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   int version = 0;
   auto loader = [&] { return NoEq{"page", ++version}; };
   const auto opts = EntryOptions().content_type("feed");
@@ -275,8 +221,8 @@ TEST_CASE("adaptive reload: a value type without equality reports no reloads",
 TEST_CASE("adaptive reload: nothing is compared while the policy does not adapt",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>(false);
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>(false);
+  TaskQueue q;
   int compared = 0;
   auto cache = builder<std::string>(clock, rec, q)
                    .refresh_ahead(0.5)
@@ -300,8 +246,8 @@ TEST_CASE("adaptive reload: nothing is compared while the policy does not adapt"
 TEST_CASE("adaptive reload: stale-while-revalidate and fail-safe reloads compare the stale copy",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   std::string source = "a";
   auto loader = [&] { return source; };
   const auto opts = EntryOptions().content_type("feed");
@@ -358,8 +304,8 @@ TEST_CASE("adaptive reload: stale-while-revalidate and fail-safe reloads compare
 TEST_CASE("adaptive reload: a copy removed by a told change is not compared",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = builder<std::string>(clock, rec, q).tags().fail_safe(1h).build();
   std::string source = "a";
   auto loader = [&] { return source; };
@@ -377,8 +323,8 @@ TEST_CASE("adaptive reload: a copy removed by a told change is not compared",
 TEST_CASE("adaptive reload: early refresh compares the fresh copy it replaces",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   ttlcache::LoadOptions lo;
   lo.early_refresh = true;
   lo.random = [] { return 1e-300; };  // always draws a refresh (given a load time)
@@ -400,8 +346,8 @@ TEST_CASE("adaptive reload: early refresh compares the fresh copy it replaces",
 
 TEST_CASE("adaptive reload: set_many reports one told write per entry", "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = builder<std::string>(clock, rec, q).build();
   cache.set_many({{"a", "1"}, {"b", "2"}, {"c", "3"}}, EntryOptions().content_type("feed"));
   CHECK(rec->count(Kind::write) == 3);
@@ -421,8 +367,8 @@ TEST_CASE("adaptive reload: set_many reports one told write per entry", "[adapti
 TEST_CASE("adaptive reload: prefix and pattern invalidations report the content type named",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   auto cache = builder<std::string>(clock, rec, q).tags().build();
   const auto feed = EntryOptions().content_type("feed");
   cache.set("feed:1", "a", feed);
@@ -442,7 +388,7 @@ TEST_CASE("adaptive reload: prefix and pattern invalidations report the content 
 TEST_CASE("adaptive reload: refreshes compared on the cache's own threads while others read",
           "[adaptive][reload][concurrency]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
+  auto rec = std::make_shared<RecordingPolicy>();
   auto cache = CacheBuilder<std::string, std::string>("reload-threads")
                    .clock(clock)
                    .ttl_policy(rec)
@@ -483,8 +429,8 @@ TEST_CASE("adaptive reload: refreshes compared on the cache's own threads while 
 TEST_CASE("adaptive reload: a raced reload and a throwing equality report nothing",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<Recorder>();
-  Queue q;
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
   const auto opts = EntryOptions().content_type("feed");
   SECTION("a write during the refresh: its change is a told one") {
     auto cache = builder<std::string>(clock, rec, q).refresh_ahead(0.5).build();

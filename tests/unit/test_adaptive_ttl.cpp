@@ -15,6 +15,8 @@
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/errors.hpp"
 
+#include "support/adaptive.hpp"
+
 using namespace std::chrono_literals;
 using ttlcache::AdaptiveTtl;
 using ttlcache::ContentTypeTtl;
@@ -22,28 +24,16 @@ using ttlcache::DynamicTTL;
 using ttlcache::DynamicTtlConfig;
 using ttlcache::FakeClock;
 using ttlcache::TtlObservation;
+using ttlcache_test::adaptive_config;
 using Kind = ttlcache::TtlObservation::Kind;
 
 namespace {
-
-// One type "t" with a 300 s table TTL, bounds [1 s, 7200 s], no jitter, UTC, adaptation on.
-DynamicTtlConfig adaptive_config(double max_factor = 100.0) {
-  DynamicTtlConfig c;
-  c.utc_offset = 0min;
-  c.jitter_percent = 0.0;
-  c.min_ttl = 1s;
-  c.max_ttl = 7200s;
-  c.content_types = {ContentTypeTtl("t", 300s), ContentTypeTtl("other", 60s)};
-  c.adaptive.enabled = true;
-  c.adaptive.max_factor = max_factor;
-  return c;
-}
 
 struct Fixture {
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
   std::shared_ptr<DynamicTTL> policy;
 
-  explicit Fixture(DynamicTtlConfig config = adaptive_config())
+  explicit Fixture(DynamicTtlConfig config = adaptive_config(100.0))
       : policy(std::make_shared<DynamicTTL>(std::move(config), clock)) {}
 
   void see(Kind kind, std::string_view type = "t") const {
@@ -103,7 +93,7 @@ TEST_CASE("adaptive: 100 keys each changing every 10 s, reloaded with their age,
   // runs out, and the reload reports whether the value changed and how old the copy was.
   // Without ages, the type's 100 keys would report an unseen change every 0.1 s between them;
   // with ages each report is about one key, so the TTL follows one key's interval.
-  DynamicTtlConfig c = adaptive_config();
+  DynamicTtlConfig c = adaptive_config(100.0);
   c.content_types[0] = ContentTypeTtl("t", 60s);
   Fixture f(c);
   constexpr int keys = 100;
@@ -227,7 +217,7 @@ TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
     CHECK(f.policy->adaptive_stats().size() == 2);
   }
   SECTION("with no burst window, each change moves it at most x4^smoothing") {
-    auto c = adaptive_config();
+    auto c = adaptive_config(100.0);
     c.adaptive.burst_window = 0ms;
     f.policy->reload(c);  // keeps the estimate (adaptation stays on)
     CHECK(f.factor() == Approx(before));
@@ -245,7 +235,7 @@ TEST_CASE("adaptive: a burst of changes moves the factor by a bounded amount",
 
 TEST_CASE("adaptive: turning it off restores the table's TTL exactly, and forgets",
           "[dynamic_ttl][adaptive]") {
-  auto with_jitter = adaptive_config();
+  auto with_jitter = adaptive_config(100.0);
   with_jitter.jitter_percent = 10.0;
   with_jitter.seed = 1234;
   Fixture f(with_jitter);
@@ -283,7 +273,7 @@ TEST_CASE("adaptive: the estimate survives a reload and is re-derived against th
   }
   const double before = f.ttl_s();
   CHECK(before == Approx(10.0).epsilon(0.1));
-  auto c = adaptive_config();
+  auto c = adaptive_config(100.0);
   c.content_types[0] = ContentTypeTtl("t", 600s);  // table edited: base doubled
   f.policy->reload(c);
   CHECK(f.ttl_s() == Approx(before).epsilon(0.001));  // same interval, factor halved
@@ -334,7 +324,7 @@ TEST_CASE("adaptive: observe and ttl_for from many threads, with reloads",
     });
   }
   for (int i = 0; i < 50; ++i) {
-    auto c = adaptive_config();
+    auto c = adaptive_config(100.0);
     c.adaptive.enabled = i % 5 != 4;
     f.policy->reload(c);
     f.clock->advance(1s);

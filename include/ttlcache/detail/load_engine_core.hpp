@@ -331,6 +331,16 @@ class LoadEngine {
     return stats_ && !content_type.empty() ? &stats_->content_type(content_type) : nullptr;
   }
 
+  // The policy's estimate (a content type's or a group's) as Cache::stats() reports it.
+  template <class From, class To>
+  static void copy_estimate(const From& from, To& to) {
+    to.factor = from.factor;
+    to.change_interval = from.change_interval;
+    to.unseen_changes = from.observed_changes;
+    to.told_changes = from.told_changes;
+    to.reads = from.observed_reads;
+  }
+
   CacheStats stats() const {
     CacheStats out;
     if (stats_) {
@@ -344,19 +354,8 @@ class LoadEngine {
     if (options_.ttl_policy) {
       for (const auto& a : options_.ttl_policy->adaptive_stats()) {
         AdaptiveTtlStats& o = out.adaptive_ttl[a.content_type];
-        o.factor = a.factor;
-        o.change_interval = a.change_interval;
-        o.unseen_changes = a.observed_changes;
-        o.told_changes = a.told_changes;
-        o.reads = a.observed_reads;
-        for (const auto& g : a.groups) {
-          AdaptiveTtlGroupStats& og = o.groups[g.group];
-          og.factor = g.factor;
-          og.change_interval = g.change_interval;
-          og.unseen_changes = g.observed_changes;
-          og.told_changes = g.told_changes;
-          og.reads = g.observed_reads;
-        }
+        copy_estimate(a, o);
+        for (const auto& g : a.groups) copy_estimate(g, o.groups[g.group]);
         o.untracked_group_observations = a.untracked_group_observations;
       }
     }
