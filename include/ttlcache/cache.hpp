@@ -17,6 +17,7 @@
 #include "ttlcache/context.hpp"
 #include "ttlcache/detail/key_text.hpp"
 #include "ttlcache/detail/load_engine.hpp"
+#include "ttlcache/detail/loader_ref.hpp"
 #include "ttlcache/entry_options.hpp"
 #include "ttlcache/errors.hpp"
 #include "ttlcache/key_pattern.hpp"
@@ -197,18 +198,18 @@ class Cache {
   template <class Loader>
   LoadResult<V> get_or_load_result(const K& key, Loader&& loader,
                                    const EntryOptions& options = {}) {
-    return engine_->load(key, loader, options);
+    return engine_->load(key, detail::LoaderRef<K, V>(loader), options);
   }
   template <class Loader>
   LoadResult<V> get_or_load_result(const K& key, Loader&& loader, std::string_view content_type,
                                    const Context& context = {}) {
-    return engine_->load(key, loader,
+    return engine_->load(key, detail::LoaderRef<K, V>(loader),
                          EntryOptions().content_type(std::string(content_type), context));
   }
   template <class Loader, class Rep, class Period>
   LoadResult<V> get_or_load_result(const K& key, Loader&& loader,
                                    std::chrono::duration<Rep, Period> ttl, const Tags& tags) {
-    return engine_->load(key, loader, EntryOptions(ttl).tags(tags));
+    return engine_->load(key, detail::LoaderRef<K, V>(loader), EntryOptions(ttl).tags(tags));
   }
 
   /// Looks all keys up at once (one MGET on Redis), calls batch_loader once with the missing

@@ -424,6 +424,56 @@ TEST_CASE("refresh-ahead reloads a key read late in its TTL, so it never misses"
   CHECK(loads == 2);
 }
 
+namespace {
+std::string load_by_name(const std::string& key) { return "f:" + key; }
+}  // namespace
+
+// get_or_load hands the engine a detail::LoaderRef, not the loader's type (so the load path is
+// compiled once per Cache, not once per lambda): every kind of loader must still work, and a
+// load that outlives the call must still run on a copy.
+TEST_CASE("loaders of every kind: functions, const, mutable and move-only lambdas",
+          "[loading][loader]") {
+  auto clock = std::make_shared<FakeClock>();
+  ManualExecutor executor;
+  CacheOptions options = with_clock(clock);
+  options.loading.refresh_ahead_at = 0.8;
+  options.loading.executor = executor.executor();
+  StringCache cache(fail_safe_backend(clock), options);
+
+  CHECK(cache.get_or_load("a", load_by_name, 10s) == "f:a");   // a function, by name
+  CHECK(cache.get_or_load("b", &load_by_name, 10s) == "f:b");  // a function pointer
+  const auto by_key = [](const std::string& key) { return "c:" + key; };
+  CHECK(cache.get_or_load("c", by_key, 10s) == "c:c");
+  CHECK(cache.get_or_load(
+            "d", [] { return "literal"; }, 10s) == "literal");  // made into a V
+  int calls = 0;
+  auto counting = [calls]() mutable { return "m" + std::to_string(++calls); };
+  CHECK(cache.get_or_load("e", counting, 10s) == "m1");
+
+  // A move-only loader loads in the foreground; refresh-ahead cannot copy it, so it skips it.
+  auto move_only = [p = std::make_unique<std::string>("u")] { return *p; };
+  CHECK(cache.get_or_load("f", move_only, 10s) == "u");
+  clock->advance(9s);
+  CHECK(cache.get_or_load("f", move_only, 10s) == "u");
+  CHECK(executor.pending() == 0);
+
+  // A copyable one read as late is refreshed in the background, on a copy of it.
+  CHECK(cache.get_or_load("e", counting, 10s) == "m1");
+  REQUIRE(executor.pending() == 1);
+  executor.run_all();
+  CHECK(cache.get("e") == std::optional<std::string>("m2"));
+  CHECK(counting() == "m2");  // the caller's own loader was copied, not called
+
+  // Timeouts run the loader in the background, so a move-only one is refused, clearly.
+  CacheOptions timed = with_clock(clock);
+  timed.loading.hard_timeout = 1s;
+  StringCache with_timeout(fail_safe_backend(clock), timed);
+  auto move_only_too = [p = std::make_unique<std::string>("x")] { return *p; };
+  CHECK_THROWS_WITH(with_timeout.get_or_load("g", move_only_too, 10s),
+                    Catch::Contains("must be copyable"));
+  CHECK_FALSE(with_timeout.get("g").has_value());
+}
+
 TEST_CASE("loading options that need entry times are rejected over a plain backend",
           "[loading][errors]") {
   CacheOptions options;

@@ -281,9 +281,10 @@ WarmProgress LoadEngine<K, V>::warm(const std::vector<K>& keys, Loader& loader,
       std::vector<std::optional<V>> values(todo.size());
       const std::int64_t started = bg_->clock_us();
       if constexpr (std::is_invocable_v<Loader&, const K&> || std::is_invocable_v<Loader&>) {
+        const LoaderRef<K, V> one(loader);
         for (std::size_t i = 0; i < todo.size(); ++i) {
           try {
-            values[i] = run_loader(loader, todo[i], breq);
+            values[i] = run_loader(one, todo[i], breq);
           } catch (...) {
             ++failed;
           }

@@ -34,6 +34,7 @@
 #include "ttlcache/deadline.hpp"
 #include "ttlcache/detail/background.hpp"
 #include "ttlcache/detail/load_shared.hpp"
+#include "ttlcache/detail/loader_ref.hpp"
 #include "ttlcache/detail/single_flight.hpp"
 #include "ttlcache/detail/tag_type_index.hpp"
 #include "ttlcache/entry_options.hpp"
@@ -281,8 +282,7 @@ class LoadEngine {
 
   /// get_or_load's engine. A value that loaded is always returned, even when storing it fails
   /// (the failure is counted); with fail-safe, a backend that cannot be read is a miss.
-  template <class Loader>
-  LoadResult<V> load(const K& key, Loader& loader, const EntryOptions& eo) {
+  LoadResult<V> load(const K& key, const LoaderRef<K, V>& loader, const EntryOptions& eo) {
     Request req = request(eo, key);
     observe(req, TtlObservation::Kind::read);
     if (req.tags) tag_support(*backend_);  // a clear error before anything when not tag-aware
@@ -458,8 +458,7 @@ class LoadEngine {
   }
 
   // The path over a backend that keeps entry times (fail-safe, early refresh, refresh-ahead).
-  template <class Loader>
-  LoadResult<V> load_timed(const K& key, Loader& loader, const Request& req) {
+  LoadResult<V> load_timed(const K& key, const LoaderRef<K, V>& loader, const Request& req) {
     std::optional<Timed<V>> entry;
     try {
       entry = call("get", req, [&] { return timed_->get_timed(key); });
@@ -549,27 +548,23 @@ class LoadEngine {
   // stale-while-revalidate serves) under fail-safe, kept for fail_safe_ttl if the reload fails.
   // False when the reload cannot run in the background (a move-only loader, or the tag stamps
   // could not be read), so stale-while-revalidate loads in the foreground instead.
-  template <class Loader>
-  bool refresh_ahead(const K& key, Loader& loader, const Request& req, const Timed<V>& current,
-                     bool expired) {
-    if constexpr (std::is_copy_constructible_v<std::decay_t<Loader>>) {
-      {  // one refresh per key at a time; a load already running will store a fresh value
-        std::lock_guard<std::mutex> lock(bg_->mutex);
-        if (bg_->running.count(key) != 0) return true;
-      }
-      try {
-        const auto ttl = req.ttl();
-        const bool keep = expired && req.fail_safe;
-        std::optional<Timed<V>> previous;  // copied only when someone needs it
-        if (keep || bg_->compares_reloads(req.content_type)) previous = current;
-        start_background(key, loader, req, stamps_for(req, ttl), std::move(previous), keep);
-      } catch (const error&) {  // the stamps could not be read: no refresh this time
-        return false;
-      }
-      return true;
-    } else {
+  bool refresh_ahead(const K& key, const LoaderRef<K, V>& loader, const Request& req,
+                     const Timed<V>& current, bool expired) {
+    if (!loader.copyable()) return false;
+    {  // one refresh per key at a time; a load already running will store a fresh value
+      std::lock_guard<std::mutex> lock(bg_->mutex);
+      if (bg_->running.count(key) != 0) return true;
+    }
+    try {
+      const auto ttl = req.ttl();
+      const bool keep = expired && req.fail_safe;
+      std::optional<Timed<V>> previous;  // copied only when someone needs it
+      if (keep || bg_->compares_reloads(req.content_type)) previous = current;
+      start_background(key, loader, req, stamps_for(req, ttl), std::move(previous), keep);
+    } catch (const error&) {  // the stamps could not be read: no refresh this time
       return false;
     }
+    return true;
   }
 
   // The tag versions a load is stored under, read before it runs (so a tag invalidated during
@@ -584,8 +579,7 @@ class LoadEngine {
   // executor when timeouts are set; fail-safe answers a failure from stale when it can.
   // previous is the copy the load replaces, when it has one: the reload is compared with it
   // while the policy adapts (LoadShared::report_reload).
-  template <class Loader>
-  LoadResult<V> lead_load(const K& key, Loader& loader, const Request& req,
+  LoadResult<V> lead_load(const K& key, const LoaderRef<K, V>& loader, const Request& req,
                           std::optional<Timed<V>>& stale, const Timed<V>* previous = nullptr) {
     const LoadOptions& lo = options_.loading;
     std::unique_ptr<LockLease> lease;
@@ -674,8 +668,7 @@ class LoadEngine {
     return std::nullopt;
   }
 
-  template <class Loader>
-  LoadResult<V> load_with_timeouts(const K& key, Loader& loader, const Request& req,
+  LoadResult<V> load_with_timeouts(const K& key, const LoaderRef<K, V>& loader, const Request& req,
                                    std::optional<Timed<V>>& stale,
                                    const std::optional<std::vector<Stamp>>& stamps,
                                    const Timed<V>* previous) {
@@ -724,49 +717,46 @@ class LoadEngine {
   // Starts (or joins) the background load of key; the loader must be copyable.
   // previous: the copy the load replaces (compared with it while the policy adapts, restored
   // when the load fails and restore_on_failure).
-  template <class Loader>
-  std::shared_ptr<PendingLoad<V>> start_background(const K& key, Loader& loader, const Request& req,
+  std::shared_ptr<PendingLoad<V>> start_background(const K& key, const LoaderRef<K, V>& loader,
+                                                   const Request& req,
                                                    std::optional<std::vector<Stamp>> stamps,
                                                    std::optional<Timed<V>> previous = std::nullopt,
                                                    bool restore_on_failure = false) {
-    if constexpr (!std::is_copy_constructible_v<std::decay_t<Loader>>) {
+    if (!loader.copyable()) {
       throw argument_error(who() +
                            "soft_timeout/hard_timeout run the loader in the background, so "
                            "it must be copyable");
-    } else {
-      std::shared_ptr<PendingLoad<V>> pending;
-      const std::uint64_t epoch = bg_->write_epoch(key);
-      {
-        std::lock_guard<std::mutex> lock(bg_->mutex);
-        auto [it, inserted] = bg_->running.try_emplace(key);
-        // Join the load already running, unless it began before a write this call must see
-        // (then it runs on for its own waiters, and this call starts a newer one).
-        if (!inserted && it->second->epoch >= epoch) return it->second;
-        it->second = std::make_shared<PendingLoad<V>>();
-        it->second->epoch = epoch;
-        pending = it->second;
-      }
-      remember_types(req);  // the background load stores under req's tags
-      LoaderFn fn = [loader = std::decay_t<Loader>(loader), key]() mutable {
-        return invoke_loader(loader, key);
-      };
-      auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn = req.ttl, ct = req.ct,
-                   type = std::string(req.content_type), group = req.group, deadline = req.deadline,
-                   pending, stamps = std::move(stamps), previous = std::move(previous),
-                   restore_on_failure]() mutable {
-        bg->run(key, fn, ttl_fn, ct, type, group, deadline, pending, stamps, previous,
-                restore_on_failure);
-      };
-      try {
-        submit(std::move(task));
-      } catch (...) {
-        pending->fail(std::current_exception());
-        std::lock_guard<std::mutex> lock(bg_->mutex);
-        const auto it = bg_->running.find(key);
-        if (it != bg_->running.end() && it->second == pending) bg_->running.erase(it);
-      }
-      return pending;
     }
+    std::shared_ptr<PendingLoad<V>> pending;
+    const std::uint64_t epoch = bg_->write_epoch(key);
+    {
+      std::lock_guard<std::mutex> lock(bg_->mutex);
+      auto [it, inserted] = bg_->running.try_emplace(key);
+      // Join the load already running, unless it began before a write this call must see
+      // (then it runs on for its own waiters, and this call starts a newer one).
+      if (!inserted && it->second->epoch >= epoch) return it->second;
+      it->second = std::make_shared<PendingLoad<V>>();
+      it->second->epoch = epoch;
+      pending = it->second;
+    }
+    remember_types(req);  // the background load stores under req's tags
+    LoaderFn fn = loader.bind(key);
+    auto task = [bg = bg_, key, fn = std::move(fn), ttl_fn = req.ttl, ct = req.ct,
+                 type = std::string(req.content_type), group = req.group, deadline = req.deadline,
+                 pending, stamps = std::move(stamps), previous = std::move(previous),
+                 restore_on_failure]() mutable {
+      bg->run(key, fn, ttl_fn, ct, type, group, deadline, pending, stamps, previous,
+              restore_on_failure);
+    };
+    try {
+      submit(std::move(task));
+    } catch (...) {
+      pending->fail(std::current_exception());
+      std::lock_guard<std::mutex> lock(bg_->mutex);
+      const auto it = bg_->running.find(key);
+      if (it != bg_->running.end() && it->second == pending) bg_->running.erase(it);
+    }
+    return pending;
   }
 
   void submit(std::function<void()> task) {
@@ -835,12 +825,11 @@ class LoadEngine {
     }
   }
 
-  template <class Loader>
-  V run_loader(Loader& loader, const K& key, const Request& req) {
-    if (!stats_) return invoke_loader(loader, key);
+  V run_loader(const LoaderRef<K, V>& loader, const K& key, const Request& req) {
+    if (!stats_) return loader(key);
     const std::int64_t start = stats_->now_ns();
     try {
-      V value = invoke_loader(loader, key);
+      V value = loader(key);
       stats_->record_load(stats_->now_ns() - start, req.ct);
       return value;
     } catch (...) {
@@ -967,17 +956,6 @@ class LoadEngine {
       case BackendTiming::automatic:
         time_backend_ = !b.in_process;
         break;
-    }
-  }
-
-  template <class Loader>
-  static V invoke_loader(Loader& loader, const K& key) {
-    if constexpr (std::is_invocable_v<Loader&, const K&>) {
-      return static_cast<V>(std::invoke(loader, key));
-    } else {
-      static_assert(std::is_invocable_v<Loader&>,
-                    "a loader is callable as loader(key) or loader() and returns a V");
-      return static_cast<V>(std::invoke(loader));
     }
   }
 
