@@ -38,7 +38,9 @@ namespace ttlcache {
 ///
 /// Reads are logged and replayed by the next writer (logs_reads = true), exactly like
 /// LruPolicy; the extra work over LRU (a sketch increment, whose block may miss the CPU caches)
-/// is paid at replay, by a writer or by a reader whose log is full. Segment sizes are counted
+/// is paid at replay, by a writer or by a reader whose log is full; a read of a key whose count
+/// is already saturated skips the sketch (the node carries the sketch epoch in which it saw
+/// that, in what was padding), which is most reads of a hot key. Segment sizes are counted
 /// in entries: the shard's entry count when it first has to evict is taken as its capacity, so
 /// the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch
 /// and 0.7 bytes of ghosts per entry of capacity.
@@ -55,6 +57,11 @@ class TinyLfuPolicy {
     std::uint32_t prev = nil;
     std::uint32_t next = nil;
     std::uint8_t segment = 0;
+    // The sketch epoch in which this key's estimate was seen saturated (0: not known): its
+    // reads then skip the sketch (the increment would be a no-op) until the next halving. (A
+    // mark 65,536 epochs old matches again: that key's reads then go uncounted for one epoch,
+    // which only nudges eviction order.)
+    std::uint16_t saturated = 0;
   };
 
   template <class Nodes>
@@ -74,9 +81,10 @@ class TinyLfuPolicy {
     // The sketch block is fetched while the list move waits on the neighbouring nodes, and
     // counted after it: the two cache misses overlap instead of adding up.
     const std::uint32_t hash = nodes.key_hash(node);
-    sketch_.prefetch(hash);
-    ++sample_hits_;
     Links& l = nodes.links(node);
+    const bool count = l.saturated != sketch_.epoch();
+    if (count) sketch_.prefetch(hash);
+    ++sample_hits_;
     switch (l.segment) {
       case window:
         lists_[window].move_to_front(nodes, node);
@@ -91,7 +99,7 @@ class TinyLfuPolicy {
         lists_[protect].move_to_front(nodes, node);
         break;
     }
-    sketch_.increment(hash);
+    if (count && sketch_.increment(hash)) l.saturated = sketch_.epoch();
     climb();
   }
 
@@ -99,8 +107,8 @@ class TinyLfuPolicy {
   // starts loading the sketch block and the list neighbours on_access will touch.
   template <class Nodes>
   void prefetch_access(Nodes& nodes, std::uint32_t node) const noexcept {
-    sketch_.prefetch(nodes.key_hash(node));
     const Links& l = nodes.links(node);
+    if (l.saturated != sketch_.epoch()) sketch_.prefetch(nodes.key_hash(node));
     if (l.prev != nil) nodes.prefetch_node(l.prev);
     if (l.next != nil) nodes.prefetch_node(l.next);
   }

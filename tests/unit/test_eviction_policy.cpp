@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ttlcache/detail/frequency_sketch.hpp"
 #include "ttlcache/detail/hash.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "ttlcache/tinylfu_policy.hpp"
@@ -148,6 +149,38 @@ class PolicyDriver {
 };
 
 }  // namespace
+
+// TinyLfuPolicy marks a node whose count is saturated with the sketch's epoch and skips the
+// sketch on its reads until the epoch moves: exact only if the epoch moves whenever a count can
+// fall, and increment() reports saturation exactly.
+TEST_CASE(
+    "frequency sketch: increment reports saturation, and the epoch moves when counts can fall",
+    "[eviction][sketch]") {
+  ttlcache::detail::FrequencySketch sketch;
+  sketch.resize(1024);
+  const std::uint16_t first = sketch.epoch();
+  CHECK(first != 0);
+  const std::uint32_t key = 0x12345678U;
+  for (int i = 1; i < 15; ++i) CHECK_FALSE(sketch.increment(key));
+  CHECK(sketch.increment(key));  // the 15th: saturated
+  CHECK(sketch.frequency(key) == 15);
+  CHECK(sketch.increment(key));  // a no-op now
+  CHECK(sketch.epoch() == first);
+
+  // The halving after 10 x width additions moves the epoch, and the key is no longer saturated.
+  std::uint32_t other = 1;
+  for (int i = 0; i < 20'000 && sketch.epoch() == first; ++i)
+    sketch.increment(other++ * 2654435761U);
+  REQUIRE(sketch.epoch() != first);
+  CHECK(sketch.frequency(key) == 7);
+  CHECK_FALSE(sketch.increment(key));
+
+  // A resize clears every count: the epoch moves too.
+  const std::uint16_t before = sketch.epoch();
+  sketch.resize(4096);
+  CHECK(sketch.epoch() != before);
+  CHECK(sketch.frequency(key) == 0);
+}
 
 TEST_CASE("TinyLFU keeps the hot set through scans, and LRU collapses", "[eviction][scan]") {
   const double lru_plain = hot_hit_ratio<ttlcache::LruPolicy>(false);

@@ -33,6 +33,7 @@ class FrequencySketch {
     mask_ = words - 1;
     additions_ = 0;
     sample_size_ = 10 * words;
+    next_epoch();
   }
 
   /// Keys the sketch was sized for (0 before the first resize).
@@ -56,13 +57,18 @@ class FrequencySketch {
 #endif
   }
 
-  /// Counts one access of hash.
-  void increment(std::uint32_t hash) noexcept {
-    if (storage_.empty()) return;
+  /// Changes whenever counts may go down (each halving, each resize); never 0. While it stays
+  /// the same, a key found saturated stays saturated, so its increments are no-ops.
+  std::uint16_t epoch() const noexcept { return epoch_; }
+
+  /// Counts one access of hash. Returns true when hash's estimate is now 15, the most it can
+  /// be: until epoch() changes, further increments of hash change nothing.
+  bool increment(std::uint32_t hash) noexcept {
+    if (storage_.empty()) return false;
     const Probe p = probe(hash);
     const Counts c = counts(p);
     const std::uint32_t low = least(c);
-    if (low == 15) return;  // saturated everywhere: nothing to add, and no aging pressure
+    if (low == 15) return true;  // saturated everywhere: nothing to add, and no aging pressure
     // Written out rather than looped: GCC -O2 does not unroll a 4-step loop over arrays, and
     // the loop version cost 200 instructions per increment instead of about 50.
     std::uint64_t* const block = storage_.data() + p.block;
@@ -70,7 +76,11 @@ class FrequencySketch {
     if (c.row1 == low) block[p.word1] += std::uint64_t{1} << p.shift1;
     if (c.row2 == low) block[p.word2] += std::uint64_t{1} << p.shift2;
     if (c.row3 == low) block[p.word3] += std::uint64_t{1} << p.shift3;
-    if (++additions_ >= sample_size_) halve();
+    if (++additions_ >= sample_size_) {
+      halve();
+      return false;
+    }
+    return low == 14;  // the rows at the minimum went up by one (conservative update)
   }
 
  private:
@@ -130,6 +140,11 @@ class FrequencySketch {
   void halve() noexcept {
     for (std::uint64_t& w : storage_) w = (w >> 1) & 0x7777777777777777ULL;
     additions_ /= 2;
+    next_epoch();
+  }
+
+  void next_epoch() noexcept {
+    if (++epoch_ == 0) epoch_ = 1;
   }
 
   std::vector<std::uint64_t> storage_;
@@ -137,6 +152,7 @@ class FrequencySketch {
   std::size_t mask_ = 0;
   std::size_t additions_ = 0;
   std::size_t sample_size_ = 0;
+  std::uint16_t epoch_ = 1;
 };
 
 }  // namespace ttlcache::detail
