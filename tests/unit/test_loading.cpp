@@ -88,6 +88,15 @@ struct ManualExecutor {
   }
 };
 
+// Refresh-ahead at `at` of the TTL, with background work kept for the test to run.
+CacheOptions refreshing(const std::shared_ptr<FakeClock>& clock, const ManualExecutor& executor,
+                        double at) {
+  CacheOptions options = with_clock(clock);
+  options.loading.refresh_ahead_at = at;
+  options.loading.executor = executor.executor();
+  return options;
+}
+
 // Counts the batch calls that reach a backend.
 class CountingBackend final : public ttlcache::Backend<std::string, std::string> {
  public:
@@ -400,9 +409,7 @@ TEST_CASE("refresh-ahead reloads a key read late in its TTL, so it never misses"
   auto clock = std::make_shared<FakeClock>();
   auto backend = fail_safe_backend(clock);
   ManualExecutor executor;
-  CacheOptions options = with_clock(clock);
-  options.loading.refresh_ahead_at = 0.8;
-  options.loading.executor = executor.executor();
+  const CacheOptions options = refreshing(clock, executor, 0.8);
   StringCache cache(backend, options);
   int loads = 0;
   auto loader = [&] { return "v" + std::to_string(++loads); };
@@ -435,9 +442,7 @@ TEST_CASE("loaders of every kind: functions, const, mutable and move-only lambda
           "[loading][loader]") {
   auto clock = std::make_shared<FakeClock>();
   ManualExecutor executor;
-  CacheOptions options = with_clock(clock);
-  options.loading.refresh_ahead_at = 0.8;
-  options.loading.executor = executor.executor();
+  const CacheOptions options = refreshing(clock, executor, 0.8);
   StringCache cache(fail_safe_backend(clock), options);
 
   CHECK(cache.get_or_load("a", load_by_name, 10s) == "f:a");   // a function, by name
@@ -756,9 +761,7 @@ TEST_CASE("tags with fail-safe: stale copies are served, but never once a tag wa
 TEST_CASE("tags with refresh-ahead: the reloaded entry keeps its tags", "[loading][tags]") {
   auto clock = std::make_shared<FakeClock>();
   ManualExecutor executor;
-  CacheOptions options = with_clock(clock);
-  options.loading.refresh_ahead_at = 0.5;
-  options.loading.executor = executor.executor();
+  const CacheOptions options = refreshing(clock, executor, 0.5);
   StringCache cache(tagged_fail_safe_backend(clock), options);
   int loads = 0;
   auto loader = [&] { return "v" + std::to_string(++loads); };
