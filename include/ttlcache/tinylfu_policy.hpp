@@ -37,13 +37,15 @@ namespace ttlcache {
 /// at small sizes to settle.
 ///
 /// Reads are logged and replayed by the next writer (logs_reads = true), exactly like
-/// LruPolicy; the extra work over LRU (a sketch increment, whose block may miss the CPU caches)
-/// is paid at replay, by a writer or by a reader whose log is full; a read of a key whose count
-/// is already saturated skips the sketch (the node carries the sketch epoch in which it saw
-/// that, in what was padding), which is most reads of a hot key. Segment sizes are counted
-/// in entries: the shard's entry count when it first has to evict is taken as its capacity, so
-/// the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch
-/// and 0.7 bytes of ghosts per entry of capacity.
+/// LruPolicy. A replayed read of a resident key is counted in its node (4 bits and the sketch
+/// epoch they are counted in, in what was padding) and reaches the sketch four reads at a time,
+/// on promotion and when the key leaves; a duel adds what its two keys still hold. So most reads
+/// cost an LRU move and no sketch probe (a probe is a likely cache miss: the sketch is 8 bytes
+/// per entry), and the estimates are those of adding every read at once, up to the rounding of
+/// a halving. A node known saturated (15) skips counting until the next halving. Segment sizes are
+/// counted in entries: the shard's entry count when it first has to evict is taken as its capacity,
+/// so the policy also works with a weight bound. 12 bytes of Links per entry, 8 bytes of sketch and
+/// 0.7 bytes of ghosts per entry of capacity.
 ///
 /// Thread-safety: none of its own; MemoryShard calls it one call at a time, writers excluded
 /// (replays of logged reads may run beside readers, which never touch Links or this state).
@@ -57,11 +59,11 @@ class TinyLfuPolicy {
     std::uint32_t prev = nil;
     std::uint32_t next = nil;
     std::uint8_t segment = 0;
-    // The sketch epoch in which this key's estimate was seen saturated (0: not known): its
-    // reads then skip the sketch (the increment would be a no-op) until the next halving. (A
-    // mark 65,536 epochs old matches again: that key's reads then go uncounted for one epoch,
-    // which only nudges eviction order.)
-    std::uint16_t saturated = 0;
+    // Reads of this resident key not yet added to the sketch (0..15), counted as of sketch
+    // epoch `epoch` and halved once per later epoch when next looked at, as the sketch halves
+    // its own counts. (Both fit in what was padding: Links stays 12 bytes.)
+    std::uint8_t reads = 0;
+    std::uint16_t epoch = 0;
   };
 
   template <class Nodes>
@@ -78,12 +80,20 @@ class TinyLfuPolicy {
 
   template <class Nodes>
   void on_access(Nodes& nodes, std::uint32_t node) {
-    // The sketch block is fetched while the list move waits on the neighbouring nodes, and
-    // counted after it: the two cache misses overlap instead of adding up.
-    const std::uint32_t hash = nodes.key_hash(node);
+    // A read of a resident key is counted in its node, which the list move touches anyway, and
+    // added to the sketch (1 MB for 100,000 entries: a cache miss per probe) four at a time, on
+    // promotion to the protected segment and when the key leaves; a duel counts what is still
+    // in the node (estimate()). A node at 15 (the sketch's most) is saturated: its reads change
+    // nothing until the next halving.
     Links& l = nodes.links(node);
-    const bool count = l.saturated != sketch_.epoch();
-    if (count) sketch_.prefetch(hash);
+    const std::uint16_t now = sketch_.epoch();
+    std::uint32_t reads = l.epoch == now ? l.reads : aged_reads(l);
+    l.epoch = now;
+    if (reads < saturated) {
+      ++reads;
+      sketch_.note_addition();  // may halve: l.epoch is then one behind, as these reads are
+      if (reads >= reads_per_add) reads = add_reads(nodes.key_hash(node), reads);
+    }
     ++sample_hits_;
     switch (l.segment) {
       case window:
@@ -94,12 +104,13 @@ class TinyLfuPolicy {
         lists_[probation].unlink(nodes, node);
         lists_[protect].push_front(nodes, node, protect);
         shrink_protected(nodes);
+        if (reads < saturated) reads = add_reads(nodes.key_hash(node), reads);
         break;
       default:
         lists_[protect].move_to_front(nodes, node);
         break;
     }
-    if (count && sketch_.increment(hash)) l.saturated = sketch_.epoch();
+    l.reads = static_cast<std::uint8_t>(reads);
     climb();
   }
 
@@ -108,14 +119,20 @@ class TinyLfuPolicy {
   template <class Nodes>
   void prefetch_access(Nodes& nodes, std::uint32_t node) const noexcept {
     const Links& l = nodes.links(node);
-    if (l.saturated != sketch_.epoch()) sketch_.prefetch(nodes.key_hash(node));
+    if (l.segment == probation || l.reads + 1U == reads_per_add) {
+      sketch_.prefetch(nodes.key_hash(node));
+    }
     if (l.prev != nil) nodes.prefetch_node(l.prev);
     if (l.next != nil) nodes.prefetch_node(l.next);
   }
 
   template <class Nodes>
   void on_remove(Nodes& nodes, std::uint32_t node) {
-    lists_[nodes.links(node).segment].unlink(nodes, node);
+    const Links& l = nodes.links(node);
+    // The key's reads outlive it in the sketch: if it comes back, they speak for it.
+    const std::uint32_t reads = aged_reads(l);
+    if (reads != 0 && reads < saturated) sketch_.add(nodes.key_hash(node), reads);
+    lists_[l.segment].unlink(nodes, node);
     --count_;
   }
 
@@ -146,7 +163,7 @@ class TinyLfuPolicy {
     if (evict == nil) return candidate;
     const std::uint32_t candidate_hash = nodes.key_hash(candidate);
     const std::uint32_t evict_hash = nodes.key_hash(evict);
-    if (admit(candidate_hash, evict_hash)) {
+    if (admit(estimate(nodes, candidate), estimate(nodes, evict))) {
       remember(evict_hash, from_main);
       return evict;
     }
@@ -154,9 +171,17 @@ class TinyLfuPolicy {
     return candidate;
   }
 
-  // Introspection for tests and tuning.
+  // Introspection for tests and tuning: the sketch's estimate of a key hash, and a resident
+  // node's estimate in a duel (the sketch's plus the reads the node still holds).
   std::size_t window_size() const noexcept { return lists_[window].size; }
   std::size_t window_target() const noexcept { return window_target_; }
+  std::uint32_t sketch_frequency(std::uint32_t hash) const noexcept {
+    return sketch_.frequency(hash);
+  }
+  template <class Nodes>
+  std::uint32_t frequency(Nodes& nodes, std::uint32_t node) const noexcept {
+    return estimate(nodes, node);
+  }
 
  private:
   static constexpr std::uint8_t window = 0;
@@ -185,6 +210,10 @@ class TinyLfuPolicy {
   // A candidate at least this warm is admitted now and then even if it loses its duel, so that
   // hash collisions forged by an attacker cannot pin a victim forever (Caffeine does the same).
   static constexpr std::uint32_t warm_candidate = 6;
+  // A node's reads go to the sketch this many at a time: a quarter of the sketch probes. (1-8
+  // and the other moments to add them were swept on the traces: docs/eviction.md.)
+  static constexpr std::uint32_t reads_per_add = 4;
+  static constexpr std::uint32_t saturated = 15;
 
   // A segment's list; the segment is recorded in each node so on_remove finds its list.
   struct List : detail::IndexList {
@@ -236,9 +265,29 @@ class TinyLfuPolicy {
     resize_targets();
   }
 
-  bool admit(std::uint32_t candidate_hash, std::uint32_t victim_hash) noexcept {
-    const std::uint32_t candidate = sketch_.frequency(candidate_hash);
-    const std::uint32_t victim = sketch_.frequency(victim_hash);
+  // Adds a node's reads to the sketch; what the node keeps: 0, or saturated if the key's
+  // estimate is now the most the sketch holds.
+  std::uint32_t add_reads(std::uint32_t hash, std::uint32_t reads) noexcept {
+    return sketch_.add(hash, reads) == saturated ? saturated : 0;
+  }
+
+  // A resident key's reads not yet in the sketch, aged to the sketch's current epoch. A
+  // saturated mark stands for counts the sketch holds, which its halving ages: it ages to 0.
+  std::uint32_t aged_reads(const Links& l) const noexcept {
+    const auto behind = static_cast<std::uint16_t>(sketch_.epoch() - l.epoch);
+    if (behind == 0) return l.reads;
+    return behind >= 4 || l.reads == saturated ? 0 : static_cast<std::uint32_t>(l.reads) >> behind;
+  }
+
+  // What the sketch would say of a resident key had each of its reads been added at once.
+  template <class Nodes>
+  std::uint32_t estimate(Nodes& nodes, std::uint32_t node) const noexcept {
+    const std::uint32_t total =
+        sketch_.frequency(nodes.key_hash(node)) + aged_reads(nodes.links(node));
+    return total < 15 ? total : 15;
+  }
+
+  bool admit(std::uint32_t candidate, std::uint32_t victim) noexcept {
     if (candidate > victim) return true;
     if (candidate < warm_candidate) return false;
     // xorshift32: deterministic, so single-threaded replays give the same hit ratio every run.

@@ -134,9 +134,21 @@ class PolicyDriver {
     return false;
   }
 
+  void remove(std::uint64_t key) {
+    const std::uint32_t node = index_.at(key);
+    policy_.on_remove(*this, node);
+    index_.erase(key);
+    free_.push_back(node);
+  }
+
   ttlcache::TinyLfuPolicy::Links& links(std::uint32_t node) { return links_[node]; }
   std::uint32_t key_hash(std::uint32_t node) const { return hashes_[node]; }
   std::size_t window_target() const { return policy_.window_target(); }
+  // What the sketch holds for key, and what a duel would count for it (resident keys only).
+  std::uint32_t in_sketch(std::uint64_t key) const {
+    return policy_.sketch_frequency(static_cast<std::uint32_t>(ttlcache::detail::mix_hash(key)));
+  }
+  std::uint32_t in_duel(std::uint64_t key) { return policy_.frequency(*this, index_.at(key)); }
 
  private:
   std::size_t capacity_;
@@ -150,36 +162,75 @@ class PolicyDriver {
 
 }  // namespace
 
-// TinyLfuPolicy marks a node whose count is saturated with the sketch's epoch and skips the
-// sketch on its reads until the epoch moves: exact only if the epoch moves whenever a count can
-// fall, and increment() reports saturation exactly.
-TEST_CASE(
-    "frequency sketch: increment reports saturation, and the epoch moves when counts can fall",
-    "[eviction][sketch]") {
+// TinyLfuPolicy counts a resident key's reads in its node and adds them to the sketch later,
+// several at once: add(k) must equal k increments, and the epoch must move whenever a count
+// held outside the sketch has to be aged (each halving) or dropped (a resize, by 4 epochs).
+TEST_CASE("frequency sketch: add(k) is k increments, and the epoch ages counts held outside",
+          "[eviction][sketch]") {
+  ttlcache::detail::FrequencySketch one_by_one;
+  ttlcache::detail::FrequencySketch at_once;
+  one_by_one.resize(64);  // small, so that keys share counters
+  at_once.resize(64);
+  std::uint32_t seed = 7;
+  // Under 10 x 64 additions: no halving, which k increments could straddle and one add() not.
+  for (int round = 0; round < 150; ++round) {
+    seed = seed * 1664525U + 1013904223U;
+    const std::uint32_t key = (seed >> 8) % 200;
+    const std::uint32_t count = 1 + (seed >> 4) % 6;
+    std::uint32_t counted = 0;  // increment() counts an addition only below 15
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (one_by_one.frequency(key) < 15) ++counted;
+      one_by_one.increment(key);
+    }
+    const std::uint32_t after = at_once.add(key, count);
+    CHECK(after == one_by_one.frequency(key));
+    for (std::uint32_t i = 0; i < counted; ++i) at_once.note_addition();
+  }
+  REQUIRE(at_once.epoch() == one_by_one.epoch());
+  for (std::uint32_t key = 0; key < 200; ++key)
+    CHECK(at_once.frequency(key) == one_by_one.frequency(key));
+  CHECK(at_once.add(5, 40) == 15);  // saturates, never wraps
+  CHECK(at_once.frequency(5) == 15);
+
+  // Halving after 10 x width additions moves the epoch by one.
   ttlcache::detail::FrequencySketch sketch;
   sketch.resize(1024);
   const std::uint16_t first = sketch.epoch();
   CHECK(first != 0);
-  const std::uint32_t key = 0x12345678U;
-  for (int i = 1; i < 15; ++i) CHECK_FALSE(sketch.increment(key));
-  CHECK(sketch.increment(key));  // the 15th: saturated
-  CHECK(sketch.frequency(key) == 15);
-  CHECK(sketch.increment(key));  // a no-op now
+  CHECK(sketch.add(0x1234U, 9) == 9);
+  for (int i = 0; i < 10 * 1024 - 1; ++i) sketch.note_addition();
   CHECK(sketch.epoch() == first);
+  sketch.note_addition();
+  CHECK(sketch.epoch() == static_cast<std::uint16_t>(first + 1));
+  CHECK(sketch.frequency(0x1234U) == 4);
 
-  // The halving after 10 x width additions moves the epoch, and the key is no longer saturated.
-  std::uint32_t other = 1;
-  for (int i = 0; i < 20'000 && sketch.epoch() == first; ++i)
-    sketch.increment(other++ * 2654435761U);
-  REQUIRE(sketch.epoch() != first);
-  CHECK(sketch.frequency(key) == 7);
-  CHECK_FALSE(sketch.increment(key));
-
-  // A resize clears every count: the epoch moves too.
-  const std::uint16_t before = sketch.epoch();
+  // A resize clears every count, and moves the epoch by 4: a 4-bit count aged 4 times is 0.
   sketch.resize(4096);
-  CHECK(sketch.epoch() != before);
-  CHECK(sketch.frequency(key) == 0);
+  CHECK(sketch.epoch() == static_cast<std::uint16_t>(first + 5));
+  CHECK(sketch.frequency(0x1234U) == 0);
+}
+
+TEST_CASE("TinyLFU: a resident key's reads reach the sketch in fours, on promotion and on removal",
+          "[eviction][sketch]") {
+  PolicyDriver d(100);
+  d.access(1);  // the insert counts once, in the sketch
+  CHECK(d.in_sketch(1) == 1);
+  for (int i = 0; i < 3; ++i) d.access(1);
+  CHECK(d.in_sketch(1) == 1);  // three reads held in the node...
+  CHECK(d.in_duel(1) == 4);    // ...which a duel counts
+  d.access(1);                 // the fourth: all four go to the sketch
+  CHECK(d.in_sketch(1) == 5);
+  CHECK(d.in_duel(1) == 5);
+  d.access(1);
+  d.access(1);
+  d.remove(1);  // the two still held outlive the key
+  CHECK(d.in_sketch(1) == 7);
+
+  for (int i = 0; i < 30; ++i) d.access(2);
+  CHECK(d.in_sketch(2) == 15);  // saturated, and no higher
+  CHECK(d.in_duel(2) == 15);
+  d.remove(2);
+  CHECK(d.in_sketch(2) == 15);
 }
 
 TEST_CASE("TinyLFU keeps the hot set through scans, and LRU collapses", "[eviction][scan]") {

@@ -33,7 +33,9 @@ class FrequencySketch {
     mask_ = words - 1;
     additions_ = 0;
     sample_size_ = 10 * words;
-    next_epoch();
+    // All counts are gone: counts held outside the sketch (see epoch()) must go too, and are
+    // halved away entirely after 4 epochs.
+    for (int i = 0; i < 4; ++i) next_epoch();
   }
 
   /// Keys the sketch was sized for (0 before the first resize).
@@ -57,30 +59,31 @@ class FrequencySketch {
 #endif
   }
 
-  /// Changes whenever counts may go down (each halving, each resize); never 0. While it stays
-  /// the same, a key found saturated stays saturated, so its increments are no-ops.
+  /// Changes whenever counts may go down (each halving, each resize); never 0. A count held
+  /// outside the sketch since epoch e (TinyLfuPolicy keeps a resident key's reads in its node)
+  /// is aged by halving it once per epoch since e, as the sketch halved its own counts; a
+  /// resize, which clears every count, moves the epoch by 4, which halves a 4-bit count to 0.
   std::uint16_t epoch() const noexcept { return epoch_; }
 
-  /// Counts one access of hash. Returns true when hash's estimate is now 15, the most it can
-  /// be: until epoch() changes, further increments of hash change nothing.
-  bool increment(std::uint32_t hash) noexcept {
-    if (storage_.empty()) return false;
-    const Probe p = probe(hash);
-    const Counts c = counts(p);
-    const std::uint32_t low = least(c);
-    if (low == 15) return true;  // saturated everywhere: nothing to add, and no aging pressure
-    // Written out rather than looped: GCC -O2 does not unroll a 4-step loop over arrays, and
-    // the loop version cost 200 instructions per increment instead of about 50.
-    std::uint64_t* const block = storage_.data() + p.block;
-    if (c.row0 == low) block[p.word0] += std::uint64_t{1} << p.shift0;
-    if (c.row1 == low) block[p.word1] += std::uint64_t{1} << p.shift1;
-    if (c.row2 == low) block[p.word2] += std::uint64_t{1} << p.shift2;
-    if (c.row3 == low) block[p.word3] += std::uint64_t{1} << p.shift3;
-    if (++additions_ >= sample_size_) {
-      halve();
-      return false;
-    }
-    return low == 14;  // the rows at the minimum went up by one (conservative update)
+  /// Counts one access of hash (conservative update: the rows at hash's minimum go up by one).
+  void increment(std::uint32_t hash) noexcept {
+    if (storage_.empty()) return;
+    if (raise(hash, 1) < 15) note_addition();
+  }
+
+  /// Adds `count` accesses of hash whose note_addition() calls were made when they happened:
+  /// raises hash's rows to at least min(estimate + count, 15), as `count` conservative
+  /// increments would. Returns hash's estimate afterwards (15: saturated).
+  std::uint32_t add(std::uint32_t hash, std::uint32_t count) noexcept {
+    if (storage_.empty()) return 0;
+    const std::uint32_t before = raise(hash, count);
+    return before + count < 15 ? before + count : 15;
+  }
+
+  /// Counts one access towards the next halving (every 10 x width accesses, which is what
+  /// keeps the sketch following recent popularity), for an access added later with add().
+  void note_addition() noexcept {
+    if (++additions_ >= sample_size_ && !storage_.empty()) halve();
   }
 
  private:
@@ -135,6 +138,24 @@ class FrequencySketch {
     const std::uint32_t a = c.row0 < c.row1 ? c.row0 : c.row1;
     const std::uint32_t b = c.row2 < c.row3 ? c.row2 : c.row3;
     return a < b ? a : b;
+  }
+
+  // Raises hash's rows below min(estimate + count, 15) to that value (count conservative
+  // increments at once); returns the estimate before. Written out rather than looped: GCC -O2
+  // does not unroll a 4-step loop over arrays, and the loop version cost 200 instructions per
+  // increment instead of about 50.
+  std::uint32_t raise(std::uint32_t hash, std::uint32_t count) noexcept {
+    const Probe p = probe(hash);
+    const Counts c = counts(p);
+    const std::uint32_t low = least(c);
+    if (low == 15) return low;  // saturated everywhere: nothing to add, and no aging pressure
+    const std::uint32_t to = low + count < 15 ? low + count : 15;
+    std::uint64_t* const block = storage_.data() + p.block;
+    if (c.row0 < to) block[p.word0] += std::uint64_t{to - c.row0} << p.shift0;
+    if (c.row1 < to) block[p.word1] += std::uint64_t{to - c.row1} << p.shift1;
+    if (c.row2 < to) block[p.word2] += std::uint64_t{to - c.row2} << p.shift2;
+    if (c.row3 < to) block[p.word3] += std::uint64_t{to - c.row3} << p.shift3;
+    return low;
   }
 
   void halve() noexcept {
