@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster_lock_support.hpp"
 #include "cluster_test_support.hpp"
 #include "redis/cluster.hpp"
 #include "ttlcache/redis.hpp"
@@ -20,6 +21,8 @@
 using namespace std::chrono_literals;
 using ttlcache::redis::RedisLockService;
 using ttlcache_test::ClusterSetup;
+using ttlcache_test::lock_key;
+using ttlcache_test::names_on_every_master;
 using ttlcache_test::RawClient;
 using ttlcache_test::unique_namespace;
 
@@ -27,35 +30,6 @@ namespace {
 
 const std::string release_sha = "6fbe84d1140fd2047394924af9d845b83c070bec";
 const std::string extend_sha = "e50f848e374a94192aa6f2e444e7eb8acc16501d";
-
-std::string lock_key(const std::string& ns, const std::string& name) {
-  return ns + "@lock:" + name;
-}
-
-// per_master lock names for each master of the cluster, keyed by the master's port: the names
-// hash to different slots, and together they cover every master.
-std::map<int, std::vector<std::string>> names_on_every_master(const ClusterSetup& cluster,
-                                                              const std::string& ns,
-                                                              std::size_t per_master) {
-  const auto masters = cluster.masters();
-  REQUIRE(masters.size() == 3);
-  std::map<int, std::vector<std::string>> out;
-  std::set<std::uint16_t> slots;
-  std::size_t found = 0;
-  for (int i = 0; found < per_master * masters.size() && i < 10000; ++i) {
-    const std::string name = "job-" + std::to_string(i);
-    const auto slot = ttlcache::redis::detail::hash_slot(lock_key(ns, name));
-    if (!slots.insert(slot).second) continue;
-    auto& names = out[cluster.master_of_slot(slot, masters.front())];
-    if (names.size() < per_master) {
-      names.push_back(name);
-      ++found;
-    }
-  }
-  REQUIRE(out.size() == masters.size());
-  for (const auto& entry : out) REQUIRE(entry.second.size() == per_master);
-  return out;
-}
 
 }  // namespace
 
@@ -162,79 +136,4 @@ TEST_CASE("cluster lock: NOSCRIPT falls back to EVAL on each node's own script c
   }
   CHECK(locks.stats().script_loads >= 1);
   CHECK(locks.stats().released == 3);
-}
-
-TEST_CASE("cluster lock: mutual exclusion across threads with locks on every master",
-          "[redis][cluster][lock][concurrency]") {
-  const auto& cluster = ClusterSetup::shared();
-  const std::string ns = unique_namespace("cluster-lock");
-  auto options = cluster.options(ns);
-  options.pool_size = 4;
-  options.pool_wait_timeout = 30s;
-  // Two services share the threads: exclusion must not depend on sharing one router.
-  RedisLockService first(options);
-  RedisLockService second(options);
-
-  std::vector<std::string> names;
-  for (const auto& entry : names_on_every_master(cluster, ns, 2)) {
-    names.insert(names.end(), entry.second.begin(), entry.second.end());
-  }
-  const std::size_t lock_count = names.size();  // 6: two per master
-  constexpr int threads = 6;
-  constexpr int rounds = 40;
-
-  // Per lock: how many threads are inside, the most ever seen, and a counter incremented by a
-  // load and a separate store (atomics only so that TSan does not flag the ordering Redis
-  // provides): unguarded, increments get lost.
-  std::vector<std::atomic<int>> inside(lock_count);
-  std::vector<std::atomic<int>> max_inside(lock_count);
-  std::vector<std::atomic<long>> counter(lock_count);
-  std::vector<std::atomic<long>> entered(lock_count);  // acquisitions, counted atomically
-  for (std::size_t i = 0; i < lock_count; ++i) {
-    inside[i] = 0;
-    max_inside[i] = 0;
-    counter[i] = 0;
-    entered[i] = 0;
-  }
-  std::atomic<int> failures{0};
-  std::vector<std::thread> workers;
-  workers.reserve(threads);
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      RedisLockService& locks = t % 2 == 0 ? first : second;
-      for (int r = 0; r < rounds; ++r) {
-        // Two threads per lock at a time, walking all the locks: contention on every master.
-        const std::size_t i = static_cast<std::size_t>(t / 2 + r) % lock_count;
-        auto lock = locks.try_lock_for(names[i], 30s, 120s);
-        if (!lock) {
-          failures.fetch_add(1);
-          continue;
-        }
-        entered[i].fetch_add(1);
-        const int now_inside = inside[i].fetch_add(1) + 1;
-        int seen = max_inside[i].load();
-        while (now_inside > seen && !max_inside[i].compare_exchange_weak(seen, now_inside)) {
-        }
-        const long value = counter[i].load(std::memory_order_relaxed);
-        std::this_thread::yield();
-        counter[i].store(value + 1, std::memory_order_relaxed);
-        inside[i].fetch_sub(1);
-        if (!lock->release()) failures.fetch_add(1);
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-
-  CHECK(failures.load() == 0);
-  long total = 0;
-  for (std::size_t i = 0; i < lock_count; ++i) {
-    INFO("lock " << names[i]);
-    CHECK(max_inside[i].load() == 1);
-    CHECK(entered[i].load() > 0);
-    CHECK(counter[i].load() == entered[i].load());
-    total += counter[i].load();
-  }
-  CHECK(total == threads * rounds);
-  CHECK(first.stats().acquired + second.stats().acquired == threads * rounds);
-  CHECK(first.stats().released + second.stats().released == threads * rounds);
 }

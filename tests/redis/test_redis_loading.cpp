@@ -1,10 +1,10 @@
-// Loading on a real redis-server: distributed single-flight across processes, fail-safe stale
-// copies in Redis, and get_many_or_load as one lookup plus one batch write.
+// Loading on a real redis-server: fail-safe stale copies in Redis, and get_many_or_load as one
+// lookup plus one batch write (distributed single-flight across processes: in
+// test_redis_concurrency.cpp).
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -19,50 +19,6 @@
 using namespace std::chrono_literals;
 using ttlcache_test::shared_server;
 using ttlcache_test::unique_namespace;
-
-namespace {
-
-std::string line_of(FILE* peer) {
-  char buffer[256] = {};
-  if (std::fgets(buffer, sizeof buffer, peer) == nullptr) return "<eof>";
-  std::string line(buffer);
-  if (!line.empty() && line.back() == '\n') line.pop_back();
-  return line;
-}
-
-}  // namespace
-
-TEST_CASE("distributed single-flight: 4 processes missing one key load it once",
-          "[redis][loading][multiprocess][concurrency]") {
-  const std::string ns = unique_namespace("loadmp");
-  constexpr int processes = 4;
-  std::vector<FILE*> peers;
-  for (int p = 0; p < processes; ++p) {
-    const std::string command = std::string(TTLCACHE_LOAD_PEER) + " " +
-                                std::to_string(shared_server().port) + " " + ns + " report:7";
-    FILE* peer = ::popen(command.c_str(), "r");
-    REQUIRE(peer != nullptr);
-    peers.push_back(peer);
-  }
-  for (FILE* peer : peers) REQUIRE(line_of(peer) == "ready");
-  auto store = std::make_shared<ttlcache::redis::RedisStore>(
-      ttlcache_test::options_for(shared_server(), ns));
-  store->set("go", "1", 1h);
-
-  int loaded = 0;
-  std::vector<std::string> values;
-  for (FILE* peer : peers) {
-    const std::string line = line_of(peer);
-    CHECK(::pclose(peer) == 0);
-    const auto space = line.find(' ');
-    REQUIRE(space != std::string::npos);
-    if (line.substr(0, space) == "loaded") ++loaded;
-    values.push_back(line.substr(space + 1));
-  }
-  std::printf("distributed single-flight: %d processes, %d load(s)\n", processes, loaded);
-  CHECK(loaded == 1);
-  for (const auto& v : values) CHECK(v == values.front());  // every peer got the one value
-}
 
 TEST_CASE("fail-safe on Redis: the stale copy outlives the TTL and is served when the load fails",
           "[redis][loading][fail_safe]") {

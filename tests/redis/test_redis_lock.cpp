@@ -1,4 +1,5 @@
-// RedisLockService on a real redis-server: exclusion (threads, processes), ownership, expiry.
+// RedisLockService on a real redis-server: ownership, expiry (exclusion across threads and
+// processes: in test_redis_concurrency.cpp).
 // SPDX-License-Identifier: MIT
 // No ';' in test names: catch_discover_tests splits the name there, and the truncated name
 // matches no test case, which Catch reports as a pass.
@@ -349,85 +350,4 @@ TEST_CASE("lock: a killed server gives connection errors naming lock, backend an
       return false;
     }
   }));
-}
-
-TEST_CASE("lock: mutual exclusion across 8 threads", "[redis][lock][concurrency]") {
-  const std::string ns = unique_namespace("lock");
-  auto options = ttlcache_test::options_for(shared_server(), ns);
-  constexpr int threads = 8;
-  constexpr int rounds = 100;
-  // Two services share the threads: exclusion must not depend on sharing one pool.
-  RedisLockService first(options);
-  RedisLockService second(options);
-
-  std::atomic<int> inside{0};
-  std::atomic<int> max_inside{0};
-  // Incremented by a load and a separate store (atomics only so that TSan, which cannot see the
-  // ordering Redis provides, does not call it a race): unguarded, increments get lost.
-  std::atomic<long> counter{0};
-  std::atomic<int> failures{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      RedisLockService& locks = t % 2 == 0 ? first : second;
-      for (int i = 0; i < rounds; ++i) {
-        auto lock = locks.try_lock_for("counter", 30s, 120s);
-        if (!lock) {
-          failures.fetch_add(1);
-          continue;
-        }
-        const int now_inside = inside.fetch_add(1) + 1;
-        int seen = max_inside.load();
-        while (now_inside > seen && !max_inside.compare_exchange_weak(seen, now_inside)) {
-        }
-        const long value = counter.load(std::memory_order_relaxed);
-        std::this_thread::yield();
-        counter.store(value + 1, std::memory_order_relaxed);
-        inside.fetch_sub(1);
-        if (!lock->release()) failures.fetch_add(1);
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-
-  CHECK(failures.load() == 0);
-  CHECK(max_inside.load() == 1);
-  CHECK(counter.load() == threads * rounds);
-  CHECK(first.stats().acquired + second.stats().acquired == threads * rounds);
-  CHECK(first.stats().released + second.stats().released == threads * rounds);
-}
-
-TEST_CASE("lock: mutual exclusion across 4 processes (lock_peer)",
-          "[redis][lock][multiprocess][concurrency]") {
-  const std::string ns = unique_namespace("lockmp");
-  constexpr int processes = 4;
-  constexpr int iterations = 150;
-  std::vector<FILE*> peers;
-  for (int p = 0; p < processes; ++p) {
-    const std::string command = std::string(TTLCACHE_LOCK_PEER) + " " +
-                                std::to_string(shared_server().port) + " " + ns + " counter " +
-                                std::to_string(iterations);
-    FILE* peer = ::popen(command.c_str(), "r");
-    REQUIRE(peer != nullptr);
-    peers.push_back(peer);
-  }
-  auto line_of = [](FILE* peer) {
-    char buffer[256] = {};
-    if (std::fgets(buffer, sizeof buffer, peer) == nullptr) return std::string("<eof>");
-    std::string line(buffer);
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    return line;
-  };
-  for (FILE* peer : peers) CHECK(line_of(peer) == "ready");
-
-  auto store = std::make_shared<ttlcache::redis::RedisStore>(
-      ttlcache_test::options_for(shared_server(), ns));
-  store->set("go", "1", 1h);  // every peer waits for this key, so they contend from the start
-  for (FILE* peer : peers) {
-    CHECK(line_of(peer) == "done " + std::to_string(iterations) + " lost=0");
-    CHECK(::pclose(peer) == 0);
-  }
-  const auto total = store->get("counter");
-  REQUIRE(total);
-  CHECK(std::stoll(*total) == processes * iterations);
 }

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tls_test_support.hpp"
 #include "ttlcache/builder.hpp"
 #include "ttlcache/deadline.hpp"
 #include "ttlcache/errors.hpp"
@@ -35,49 +36,9 @@ using ttlcache::redis::RedisStore;
 
 namespace {
 
-/// The fields of tls.info, written by tls_fixture.sh.
-struct TlsInfo {
-  std::map<std::string, std::string> fields;
-  int port(const std::string& name) const { return std::stoi(fields.at(name + "_port")); }
-  const std::string& operator[](const std::string& name) const { return fields.at(name); }
-};
-
-const TlsInfo& tls_servers() {
-  static const TlsInfo info = [] {
-    const char* path = std::getenv("TTLCACHE_TEST_TLS_INFO");
-    if (path == nullptr || *path == '\0') {
-      throw std::runtime_error(
-          "TTLCACHE_TEST_TLS_INFO is not set: run the TLS tests through ctest, which starts the "
-          "TLS servers (fixture test redis_tls_start)");
-    }
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error(std::string("cannot read the TLS fixture file ") + path);
-    TlsInfo out;
-    std::string line;
-    while (std::getline(in, line)) {
-      const auto eq = line.find('=');
-      if (eq != std::string::npos) out.fields[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return out;
-  }();
-  return info;
-}
-
-std::string unique_namespace(const std::string& tag) {
-  static std::atomic<unsigned> counter{0};
-  return "tls-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
-
-/// rediss:// to the named fixture server, trusting the fixture's CA.
-RedisOptions tls_options(const std::string& server, const std::string& tag) {
-  RedisOptions options =
-      RedisOptions::from_url("rediss://127.0.0.1:" + std::to_string(tls_servers().port(server)));
-  options.tls_ca_file = tls_servers()["ca_file"];
-  options.key_namespace = unique_namespace(tag);
-  options.connect_timeout = 3s;
-  options.command_timeout = 3s;
-  return options;
-}
+using ttlcache_test::tls::tls_options;
+using ttlcache_test::tls::tls_servers;
+using ttlcache_test::tls::unique_namespace;
 
 /// The message of the error a fresh store's first connection throws (connect_on_start).
 template <class Error>
@@ -280,39 +241,6 @@ TEST_CASE("TLS: the host name is checked too (localhost, tls_server_name, tls_ca
   auto named = tls_options("wrong_host", "names");
   named.tls_server_name = "wrong.example.com";
   RedisStore(named).ping();
-}
-
-TEST_CASE("TLS: the pool shares its connections between threads", "[redis][tls][concurrency]") {
-  auto options = tls_options("good", "pool");
-  options.pool_size = 3;
-  options.pool_wait_timeout = 10s;
-  RedisStore store(options);
-  constexpr int threads = 6;
-  constexpr int rounds = 100;
-  std::atomic<int> wrong{0};
-  std::atomic<int> errors{0};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int i = 0; i < rounds; ++i) {
-        const std::string key = "k" + std::to_string(t) + "-" + std::to_string(i % 10);
-        const std::string value = "v" + std::to_string(t) + "-" + std::to_string(i);
-        try {
-          store.set(key, value, 10s);
-          if (store.get(key) != value) wrong.fetch_add(1);
-        } catch (const ttlcache::error&) {
-          errors.fetch_add(1);
-        }
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  CHECK(wrong.load() == 0);
-  CHECK(errors.load() == 0);
-  const auto stats = store.stats();
-  CHECK(stats.connects >= 1);
-  CHECK(stats.connects <= 3);  // reused, not one connection per call
-  CHECK(stats.discarded == 0);
 }
 
 TEST_CASE("TLS: the pub/sub bus delivers messages between two instances", "[redis][tls]") {

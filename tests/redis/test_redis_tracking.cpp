@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "redis_test_support.hpp"
+#include "tracking_test_support.hpp"
 #include "ttlcache/redis/tracking.hpp"
 
 using namespace std::chrono_literals;
@@ -24,18 +25,6 @@ using ttlcache::redis::TrackingOptions;
 using ttlcache::redis::ValueFormat;
 
 namespace {
-
-// Polls cond (cheap, in-process state) until it holds or bound passes; the caller REQUIREs the
-// result with a message saying what did not happen.
-template <class Cond>
-bool wait_until(Cond cond, std::chrono::milliseconds bound = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 // redis-cli as a separate process; returns its standard output without the final newline.
 std::string redis_cli(int port, const std::string& args) {
@@ -51,37 +40,6 @@ std::string redis_cli(int port, const std::string& args) {
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
-
-std::shared_ptr<RedisStore> plain_store(int port, const std::string& ns) {
-  RedisOptions options;
-  options.host = "127.0.0.1";
-  options.port = port;
-  options.key_namespace = ns;
-  options.value_format = ValueFormat::plain;
-  return std::make_shared<RedisStore>(options);
-}
-
-struct Near {
-  std::shared_ptr<RedisStore> store;
-  ttlcache::redis::NearCache<std::string, std::string> near;
-
-  Near(int port, const std::string& ns, TrackingMode mode)
-      : store(plain_store(port, ns)),
-        near(ttlcache::redis::make_tracked_backend<std::string, std::string>(
-            store, TrackingOptions{mode, 1000ms})) {
-    REQUIRE(near.bus->wait_until_subscribed(10s));
-  }
-  ttlcache::TieredBackend<std::string, std::string>& tiered() { return *near.backend; }
-  ttlcache::redis::TrackingStats stats() const { return near.bus->stats(); }
-
-  // Reads key until it sits in L1 (the first read fills it) and returns what L1 holds.
-  std::optional<std::string> fill(const std::string& key) {
-    const auto value = tiered().get(key);
-    REQUIRE(value.has_value());
-    REQUIRE(tiered().l1().get(key) == value);
-    return value;
-  }
-};
 
 const char* mode_name(TrackingMode mode) {
   return mode == TrackingMode::broadcast ? "broadcast" : "keys_read";
@@ -283,49 +241,6 @@ TEST_CASE("plain value format: framed values still read, damaged ones are counte
   // A plain value that would read back as a header is refused, nothing sent.
   CHECK_THROWS_AS(plain->set("x", std::string("\xF5TC-raw", 7), 1min), ttlcache::argument_error);
   CHECK_FALSE(plain->contains("x"));
-}
-
-TEST_CASE("near cache: readers racing a foreign writer end with its last value",
-          "[redis][tracking][concurrency]") {
-  OwnServer server;
-  const std::string ns = unique_namespace("race");
-  Near n(server.port(), ns, TrackingMode::broadcast);
-  constexpr int writes = 200;
-  RawClient writer(server.port());
-  writer.command({"SET", ns + ":k", "0", "PX", "600000"});
-  REQUIRE(wait_until([&] { return n.stats().invalidations == 1; }));
-
-  std::atomic<bool> stop{false};
-  std::atomic<long> reads{0};
-  std::atomic<long> bad{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 2; ++t) {
-    readers.emplace_back([&] {
-      while (!stop.load()) {
-        try {
-          const auto value = n.tiered().get("k");
-          if (!value || value->empty()) bad.fetch_add(1);  // the key always holds a number
-        } catch (...) {
-          bad.fetch_add(1);
-        }
-        reads.fetch_add(1);
-      }
-    });
-  }
-  for (int i = 1; i <= writes; ++i) {
-    writer.command({"SET", ns + ":k", std::to_string(i), "PX", "600000"});
-  }
-  // Every write is reported (broadcast): once all reports are applied, no older value may stay.
-  const bool all_reported = wait_until([&] { return n.stats().invalidations == 1 + writes; });
-  stop.store(true);
-  for (auto& r : readers) r.join();
-  REQUIRE(all_reported);
-  CHECK(bad.load() == 0);
-  CHECK(reads.load() > 0);
-  const auto held = n.tiered().l1().get("k");
-  CHECK((!held || *held == std::to_string(writes)));
-  CHECK(n.tiered().get("k") == std::to_string(writes));
-  CHECK(n.tiered().get("k") == std::to_string(writes));  // now from L1
 }
 
 TEST_CASE("near cache: a user that may not track never gets it healthy, reads go to Redis",

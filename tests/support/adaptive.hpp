@@ -1,5 +1,7 @@
 // Shared by the adaptive TTL tests: their DynamicTTL configuration, a queue that runs background
-// loads when the test says so, and a TtlPolicy that records what the cache tells it.
+// loads when the test says so, a TtlPolicy that records what the cache tells it, and the fixtures
+// of test_adaptive_ttl.cpp and test_adaptive_groups.cpp (also used by their concurrency cases in
+// test_concurrency_dynamic_ttl.cpp).
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -7,12 +9,14 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "ttlcache/clock.hpp"
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/load_options.hpp"
 #include "ttlcache/ttl_policy.hpp"
@@ -114,6 +118,54 @@ class RecordingPolicy final : public ttlcache::TtlPolicy {
   bool adapts_;
   mutable std::mutex mutex_;
   mutable std::vector<Seen> seen_;
+};
+
+/// A DynamicTTL on a fake clock (adaptive_config(100.0) unless told), observed for type "t".
+struct AdaptiveFixture {
+  std::shared_ptr<ttlcache::FakeClock> clock = std::make_shared<ttlcache::FakeClock>();
+  std::shared_ptr<ttlcache::DynamicTTL> policy;
+
+  explicit AdaptiveFixture(ttlcache::DynamicTtlConfig config = adaptive_config(100.0))
+      : policy(std::make_shared<ttlcache::DynamicTTL>(std::move(config), clock)) {}
+
+  void see(ttlcache::TtlObservation::Kind kind, std::string_view type = "t") const {
+    policy->observe(ttlcache::TtlObservation{kind, type, clock->now()});
+  }
+  double ttl_s(std::string_view type = "t") const {
+    return static_cast<double>(policy->ttl_for(type, {}).count()) / 1000.0;
+  }
+  double factor() const {
+    for (const auto& s : policy->adaptive_stats()) {
+      if (s.content_type == "t") return s.factor;
+    }
+    return 0.0;
+  }
+};
+
+/// The same with key groups (adaptive_config(8.0) unless told).
+struct GroupFixture {
+  std::shared_ptr<ttlcache::FakeClock> clock = std::make_shared<ttlcache::FakeClock>();
+  std::shared_ptr<ttlcache::DynamicTTL> policy;
+
+  explicit GroupFixture(ttlcache::DynamicTtlConfig config = adaptive_config(8.0))
+      : policy(std::make_shared<ttlcache::DynamicTTL>(std::move(config), clock)) {}
+
+  void see(ttlcache::TtlObservation::Kind kind, std::string_view group,
+           std::string_view type = "t") const {
+    ttlcache::TtlObservation o{kind, type, clock->now()};
+    o.group = group;
+    policy->observe(o);
+  }
+  double ttl_s(std::string_view group, std::string_view type = "t") const {
+    return static_cast<double>(policy->ttl_for_group(type, group, {}).count()) / 1000.0;
+  }
+  const ttlcache::AdaptiveTypeStats* stats_of(const std::vector<ttlcache::AdaptiveTypeStats>& all,
+                                              std::string_view type = "t") const {
+    for (const auto& s : all) {
+      if (s.content_type == type) return &s;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace ttlcache_test

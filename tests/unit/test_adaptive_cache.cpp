@@ -14,6 +14,8 @@
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/metrics_export.hpp"
 
+#include "support/adaptive_cache.hpp"
+
 using namespace std::chrono_literals;
 using ttlcache::CacheBuilder;
 using ttlcache::ContentTypeTtl;
@@ -24,34 +26,7 @@ using ttlcache::FakeClock;
 
 namespace {
 
-// "view" and "list" (60 s in the table, up to x8), no jitter, UTC.
-DynamicTtlConfig config(bool adaptive) {
-  DynamicTtlConfig c;
-  c.utc_offset = 0min;
-  c.jitter_percent = 0.0;
-  c.min_ttl = 1s;
-  c.max_ttl = 7200s;
-  c.content_types = {ContentTypeTtl("view", 60s), ContentTypeTtl("list", 60s)};
-  c.adaptive.enabled = adaptive;
-  c.adaptive.max_factor = 8.0;
-  return c;
-}
-
-struct Fixture {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<DynamicTTL> policy;
-  ttlcache::Cache<std::string, std::string> cache;
-
-  explicit Fixture(bool adaptive = true)
-      : policy(std::make_shared<DynamicTTL>(config(adaptive), clock)),
-        cache(CacheBuilder<std::string, std::string>("adaptive")
-                  .clock(clock)
-                  .tags()
-                  .ttl_policy(policy)
-                  .build()) {}
-
-  ttlcache::TtlExplanation explain(const char* type) const { return policy->explain(type, {}); }
-};
+using Fixture = ttlcache_test::AdaptiveCacheFixture;
 
 }  // namespace
 
@@ -163,32 +138,4 @@ TEST_CASE("adaptive cache: the tag-to-type map is bounded", "[adaptive][cache]")
   }
   CHECK(index.types_of_tags({"many"}).size() == TagTypeIndex::types_per_name);
   CHECK(index.types_of_entity("many").empty());
-}
-
-TEST_CASE("adaptive cache: stores, tag invalidations and stats from many threads",
-          "[adaptive][cache][concurrency]") {
-  Fixture f;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 3; ++t) {
-    threads.emplace_back([&f, t] {
-      for (int i = 0; i < 2'000; ++i) {
-        const std::string tag = "u:" + std::to_string(i % 50);
-        const char* type = t == 0 ? "view" : "list";
-        if (t == 2 && i % 3 == 0) {
-          f.cache.invalidate_tag(tag);
-        } else if (t == 2 && i % 100 == 1) {
-          (void)ttlcache::to_prometheus(f.cache.stats());
-        } else {
-          f.cache.set("k" + std::to_string(i % 200), "v",
-                      EntryOptions().content_type(type).tag(tag));
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  const auto s = f.cache.stats();
-  REQUIRE(s.adaptive_ttl.count("view") == 1);
-  // Every set() of "view" is a told change; invalidations of its tags add to them.
-  CHECK(s.adaptive_ttl.at("view").told_changes >= 2'000);
-  CHECK(s.adaptive_ttl.at("view").unseen_changes == 0);
 }

@@ -36,29 +36,7 @@ using Kind = ttlcache::TtlObservation::Kind;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<DynamicTTL> policy;
-
-  explicit Fixture(DynamicTtlConfig config = adaptive_config(8.0))
-      : policy(std::make_shared<DynamicTTL>(std::move(config), clock)) {}
-
-  void see(Kind kind, std::string_view group, std::string_view type = "t") const {
-    TtlObservation o{kind, type, clock->now()};
-    o.group = group;
-    policy->observe(o);
-  }
-  double ttl_s(std::string_view group, std::string_view type = "t") const {
-    return static_cast<double>(policy->ttl_for_group(type, group, {}).count()) / 1000.0;
-  }
-  const ttlcache::AdaptiveTypeStats* stats_of(const std::vector<ttlcache::AdaptiveTypeStats>& all,
-                                              std::string_view type = "t") const {
-    for (const auto& s : all) {
-      if (s.content_type == type) return &s;
-    }
-    return nullptr;
-  }
-};
+using Fixture = ttlcache_test::GroupFixture;
 
 // One round every 10 s: group "fast" changed unseen (a reload found another value, no age),
 // group "slow" read and never changed.
@@ -228,53 +206,6 @@ TEST_CASE("adaptive groups: max_groups in JSON and C++, validated",
   auto code = adaptive_config(8.0);
   code.adaptive.max_groups = 70'000;
   CHECK_THROWS_WITH(code.validate(), Catch::Contains("$.adaptive.max_groups"));
-}
-
-TEST_CASE("adaptive groups: many groups observed and read from several threads, with reloads",
-          "[dynamic_ttl][adaptive][groups][concurrency]") {
-  Fixture f(adaptive_config(8.0, 20));
-  std::atomic<long> out_of_bounds{0};
-  std::atomic<bool> stop{false};
-  std::atomic<long> calls{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 3; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 200'000 && !stop.load(); ++i) {
-        calls.fetch_add(1, std::memory_order_relaxed);
-        const std::string group = "g" + std::to_string((i * 7 + t) % 50);
-        f.see(i % 4 == 0 ? Kind::reload_changed : Kind::read, group);
-        const auto ms = f.policy->ttl_for_group("t", group, {}).count();
-        if (ms < 1'000 || ms > 7'200'000) out_of_bounds.fetch_add(1);
-        if (t == 2 && i % 500 == 0) {
-          (void)f.policy->adaptive_stats();
-          (void)f.policy->explain("t", group, {});
-        }
-      }
-    });
-  }
-  // 200 reloads while the threads run (they stop after them, or after 200,000 calls each),
-  // every fourth turning adaptation off, which frees the groups under the readers' feet.
-  for (int reload = 0; reload < 200; ++reload) {
-    auto c = adaptive_config(8.0, 20);
-    c.adaptive.enabled = reload % 4 != 3;
-    f.policy->reload(c);
-    std::this_thread::yield();
-  }
-  stop = true;
-  for (auto& t : threads) t.join();
-  auto off = adaptive_config(8.0, 20);
-  off.adaptive.enabled = false;
-  f.policy->reload(off);  // a clean start for the check below
-  f.policy->reload(adaptive_config(8.0, 20));
-  INFO(calls.load() << " calls during 200 reloads");
-  CHECK(out_of_bounds.load() == 0);
-  // After the threads: 50 groups into a bound of 20, on one thread.
-  for (int g = 0; g < 50; ++g) f.see(Kind::read, "g" + std::to_string(g));
-  const auto all = f.policy->adaptive_stats();
-  const auto* t = f.stats_of(all);
-  REQUIRE(t != nullptr);
-  CHECK(t->groups.size() == 20);
-  CHECK(t->untracked_group_observations == 30);
 }
 
 // ---- through a Cache ----

@@ -384,47 +384,6 @@ TEST_CASE("adaptive reload: prefix and pattern invalidations report the content 
   CHECK_FALSE(cache.get("feed:3").has_value());
 }
 
-TEST_CASE("adaptive reload: refreshes compared on the cache's own threads while others read",
-          "[adaptive][reload][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto rec = std::make_shared<RecordingPolicy>();
-  auto cache = CacheBuilder<std::string, std::string>("reload-threads")
-                   .clock(clock)
-                   .ttl_policy(rec)
-                   .refresh_ahead(0.5)
-                   .background_threads(2)
-                   .build();
-  std::atomic<int> loads{0};
-  auto loader = [&loads] { return "v" + std::to_string(loads.fetch_add(1) % 3); };
-  const auto opts = EntryOptions().content_type("feed");
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 3; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 1'000; ++i) {
-        cache.get_or_load("k" + std::to_string((i + t) % 20), loader, opts);
-        clock->advance(20ms);  // 60 s in all: entries pass half their 60 s TTL
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  // One more refresh for sure (of a key no thread used), then wait (bounded) until a worker
-  // has compared it.
-  cache.get_or_load("final", loader, opts);
-  const std::size_t before = rec->reloads().size();
-  clock->advance(40s);
-  cache.get_or_load("final", loader, opts);
-  const auto until = std::chrono::steady_clock::now() + 20s;
-  while (rec->reloads().size() == before && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(1ms);
-  }
-  INFO("no background refresh reported within 20 s");
-  REQUIRE(rec->reloads().size() > before);
-  for (const auto& r : rec->reloads()) {
-    CHECK(r.type == "feed");
-    CHECK(r.age > 0ms);
-  }
-}
-
 TEST_CASE("adaptive reload: a raced reload and a throwing equality report nothing",
           "[adaptive][reload]") {
   auto clock = std::make_shared<FakeClock>();

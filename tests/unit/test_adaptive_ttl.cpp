@@ -29,26 +29,7 @@ using Kind = ttlcache::TtlObservation::Kind;
 
 namespace {
 
-struct Fixture {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<DynamicTTL> policy;
-
-  explicit Fixture(DynamicTtlConfig config = adaptive_config(100.0))
-      : policy(std::make_shared<DynamicTTL>(std::move(config), clock)) {}
-
-  void see(Kind kind, std::string_view type = "t") const {
-    policy->observe(TtlObservation{kind, type, clock->now()});
-  }
-  double ttl_s(std::string_view type = "t") const {
-    return static_cast<double>(policy->ttl_for(type, {}).count()) / 1000.0;
-  }
-  double factor() const {
-    for (const auto& s : policy->adaptive_stats()) {
-      if (s.content_type == "t") return s.factor;
-    }
-    return 0.0;
-  }
-};
+using Fixture = ttlcache_test::AdaptiveFixture;
 
 }  // namespace
 
@@ -305,31 +286,4 @@ TEST_CASE("adaptive: JSON and builder round trip, validation", "[dynamic_ttl][ad
     INFO(bad);
     CHECK_THROWS_AS(DynamicTtlConfig::from_json(bad), ttlcache::config_error);
   }
-}
-
-TEST_CASE("adaptive: observe and ttl_for from many threads, with reloads",
-          "[dynamic_ttl][adaptive][concurrency]") {
-  Fixture f;
-  std::atomic<bool> stop{false};
-  std::atomic<long> out_of_bounds{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 3; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 20'000 && !stop.load(std::memory_order_relaxed); ++i) {
-        f.see(i % 3 == 0 ? Kind::write : Kind::read, t == 0 ? "t" : "other");
-        const auto ms = f.policy->ttl_for("t", {}).count();
-        if (ms < 1'000 || ms > 7'200'000) out_of_bounds.fetch_add(1);
-        if (t == 2 && i % 1000 == 0) (void)f.policy->adaptive_stats();
-      }
-    });
-  }
-  for (int i = 0; i < 50; ++i) {
-    auto c = adaptive_config(100.0);
-    c.adaptive.enabled = i % 5 != 4;
-    f.policy->reload(c);
-    f.clock->advance(1s);
-  }
-  stop = true;
-  for (auto& t : threads) t.join();
-  CHECK(out_of_bounds.load() == 0);
 }

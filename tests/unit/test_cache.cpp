@@ -1,19 +1,14 @@
-// Tests for Cache<K,V>: the typed API, TTL handling, policies and single-flight loading.
+// Tests for Cache<K,V>: the typed API, TTL handling, policies and single-flight loading (its
+// concurrency cases are in test_concurrency_loading.cpp).
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "support/gate.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 using namespace std::chrono_literals;
@@ -42,8 +37,6 @@ class TablePolicy final : public ttlcache::TtlPolicy {
     return base;
   }
 };
-
-using ttlcache_test::Gate;
 
 }  // namespace
 
@@ -153,142 +146,6 @@ TEST_CASE("get_or_load passes the loader's exception on and caches nothing", "[c
   CHECK_THROWS_AS(cache.get_or_load("k", failing, 1min), std::runtime_error);
   CHECK(loads == 2);
   CHECK(cache.loads_in_flight() == 0);
-}
-
-TEST_CASE("64 threads on one cold key run the loader exactly once", "[cache][load][concurrency]") {
-  StringCache cache;
-  std::atomic<int> loads{0};
-  std::atomic<int> arrived{0};
-  constexpr int threads = 64;
-  std::vector<std::thread> workers;
-  std::vector<std::string> results(threads);
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      ++arrived;
-      while (arrived.load() < threads) std::this_thread::yield();
-      results[t] = cache.get_or_load(
-          "hot",
-          [&] {
-            ++loads;
-            // Long enough that every thread arrives while the load runs.
-            std::this_thread::sleep_for(100ms);
-            return std::string("loaded");
-          },
-          1min);
-    });
-  }
-  for (auto& w : workers) w.join();
-  CHECK(loads.load() == 1);
-  for (const auto& r : results) CHECK(r == "loaded");
-}
-
-namespace {
-
-// A key that reports when a thread finds it already in a map. SingleFlight keeps in-flight
-// loads in an unordered_map under a lock: a caller whose lookup finds the running load (its
-// key compares equal) has joined it, and the load cannot be forgotten before that lock is
-// released. So "every other thread compared equal" means "every other thread is a waiter".
-struct JoinKey {
-  std::string name;
-  bool operator==(const JoinKey& other) const;
-};
-
-struct JoinCounter {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<bool> joined;  // by worker index
-  int count = 0;
-};
-JoinCounter join_counter;
-thread_local int worker_index = -1;
-
-bool JoinKey::operator==(const JoinKey& other) const {
-  const bool equal = name == other.name;
-  if (equal && worker_index >= 0) {
-    std::lock_guard<std::mutex> lock(join_counter.mutex);
-    if (!join_counter.joined[static_cast<std::size_t>(worker_index)]) {
-      join_counter.joined[static_cast<std::size_t>(worker_index)] = true;
-      ++join_counter.count;
-      join_counter.cv.notify_all();
-    }
-  }
-  return equal;
-}
-
-}  // namespace
-
-template <>
-struct std::hash<JoinKey> {
-  std::size_t operator()(const JoinKey& k) const noexcept {
-    return std::hash<std::string>{}(k.name);
-  }
-};
-
-TEST_CASE("every waiter receives the loader's exception", "[cache][load][concurrency]") {
-  // No sleep: the loader holds the load open until every other thread has joined it, so a late
-  // thread can never start a second load, however slow the machine (TSan, load).
-  Cache<JoinKey, std::string> cache;
-  constexpr int threads = 16;
-  {
-    std::lock_guard<std::mutex> lock(join_counter.mutex);
-    join_counter.joined.assign(threads, false);
-    join_counter.count = 0;
-  }
-  std::atomic<int> loads{0};
-  std::atomic<int> failures{0};
-  std::atomic<bool> all_joined{true};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      worker_index = t;
-      try {
-        cache.get_or_load(
-            JoinKey{"hot"},
-            [&]() -> std::string {
-              ++loads;
-              std::unique_lock<std::mutex> lock(join_counter.mutex);
-              // Bounded, so a change in how loads are joined fails the test instead of hanging.
-              const bool joined = join_counter.cv.wait_for(lock, std::chrono::seconds(30), [&] {
-                const int self = join_counter.joined[static_cast<std::size_t>(t)] ? 1 : 0;
-                return join_counter.count - self == threads - 1;
-              });
-              if (!joined) all_joined = false;
-              throw std::runtime_error("boom");
-            },
-            1min);
-      } catch (const std::runtime_error& e) {
-        if (std::string(e.what()) == "boom") ++failures;
-      }
-      worker_index = -1;
-    });
-  }
-  for (auto& w : workers) w.join();
-  CHECK(all_joined.load());
-  CHECK(loads.load() == 1);
-  CHECK(failures.load() == threads);
-  CHECK(cache.get(JoinKey{"hot"}) == std::nullopt);  // a failed load caches nothing
-}
-
-TEST_CASE("loads of different keys run in parallel", "[cache][load][concurrency]") {
-  StringCache cache;
-  Gate b_loaded;
-  // The loader for "a" can only finish once "b" has been loaded: if loads were serialised
-  // across keys, this would deadlock.
-  std::thread a([&] {
-    cache.get_or_load(
-        "a",
-        [&] {
-          b_loaded.wait();
-          return std::string("A");
-        },
-        1min);
-  });
-  std::this_thread::sleep_for(20ms);
-  CHECK(cache.get_or_load(
-            "b", [] { return std::string("B"); }, 1min) == "B");
-  b_loaded.open();
-  a.join();
-  CHECK(cache.get("a") == std::optional<std::string>("A"));
 }
 
 TEST_CASE("cache with DynamicTTL: content type, context and hour decide the TTL",
@@ -411,55 +268,4 @@ TEST_CASE("a load that read its source before a write does not store over that w
   CHECK(many.size() == 2);
   CHECK(cache.get("a") == std::optional<std::string>("old-a"));  // untouched keys are stored
   CHECK(cache.get("b") == std::optional<std::string>("new-b"));
-}
-
-// A read that begins after a write (or an invalidation) has returned must not be handed the
-// answer of a load that began before it: single-flight would otherwise give it the older value
-// (found by the service's "a write is visible once it returns" check on Redis). It waits for
-// that load to end, then loads again.
-TEST_CASE("a read that begins after a write does not join a load that began before it",
-          "[cache][loading][concurrency]") {
-  using namespace std::chrono_literals;
-  for (const bool by_tag : {false, true}) {
-    CAPTURE(by_tag);
-    auto cache = ttlcache::CacheBuilder<std::string, std::string>("epoch").tags().build();
-    const auto opts = ttlcache::EntryOptions().ttl(1min).tag("t");
-    ttlcache_test::Gate entered;
-    ttlcache_test::Gate release;
-    std::string first_got;
-    std::thread first([&] {
-      first_got = cache.get_or_load(
-          "k",
-          [&] {
-            entered.open();
-            release.wait();
-            return std::string("old");  // what it read before the write
-          },
-          opts);
-    });
-    entered.wait();
-    // The write, which returns before the second read begins: the source now says "new".
-    if (by_tag) {
-      cache.invalidate_tag("t");
-    } else {
-      cache.erase("k");
-    }
-    std::atomic<bool> second_started{false};
-    std::string second_got;
-    std::thread second([&] {
-      second_started = true;
-      second_got = cache.get_or_load(
-          "k", [] { return std::string("new"); }, opts);
-    });
-    // Give the second read time to reach the running load (it can only wait for it now),
-    // then let the first load finish. Without the rule the second read receives "old".
-    for (int i = 0; i < 1000 && !second_started; ++i) std::this_thread::yield();
-    std::this_thread::sleep_for(50ms);
-    release.open();
-    first.join();
-    second.join();
-    CHECK(first_got == "old");   // the first caller's own answer
-    CHECK(second_got == "new");  // not the load that began before the write
-    CHECK(cache.get("k") == std::optional<std::string>("new"));
-  }
 }

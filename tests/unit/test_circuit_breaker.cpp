@@ -1,4 +1,5 @@
-// Tests for CircuitBreaker: the state machine on a fake clock, and many threads through it.
+// Tests for CircuitBreaker: the state machine on a fake clock (many threads through it: in
+// test_concurrency_backends.cpp).
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/breaker.hpp"
 #include "ttlcache/circuit_breaker.hpp"
 
 using namespace std::chrono_literals;
@@ -21,24 +23,8 @@ using ttlcache::FakeClock;
 
 namespace {
 
-struct Recorder {
-  std::mutex mutex;
-  std::vector<std::string> changes;
-  CircuitBreaker::Listener listener() {
-    return [this](BreakerState from, BreakerState to) {
-      std::lock_guard<std::mutex> lock(mutex);
-      changes.push_back(std::string(ttlcache::to_string(from)) + "->" +
-                        std::string(ttlcache::to_string(to)));
-    };
-  }
-};
-
-BreakerOptions options(std::uint32_t threshold, std::chrono::milliseconds open_for) {
-  BreakerOptions o;
-  o.failure_threshold = threshold;
-  o.open_for = open_for;
-  return o;
-}
+using Recorder = ttlcache_test::BreakerRecorder;
+using ttlcache_test::breaker_options;
 
 void fail_once(CircuitBreaker& breaker) {
   auto permit = breaker.acquire();
@@ -52,7 +38,7 @@ TEST_CASE("the breaker opens after N consecutive failures, and a success resets 
           "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
   Recorder events;
-  CircuitBreaker breaker(options(3, 1s), clock, events.listener());
+  CircuitBreaker breaker(breaker_options(3, 1s), clock, events.listener());
 
   fail_once(breaker);
   fail_once(breaker);
@@ -77,7 +63,7 @@ TEST_CASE("an open breaker fails fast, then lets exactly one probe through, and 
           "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
   Recorder events;
-  CircuitBreaker breaker(options(2, 500ms), clock, events.listener());
+  CircuitBreaker breaker(breaker_options(2, 500ms), clock, events.listener());
   fail_once(breaker);
   fail_once(breaker);
   REQUIRE(breaker.state() == BreakerState::open);
@@ -114,7 +100,7 @@ TEST_CASE("an open breaker fails fast, then lets exactly one probe through, and 
 TEST_CASE("a failed probe re-opens the breaker for another cool-down", "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
   Recorder events;
-  CircuitBreaker breaker(options(1, 1s), clock, events.listener());
+  CircuitBreaker breaker(breaker_options(1, 1s), clock, events.listener());
   fail_once(breaker);
   clock->advance(1s);
   {
@@ -140,7 +126,7 @@ TEST_CASE("a failed probe re-opens the breaker for another cool-down", "[breaker
 TEST_CASE("a probe dropped without a verdict hands the probe to the next caller at once",
           "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
-  CircuitBreaker breaker(options(1, 1s), clock);
+  CircuitBreaker breaker(breaker_options(1, 1s), clock);
   fail_once(breaker);
   clock->advance(1s);
   { auto probe = breaker.acquire(); }  // e.g. the call threw argument_error
@@ -151,7 +137,7 @@ TEST_CASE("a probe dropped without a verdict hands the probe to the next caller 
 
 TEST_CASE("late results of calls admitted while closed do not move an open breaker", "[breaker]") {
   auto clock = std::make_shared<FakeClock>();
-  CircuitBreaker breaker(options(1, 1s), clock);
+  CircuitBreaker breaker(breaker_options(1, 1s), clock);
   auto slow_ok = breaker.acquire();
   auto slow_bad = breaker.acquire();
   fail_once(breaker);
@@ -164,97 +150,18 @@ TEST_CASE("late results of calls admitted while closed do not move an open break
 }
 
 TEST_CASE("breaker options are checked, and a throwing listener is contained", "[breaker]") {
-  CHECK_THROWS_AS(CircuitBreaker(options(0, 1s)), ttlcache::argument_error);
-  CHECK_THROWS_AS(CircuitBreaker(options(1, 0ms)), ttlcache::argument_error);
-  CircuitBreaker breaker(options(1, 1s), nullptr, [](BreakerState, BreakerState) { throw 1; });
+  CHECK_THROWS_AS(CircuitBreaker(breaker_options(0, 1s)), ttlcache::argument_error);
+  CHECK_THROWS_AS(CircuitBreaker(breaker_options(1, 0ms)), ttlcache::argument_error);
+  CircuitBreaker breaker(breaker_options(1, 1s), nullptr,
+                         [](BreakerState, BreakerState) { throw 1; });
   fail_once(breaker);
   CHECK(breaker.state() == BreakerState::open);
-}
-
-TEST_CASE("many threads through the breaker: one probe at a time, consistent transitions",
-          "[breaker][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  Recorder events;
-  CircuitBreaker breaker(options(5, 100ms), clock, events.listener());
-  std::atomic<bool> failing{false};
-  std::atomic<bool> stop{false};
-  std::atomic<int> probes_out{0};
-  std::atomic<int> max_probes_out{0};
-  std::atomic<long> calls{0}, rejected{0};
-
-  std::vector<std::thread> threads;
-  threads.reserve(8);
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      while (!stop.load()) {
-        auto permit = breaker.acquire();
-        if (!permit) {
-          rejected.fetch_add(1);
-          std::this_thread::yield();
-          continue;
-        }
-        calls.fetch_add(1);
-        if (permit.probe()) {
-          const int out = probes_out.fetch_add(1) + 1;
-          int seen = max_probes_out.load();
-          while (out > seen && !max_probes_out.compare_exchange_weak(seen, out)) {
-          }
-          std::this_thread::yield();  // hold the probe a moment, so overlaps would show
-          probes_out.fetch_sub(1);
-        }
-        failing.load() ? permit.failed() : permit.succeeded();
-      }
-    });
-  }
-  // Phases: healthy, failing (opens), cool-downs with failed probes, healthy again (closes).
-  const auto wait_for = [&](auto condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!condition() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(1ms);
-    }
-    return condition();
-  };
-  std::this_thread::sleep_for(20ms);
-  for (int round = 0; round < 3; ++round) {
-    failing = true;
-    CHECK(wait_for([&] { return breaker.state() == BreakerState::open; }));
-    for (int i = 0; i < 5; ++i) {
-      clock->advance(100ms);  // a probe goes out and fails
-      std::this_thread::sleep_for(2ms);
-    }
-    failing = false;
-    clock->advance(100ms);
-    CHECK(wait_for([&] {
-      clock->advance(100ms);
-      return breaker.state() == BreakerState::closed;
-    }));
-  }
-  stop = true;
-  for (auto& t : threads) t.join();
-
-  CHECK(max_probes_out.load() == 1);
-  CHECK(breaker.state() == BreakerState::closed);
-  CHECK(breaker.counters().opened >= 3);
-  CHECK(rejected.load() > 0);
-  // Every transition is reported once. (Their order across threads is not checked: a thread
-  // may be preempted between making a transition and reporting it.)
-  std::lock_guard<std::mutex> lock(events.mutex);
-  const auto count = [&](const char* change) {
-    return static_cast<std::uint64_t>(
-        std::count(events.changes.begin(), events.changes.end(), std::string(change)));
-  };
-  const auto c = breaker.counters();
-  CHECK(count("closed->open") + count("half_open->open") == c.opened);
-  CHECK(count("open->half_open") == c.probes);
-  CHECK(count("half_open->closed") >= 3);
-  CHECK(count("closed->open") == count("half_open->closed"));  // every opening was recovered
-  INFO("calls " << calls.load());
 }
 
 TEST_CASE("slow-call rate: slow calls open the breaker, fast ones and a short window do not",
           "[breaker][slow]") {
   auto clock = std::make_shared<FakeClock>();
-  BreakerOptions o = options(100, 1s);  // the failure rule stays out of the way
+  BreakerOptions o = breaker_options(100, 1s);  // the failure rule stays out of the way
   o.slow_call_duration = 100ms;
   o.slow_call_rate_threshold = 50;
   o.sliding_window = 4;
@@ -295,7 +202,7 @@ TEST_CASE("slow-call rate: slow calls open the breaker, fast ones and a short wi
 
 TEST_CASE("slow-call rate off by default, and its options are checked", "[breaker][slow]") {
   auto clock = std::make_shared<FakeClock>();
-  CircuitBreaker plain(options(3, 1s), clock);
+  CircuitBreaker plain(breaker_options(3, 1s), clock);
   for (int i = 0; i < 10; ++i) {
     auto permit = plain.acquire();
     clock->advance(10s);
@@ -304,7 +211,7 @@ TEST_CASE("slow-call rate off by default, and its options are checked", "[breake
   CHECK(plain.state() == BreakerState::closed);
   CHECK(plain.counters().slow_calls == 0);
 
-  BreakerOptions o = options(3, 1s);
+  BreakerOptions o = breaker_options(3, 1s);
   o.slow_call_duration = 10ms;
   o.sliding_window = 33;
   CHECK_THROWS_AS(CircuitBreaker(o), ttlcache::argument_error);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/calendar.hpp"
 #include "ttlcache/dynamic_ttl.hpp"
 #include "ttlcache/errors.hpp"
 
@@ -33,13 +34,7 @@ using ttlcache::TtlWindow;
 
 namespace {
 
-constexpr std::int64_t monday_2024_01_01 = 1704067200;  // 00:00:00 UTC, a Monday
-
-// Wall time on day `day` (0 = Monday 2024-01-01) at hh:mm UTC.
-std::chrono::system_clock::time_point at(int day, int hour, int minute = 0) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::seconds(monday_2024_01_01 + day * 86400LL + hour * 3600LL + minute * 60LL));
-}
+using ttlcache_test::at;
 
 // The shipped policy read in UTC and without jitter, so every expected value is exact.
 DynamicTtlConfig exact_defaults() {
@@ -878,50 +873,6 @@ TEST_CASE("from_file reads a policy, and its errors name the file", "[dynamic_tt
   }
   std::remove(path.c_str());
   expect_config_error([&] { (void)DynamicTTL::from_file(path); }, "", "cannot open");
-}
-
-TEST_CASE("readers run concurrently with reloads, good and bad", "[dynamic_ttl][concurrency]") {
-  auto clock = std::make_shared<FakeClock>(at(0, 20));
-  const std::string a = R"({"time_zone": "UTC", "jitter_percent": 0, "content_types": {"t": 60}})";
-  const std::string b =
-      R"({"time_zone": "UTC", "jitter_percent": 5, "seed": 3, "content_types": {"t": 120},
-          "rules": [{"field": "x", "op": "present", "factor": 2}],
-          "windows": [{"from": "19:00", "to": "21:00", "factor": 1.5}]})";
-  auto policy = DynamicTTL::from_json(a, clock);
-  std::atomic<bool> stop{false};
-  std::atomic<long> bad_values{0};
-  std::atomic<long> reads{0};
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 3; ++r) {
-    readers.emplace_back([&, r] {
-      const Context ctx{{"x", r}};
-      while (!stop.load(std::memory_order_relaxed)) {
-        const auto ms = policy->ttl_for("t", ctx).count();
-        // Policy a: 60 s exactly. Policy b: 120 x2 x1.5 = 360 s +-5 %.
-        const bool ok = ms == 60'000 || (ms >= 342'000 && ms <= 378'000);
-        if (!ok) bad_values.fetch_add(1);
-        if (r == 0) (void)policy->explain("t", ctx).to_string();
-        if (r == 1) (void)policy->config();
-        reads.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  int rejected = 0;
-  for (int i = 0; i < 300; ++i) {
-    policy->load_json(i % 2 == 0 ? b : a);
-    try {
-      policy->load_json(R"({"min_ttl": 9, "max_ttl": 1})");
-    } catch (const ttlcache::config_error&) {
-      ++rejected;
-    }
-    clock->advance(1s);
-  }
-  while (reads.load() < 1000) std::this_thread::yield();
-  stop = true;
-  for (auto& t : readers) t.join();
-  CHECK(bad_values.load() == 0);
-  CHECK(rejected == 300);
-  CHECK(policy->ttl_for("t", {}).count() == 60'000);  // the last good load was a
 }
 
 // ---- a loader that stays cheap on hostile input ----

@@ -1,4 +1,5 @@
-// TinyLfuPolicy in the in-process backend: scan resistance, bounds, TTL, removal causes, threads.
+// TinyLfuPolicy in the in-process backend: scan resistance, bounds, TTL, removal causes (threads:
+// test_concurrency_backends.cpp).
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
@@ -314,34 +315,6 @@ TEST_CASE("TinyLFU honours TTLs and reports expired victims as expired", "[evict
   for (Key k = 10; k < 20; ++k) cache.set(k, k, 1h);
   CHECK(expired == 10);
   for (Key k = 10; k < 20; ++k) CHECK(cache.get(k) == k);
-}
-
-TEST_CASE("TinyLFU under concurrent readers and writers", "[eviction][concurrency]") {
-  ttlcache::MemoryOptions<Key, Key> o;
-  o.max_entries = 512;
-  o.shards = 4;
-  std::atomic<std::size_t> removals{0};
-  o.removal_listener = [&](const Key&, const Key&, ttlcache::RemovalCause) { ++removals; };
-  Backend<ttlcache::TinyLfuPolicy> cache(o);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&cache, t] {
-      std::mt19937 rng(static_cast<unsigned>(t));
-      for (int i = 0; i < 20000; ++i) {
-        const Key k = static_cast<Key>(rng() % 2000);
-        if (auto v = cache.get(k)) {
-          if (*v != k) std::abort();  // a torn or misplaced value
-        } else if (i % 7 == 0) {
-          cache.erase(k);
-        } else {
-          cache.set(k, k, 1h);
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  CHECK(cache.size() <= 512);
-  CHECK(removals > 0);
 }
 
 // The issue-19 regression: on a frequency-biased workload the ghosts walked the window up to

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
+#include "support/tag_fixture.hpp"
 #include "ttlcache/invalidation.hpp"
 #include "ttlcache/tags.hpp"
 #include "ttlcache/ttlcache.hpp"
@@ -24,22 +25,7 @@ namespace {
 
 using StringCache = Cache<std::string, std::string>;
 
-struct Fixture {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<ttlcache::MemoryStampStore> stamps;
-  std::shared_ptr<ttlcache::TaggedBackend<std::string, std::string>> backend;
-
-  explicit Fixture(std::size_t max_stamps = 1'000'000) {
-    ttlcache::MemoryStampOptions so;
-    so.clock = clock;
-    so.max_stamps = max_stamps;
-    stamps = std::make_shared<ttlcache::MemoryStampStore>(so);
-    ttlcache::MemoryOptions<std::string, ttlcache::Tagged<std::string>> memory;
-    memory.clock = clock;
-    memory.shards = 4;
-    backend = ttlcache::make_tagged_memory_backend<std::string, std::string>(memory, {}, stamps);
-  }
-};
+using Fixture = ttlcache_test::TagFixture;
 
 }  // namespace
 
@@ -317,45 +303,4 @@ TEST_CASE("write_through writes the source first and leaves the cache alone when
       {}, ttlcache::WriteThroughMode::invalidate);
   CHECK(db == "newer");
   CHECK_FALSE(cache.get("user:1"));
-}
-
-TEST_CASE("tags under concurrent writes, reads and invalidations", "[tags][concurrency]") {
-  Fixture fx;
-  StringCache cache(fx.backend);
-  std::atomic<bool> stop{false};
-  std::atomic<int> bad{0};
-  // Each value is the generation it was loaded at; a reader must never see a value older than
-  // a generation that was fully invalidated before the read began.
-  std::atomic<int> generation{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < 2; ++w) {
-    threads.emplace_back([&, w] {
-      for (int i = 0; i < 2000; ++i) {
-        // The loader reads the data after get_or_load took the tag's version, as a real loader
-        // reads the database.
-        cache.get_or_load("k" + std::to_string((i + w) % 16),
-                          [&] { return std::to_string(generation.load()); }, 1h, {"g"});
-      }
-    });
-  }
-  threads.emplace_back([&] {
-    for (int i = 0; i < 300; ++i) {
-      generation.fetch_add(1);
-      cache.invalidate_tag("g");
-      std::this_thread::yield();
-    }
-    stop = true;
-  });
-  threads.emplace_back([&] {
-    while (!stop) {
-      const int floor = generation.load() - 1;  // invalidated before this read started
-      for (int k = 0; k < 16; ++k) {
-        if (auto v = cache.get("k" + std::to_string(k))) {
-          if (std::stoi(*v) < floor) ++bad;
-        }
-      }
-    }
-  });
-  for (auto& t : threads) t.join();
-  CHECK(bad.load() == 0);
 }

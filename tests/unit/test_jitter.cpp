@@ -1,4 +1,5 @@
-// Tests for Jitter over explicit TTLs: the band, the distribution, seeding, concurrency.
+// Tests for Jitter over explicit TTLs: the band, the distribution, seeding (concurrency:
+// test_concurrency_dynamic_ttl.cpp).
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
@@ -71,27 +72,4 @@ TEST_CASE("jitter: a seed fixes the sequence, other seeds differ, 0 disables", "
   CHECK_THROWS_AS(Jitter(100.0), ttlcache::config_error);
   CHECK_THROWS_AS(Jitter(-1.0), ttlcache::config_error);
   CHECK_THROWS_AS(Jitter(std::nan("")), ttlcache::config_error);
-}
-
-TEST_CASE("jitter: threads drawing from one seeded Jitter get exactly the seeded draws",
-          "[jitter][concurrency]") {
-  constexpr int threads = 4;
-  constexpr int per_thread = 5'000;
-  const Jitter shared(15.0, 99);
-  std::vector<std::vector<std::int64_t>> seen(threads);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int i = 0; i < per_thread; ++i) seen[t].push_back(shared.apply(100s).count());
-    });
-  }
-  for (auto& w : workers) w.join();
-  std::vector<std::int64_t> all;
-  for (const auto& s : seen) all.insert(all.end(), s.begin(), s.end());
-  const Jitter serial(15.0, 99);
-  std::vector<std::int64_t> expected;
-  for (int i = 0; i < threads * per_thread; ++i) expected.push_back(serial.apply(100s).count());
-  std::sort(all.begin(), all.end());
-  std::sort(expected.begin(), expected.end());
-  CHECK(all == expected);  // no draw lost or repeated
 }

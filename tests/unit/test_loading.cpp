@@ -1,5 +1,6 @@
-// Loading: stampedes, early refresh (XFetch), refresh-ahead, fail-safe, soft/hard timeouts,
-// distributed single-flight (in-process lock service), get_many_or_load and warm.
+// Loading: early refresh (XFetch), refresh-ahead, fail-safe, soft/hard timeouts, distributed
+// single-flight (in-process lock service), get_many_or_load and warm. The cases with concurrent
+// callers (stampedes among them) are in test_concurrency_loading.cpp.
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
 
@@ -18,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "support/gate.hpp"
+#include "support/loading.hpp"
 #include "ttlcache/ttlcache.hpp"
 
 using namespace std::chrono_literals;
@@ -33,31 +34,9 @@ namespace {
 
 using StringCache = Cache<std::string, std::string>;
 
-std::shared_ptr<ttlcache::FailSafeBackend<std::string, std::string>> fail_safe_backend(
-    const std::shared_ptr<FakeClock>& clock, std::chrono::milliseconds max_stale = 1h) {
-  MemoryOptions<std::string, Timed<std::string>> memory;
-  memory.clock = clock;
-  FailSafeOptions fs;
-  fs.max_stale = max_stale;
-  return ttlcache::make_fail_safe_memory_backend<std::string, std::string>(memory, fs);
-}
-
-CacheOptions with_clock(const std::shared_ptr<FakeClock>& clock) {
-  CacheOptions options;
-  options.stats.clock = clock;
-  return options;
-}
-
-using Latch = ttlcache_test::Gate;
-
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
+using ttlcache_test::CountingBackend;
+using ttlcache_test::fail_safe_backend;
+using ttlcache_test::with_clock;
 
 // An executor that keeps tasks until the test runs them: background work made deterministic.
 struct ManualExecutor {
@@ -97,74 +76,7 @@ CacheOptions refreshing(const std::shared_ptr<FakeClock>& clock, const ManualExe
   return options;
 }
 
-// Counts the batch calls that reach a backend.
-class CountingBackend final : public ttlcache::Backend<std::string, std::string> {
- public:
-  std::shared_ptr<ttlcache::MemoryBackend<std::string, std::string>> inner =
-      std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
-  std::atomic<int> get_many_calls{0}, set_many_calls{0}, single_gets{0};
-
-  std::string_view name() const noexcept override { return "counting"; }
-  std::optional<std::string> get(const std::string& key) override {
-    ++single_gets;
-    return inner->get(key);
-  }
-  void set(const std::string& key, std::string value, std::chrono::milliseconds ttl) override {
-    inner->set(key, std::move(value), ttl);
-  }
-  bool erase(const std::string& key) override { return inner->erase(key); }
-  bool contains(const std::string& key) override { return inner->contains(key); }
-  std::optional<std::chrono::milliseconds> ttl(const std::string& key) override {
-    return inner->ttl(key);
-  }
-  std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) override {
-    ++get_many_calls;
-    return inner->get_many(keys);
-  }
-  void set_many(std::vector<ttlcache::Write<std::string, std::string>> items) override {
-    ++set_many_calls;
-    inner->set_many(std::move(items));
-  }
-  void clear() override { inner->clear(); }
-  std::size_t size() override { return inner->size(); }
-};
-
 }  // namespace
-
-TEST_CASE("200 threads on one expired hot key cause one load", "[loading][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  MemoryOptions<std::string, std::string> memory;
-  memory.clock = clock;
-  StringCache cache(memory, with_clock(clock));
-  cache.set("hot", "old", 10s);
-  clock->advance(11s);  // expired
-  REQUIRE_FALSE(cache.get("hot"));
-
-  std::atomic<int> loads{0};
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  std::vector<std::string> got(200);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 200; ++i) {
-    threads.emplace_back([&, i] {
-      ++ready;
-      while (!go.load()) std::this_thread::yield();
-      got[static_cast<std::size_t>(i)] = cache.get_or_load(
-          "hot",
-          [&] {
-            ++loads;
-            std::this_thread::sleep_for(50ms);  // a slow database query
-            return std::string("new");
-          },
-          10s);
-    });
-  }
-  while (ready.load() < 200) std::this_thread::yield();
-  go = true;
-  for (auto& t : threads) t.join();
-  CHECK(loads.load() == 1);
-  for (const auto& v : got) CHECK(v == "new");
-}
 
 TEST_CASE("early refresh (XFetch) refreshes with probability exp(-t_left / (beta * delta))",
           "[loading][xfetch]") {
@@ -206,37 +118,6 @@ TEST_CASE("early refresh (XFetch) refreshes with probability exp(-t_left / (beta
                  << measured);
     CHECK(std::abs(measured - expected) < 0.03);
   }
-}
-
-TEST_CASE("early refresh: one caller refreshes, the others keep the current value",
-          "[loading][xfetch][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto backend = fail_safe_backend(clock);
-  CacheOptions options = with_clock(clock);
-  options.loading.early_refresh = true;
-  options.loading.random = [] { return 1e-12; };  // always decides to refresh
-  StringCache cache(backend, options);
-  backend->set_timed("k", backend->make_entry("v1", 60s, 3'000'000'000));
-
-  Latch release;
-  std::atomic<bool> started{false};
-  std::atomic<int> loads{0};
-  auto loader = [&] {
-    ++loads;
-    started = true;
-    release.wait();
-    return std::string("v2");
-  };
-  std::string first;
-  std::thread refresher([&] { first = cache.get_or_load("k", loader, 60s); });
-  REQUIRE(eventually([&] { return started.load(); }));
-  // While the refresh runs, others are not blocked and get the current value.
-  for (int i = 0; i < 5; ++i) CHECK(cache.get_or_load("k", loader, 60s) == "v1");
-  release.open();
-  refresher.join();
-  CHECK(first == "v2");
-  CHECK(loads.load() == 1);
-  CHECK(cache.get("k") == std::optional<std::string>("v2"));
 }
 
 TEST_CASE("early refresh that fails keeps serving the current value", "[loading][xfetch]") {
@@ -319,89 +200,6 @@ TEST_CASE("an erased entry is never served as fail-safe", "[loading][fail_safe]"
   cache.set("k", "old", 60s);
   cache.erase("k");
   CHECK_THROWS(cache.get_or_load("k", []() -> std::string { throw std::runtime_error("x"); }));
-}
-
-TEST_CASE("soft timeout: a slow load serves stale at once and is cached when it ends",
-          "[loading][timeouts][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto backend = fail_safe_backend(clock);
-  CacheOptions options = with_clock(clock);
-  options.loading.fail_safe = true;
-  options.loading.soft_timeout = 50ms;
-  options.loading.hard_timeout = 10s;
-  StringCache cache(backend, options);
-  cache.set("k", "old", 60s);
-  clock->advance(61s);
-
-  Latch release;
-  std::atomic<bool> finished{false};
-  auto slow = [&] {
-    release.wait();
-    finished = true;
-    return std::string("new");
-  };
-  const auto r = cache.get_or_load_result("k", slow, 60s);
-  CHECK(r.value == "old");
-  CHECK(r.stale);
-  CHECK_FALSE(finished.load());  // served before the load ended
-  // A second caller joins the running load instead of starting another.
-  CHECK(cache.get_or_load_result("k", slow, 60s).stale);
-  release.open();
-  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("new"); }));
-}
-
-TEST_CASE("hard timeout without a stale value throws timeout_error, and the load still lands",
-          "[loading][timeouts][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto backend = fail_safe_backend(clock);
-  CacheOptions options = with_clock(clock);
-  options.loading.fail_safe = true;
-  options.loading.soft_timeout = 20ms;
-  options.loading.hard_timeout = 100ms;
-  StringCache cache(backend, options);
-  Latch release;
-  auto stuck = [&] {
-    release.wait();
-    return std::string("late");
-  };
-  try {
-    cache.get_or_load("k", stuck, 60s);
-    FAIL("expected timeout_error");
-  } catch (const ttlcache::timeout_error& e) {
-    CHECK_THAT(e.what(), Catch::Contains("hard_timeout") && Catch::Contains("k"));
-  }
-  release.open();
-  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("late"); }));
-}
-
-TEST_CASE("hard timeout with a stale value serves it, and a throwing slow load also falls back",
-          "[loading][timeouts][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto backend = fail_safe_backend(clock);
-  CacheOptions options = with_clock(clock);
-  options.loading.fail_safe = true;
-  options.loading.hard_timeout = 50ms;
-  StringCache cache(backend, options);
-  cache.set("k", "old", 60s);
-  clock->advance(61s);
-  Latch release;
-  auto r = cache.get_or_load_result(
-      "k",
-      [&] {
-        release.wait();
-        return std::string("new");
-      },
-      60s);
-  CHECK(r.stale);
-  CHECK(r.value == "old");
-  release.open();
-  CHECK(eventually([&] { return cache.get("k") == std::optional<std::string>("new"); }));
-
-  clock->advance(61s);
-  r = cache.get_or_load_result(
-      "k", []() -> std::string { throw std::runtime_error("boom"); }, 60s);
-  CHECK(r.stale);
-  CHECK(r.value == "new");
 }
 
 TEST_CASE("refresh-ahead reloads a key read late in its TTL, so it never misses",
@@ -490,37 +288,6 @@ TEST_CASE("loading options that need entry times are rejected over a plain backe
   bad.loading.hard_timeout = 50ms;
   CHECK_THROWS_WITH(StringCache(MemoryOptions<std::string, std::string>{}, bad),
                     Catch::Contains("hard_timeout must be longer"));
-}
-
-TEST_CASE("distributed single-flight: two instances sharing a lock service load once",
-          "[loading][distributed][concurrency]") {
-  auto shared = std::make_shared<ttlcache::MemoryBackend<std::string, std::string>>();
-  auto locks = std::make_shared<ttlcache::MemoryLockService>();
-  CacheOptions options;
-  options.name = "users";
-  options.loading.lock_service = locks;
-  options.loading.lock_wait = 5s;
-  options.loading.lock_poll = 5ms;
-  // Two Cache objects stand for two processes: their in-process single-flight is separate.
-  StringCache a(shared, options);
-  StringCache b(shared, options);
-  std::atomic<int> loads{0};
-  auto loader = [&] {
-    ++loads;
-    std::this_thread::sleep_for(100ms);
-    return std::string("value");
-  };
-  std::vector<std::thread> threads;
-  std::vector<std::string> got(8);
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      auto& cache = i % 2 == 0 ? a : b;
-      got[static_cast<std::size_t>(i)] = cache.get_or_load("user:1", loader, 60s);
-    });
-  }
-  for (auto& t : threads) t.join();
-  CHECK(loads.load() == 1);
-  for (const auto& v : got) CHECK(v == "value");
 }
 
 TEST_CASE(
@@ -614,49 +381,6 @@ TEST_CASE("get_many_or_load with fail-safe answers a failing batch from stale co
   CHECK(cache.stats().stale_served == 2);
   // One key without a stale copy: the error reaches the caller.
   CHECK_THROWS(cache.get_many_or_load(std::vector<std::string>{"a", "zzz"}, failing, 10s));
-}
-
-TEST_CASE("warm loads in batches with bounded concurrency and reports progress",
-          "[loading][warm][concurrency]") {
-  auto backend = std::make_shared<CountingBackend>();
-  StringCache cache(backend);
-  std::vector<std::string> keys;
-  for (int i = 0; i < 1000; ++i) keys.push_back("k" + std::to_string(i));
-  cache.set("k5", "already", 60s);
-
-  std::atomic<int> running{0}, peak{0}, calls{0};
-  auto loader = [&](const std::string& key) {
-    const int now = ++running;
-    int seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-    ++calls;
-    --running;
-    if (key == "k13" || key == "k777") throw std::runtime_error("bad row");
-    return "v-" + key;
-  };
-  std::mutex m;
-  std::vector<ttlcache::WarmProgress> seen;
-  ttlcache::WarmOptions wo;
-  wo.batch_size = 100;
-  wo.concurrency = 3;
-  wo.on_progress = [&](const ttlcache::WarmProgress& p) {
-    std::lock_guard<std::mutex> lock(m);
-    seen.push_back(p);
-  };
-  const auto result = cache.warm(keys, loader, 60s, wo);
-  CHECK(result.total == 1000);
-  CHECK(result.done == 1000);
-  CHECK(result.failed == 2);
-  CHECK(calls.load() == 999);  // k5 was already cached
-  CHECK(peak.load() <= 3);
-  CHECK(backend->set_many_calls.load() == 10);  // one write per batch
-  REQUIRE(seen.size() == 10);
-  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].done > seen[i - 1].done);
-  CHECK(seen.back().done == 1000);
-  CHECK(cache.get("k5") == std::optional<std::string>("already"));
-  CHECK(cache.get("k999") == std::optional<std::string>("v-k999"));
-  CHECK_FALSE(cache.get("k13"));
 }
 
 TEST_CASE("warm with a batch loader calls it once per batch", "[loading][warm]") {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
+#include "support/flaky_store.hpp"
 #include "ttlcache/resilient_backend.hpp"
 #include "ttlcache/ttlcache.hpp"
 
@@ -28,80 +29,9 @@ using StringBackend = ttlcache::Backend<std::string, std::string>;
 using StringCache = ttlcache::Cache<std::string, std::string>;
 using Resilient = ResilientBackend<std::string, std::string>;
 
-/// A remote-looking store whose calls fail while `down` (as Redis does when unreachable), and
-/// that counts the calls that reached it.
-template <class V>
-class FlakyStoreOf final : public ttlcache::Backend<std::string, V>, public ttlcache::StatsSource {
- public:
-  explicit FlakyStoreOf(const std::shared_ptr<const ttlcache::Clock>& clock)
-      : data_(memory(clock)) {}
-
-  std::atomic<bool> down{false};
-  std::atomic<int> calls{0};
-
-  std::string_view name() const noexcept override { return "flaky"; }
-  std::optional<V> get(const std::string& key) override {
-    check("GET", key);
-    return data_.get(key);
-  }
-  void set(const std::string& key, V value, std::chrono::milliseconds ttl) override {
-    if (ttl.count() <= 0) ttlcache::detail::throw_bad_ttl("flaky", ttl.count());
-    check("SET", key);
-    data_.set(key, std::move(value), ttl);
-  }
-  bool erase(const std::string& key) override {
-    check("UNLINK", key);
-    return data_.erase(key);
-  }
-  bool contains(const std::string& key) override {
-    check("EXISTS", key);
-    return data_.contains(key);
-  }
-  std::optional<std::chrono::milliseconds> ttl(const std::string& key) override {
-    check("PTTL", key);
-    return data_.ttl(key);
-  }
-  void clear() override {
-    check("SCAN+UNLINK", "*");
-    data_.clear();
-  }
-  std::size_t size() override {
-    check("DBSIZE", "");
-    return data_.size();
-  }
-  void collect_stats(ttlcache::BackendStats& out) const noexcept override {
-    out.entries = 42;  // a marker: forwarded through the wrapper
-  }
-
-  /// Behind the wrapper's back (what Redis holds).
-  ttlcache::MemoryBackend<std::string, V>& raw() { return data_; }
-
- private:
-  static ttlcache::MemoryOptions<std::string, V> memory(
-      const std::shared_ptr<const ttlcache::Clock>& clock) {
-    ttlcache::MemoryOptions<std::string, V> m;
-    m.clock = clock;
-    return m;
-  }
-  void check(const char* command, const std::string& key) {
-    calls.fetch_add(1);
-    if (down)
-      throw ttlcache::connection_error("flaky",
-                                       std::string(command) + " " + key + ": connection refused");
-  }
-  ttlcache::MemoryBackend<std::string, V> data_;
-};
-using FlakyStore = FlakyStoreOf<std::string>;
-
-ResilientOptions resilient_options(FailurePolicy policy, std::shared_ptr<FakeClock> clock,
-                                   std::uint32_t threshold = 3) {
-  ResilientOptions o;
-  o.policy = policy;
-  o.breaker.failure_threshold = threshold;
-  o.breaker.open_for = 1s;
-  o.clock = std::move(clock);
-  return o;
-}
+using ttlcache_test::FlakyStore;
+using ttlcache_test::FlakyStoreOf;
+using ttlcache_test::resilient_options;
 
 }  // namespace
 
@@ -455,68 +385,6 @@ TEST_CASE("tiered without serve_l1_when_l2_fails: a failed set evicts the key fr
   CHECK_THROWS_AS(tiered.set("k", "new", 1h), ttlcache::connection_error);
   CHECK_FALSE(l1->contains("k"));  // neither the old value nor the unconfirmed new one
   CHECK_THROWS_AS(tiered.get("k"), ttlcache::connection_error);
-}
-
-TEST_CASE("many threads through a flapping backend: a read never returns a replaced value",
-          "[resilient][concurrency]") {
-  auto clock = std::make_shared<FakeClock>();
-  auto store = std::make_shared<FlakyStore>(clock);
-  auto options = resilient_options(FailurePolicy::degrade, clock, 3);
-  options.breaker.open_for = 10ms;
-  auto backend = std::make_shared<Resilient>(store, options);
-
-  constexpr int threads_n = 6;
-  constexpr int keys_per_thread = 8;
-  std::atomic<bool> stop{false};
-  std::atomic<long> stale{0}, reads{0}, hits{0};
-  std::vector<std::thread> threads;
-  threads.reserve(threads_n);
-  for (int t = 0; t < threads_n; ++t) {
-    threads.emplace_back([&, t] {
-      std::vector<std::string> truth(keys_per_thread);  // this thread owns its keys
-      unsigned n = 0;
-      while (!stop.load()) {
-        const int k = static_cast<int>(++n % keys_per_thread);
-        const std::string key = "t" + std::to_string(t) + ":" + std::to_string(k);
-        if (n % 3 == 0) {
-          truth[static_cast<std::size_t>(k)] = "v" + std::to_string(n);
-          backend->set(key, truth[static_cast<std::size_t>(k)], 1h);
-        } else if (n % 7 == 0) {
-          truth[static_cast<std::size_t>(k)].clear();
-          backend->erase(key);
-        } else {
-          const auto value = backend->get(key);
-          reads.fetch_add(1);
-          if (value) {
-            hits.fetch_add(1);
-            if (*value != truth[static_cast<std::size_t>(k)]) stale.fetch_add(1);
-          }
-        }
-      }
-    });
-  }
-  for (int flap = 0; flap < 40; ++flap) {
-    store->down = (flap % 2 == 0);
-    for (int i = 0; i < 10; ++i) {
-      clock->advance(5ms);
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  store->down = false;
-  clock->advance(1s);
-  std::this_thread::sleep_for(20ms);
-  stop = true;
-  for (auto& th : threads) th.join();
-  clock->advance(1s);
-  CHECK(backend->get("after") == std::nullopt);  // the probe (and last repair) if still needed
-
-  const auto s = backend->stats();
-  INFO("reads " << reads.load() << ", hits " << hits.load() << ", repairs " << s.repairs);
-  CHECK(stale.load() == 0);
-  CHECK(s.failures > 0);
-  CHECK(s.repairs > 0);
-  CHECK(s.pending_keys == 0);
-  CHECK(s.breaker == BreakerState::closed);
 }
 
 TEST_CASE("under a fail-safe backend: ResilientBackend wraps the Timed<V> store",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conformance/backend_conformance.hpp"
+#include "support/tiered_world.hpp"
 #include "ttlcache/invalidation.hpp"
 #include "ttlcache/tiered_backend.hpp"
 #include "ttlcache/ttlcache.hpp"
@@ -26,51 +27,9 @@ using ttlcache::Tags;
 namespace {
 
 using StringCache = ttlcache::Cache<std::string, std::string>;
-using SharedL2 = ttlcache::detail::IndexedMemoryBackend<std::string, Tagged<std::string>>;
 
-/// What the instances of a service share: the L2 (standing in for Redis), the tag versions
-/// and the hub of the bus.
-struct World {
-  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
-  std::shared_ptr<SharedL2> l2;
-  std::shared_ptr<ttlcache::MemoryStampStore> stamps;
-  std::shared_ptr<ttlcache::InProcessHub> hub = std::make_shared<ttlcache::InProcessHub>();
-
-  World() {
-    ttlcache::MemoryOptions<std::string, Tagged<std::string>> memory;
-    memory.clock = clock;
-    l2 = std::make_shared<SharedL2>(memory);
-    ttlcache::MemoryStampOptions so;
-    so.clock = clock;
-    stamps = std::make_shared<ttlcache::MemoryStampStore>(so);
-  }
-};
-
-/// One service instance: its own bus endpoint, L1 and Cache.
-struct Instance {
-  std::shared_ptr<ttlcache::InProcessBus> bus;
-  ttlcache::TieredTagged<std::string, std::string> parts;
-  std::unique_ptr<StringCache> cache;
-
-  explicit Instance(World& world, std::chrono::milliseconds l1_max_ttl = 5s) {
-    bus = std::make_shared<ttlcache::InProcessBus>(world.hub);
-    ttlcache::TieredOptions options;
-    options.l1_max_ttl = l1_max_ttl;
-    options.scope = "files";
-    std::weak_ptr<SharedL2> weak = world.l2;
-    options.l2_erase_prefix = [weak](std::string_view prefix) {
-      return weak.lock()->erase_prefix(prefix);
-    };
-    ttlcache::MemoryOptions<std::string, Tagged<std::string>> l1;
-    l1.clock = world.clock;
-    l1.max_entries = 1000;
-    parts = ttlcache::make_tiered_tagged<std::string, std::string>(world.l2, world.stamps, bus,
-                                                                   options, l1);
-    cache = std::make_unique<StringCache>(parts.backend);
-  }
-  ttlcache::TieredStats stats() const { return parts.tiered->stats(); }
-  bool in_l1(const std::string& key) { return parts.tiered->l1().contains(key); }
-};
+using World = ttlcache_test::TieredWorld;
+using Instance = ttlcache_test::TieredInstance;
 
 }  // namespace
 
@@ -413,40 +372,6 @@ TEST_CASE("integer keys travel on the bus", "[tiered]") {
   CHECK(b->get(42) == std::optional<std::string>("x"));
   a->set(42, "y", 1min);
   CHECK(b->get(42) == std::optional<std::string>("y"));
-}
-
-TEST_CASE("tiered: no stale value settles in L1 under concurrent writes and reads",
-          "[tiered][concurrency]") {
-  World world;
-  Instance a(world);
-  Instance b(world);
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < 2; ++w) {
-    threads.emplace_back([&, w] {
-      for (int i = 0; i < 3000; ++i) {
-        a.cache->set("k" + std::to_string(i % 8), std::to_string(w * 100000 + i), 1h, {"t"});
-        if (i % 500 == 0) a.cache->invalidate_tag("t");
-      }
-    });
-  }
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&] {
-      while (!stop.load()) {
-        for (int k = 0; k < 8; ++k) b.cache->get("k" + std::to_string(k));
-      }
-    });
-  }
-  threads[0].join();
-  threads[1].join();
-  // Final, quiescent writes: afterwards B must agree with L2 on every key.
-  for (int k = 0; k < 8; ++k) a.cache->set("k" + std::to_string(k), "final", 1h, {"t"});
-  stop = true;
-  threads[2].join();
-  threads[3].join();
-  for (int k = 0; k < 8; ++k) {
-    CHECK(b.cache->get("k" + std::to_string(k)) == std::optional<std::string>("final"));
-  }
 }
 
 TEST_CASE("tiered: Cache statistics show per-tier reads and remote invalidations",
