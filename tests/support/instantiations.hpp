@@ -6,8 +6,8 @@
 // with CacheBuilder<std::string, std::string> spent most of its compile time generating the
 // same layers again (test_builder.cpp: 40 s at -O2 and 50 s under ASan, 10 and 11 s with this).
 // tests/CMakeLists.txt force-includes this header (-include) into every test executable's
-// sources and links the instantiations in; no test names it. Examples, the header check and
-// the package consumers are built without it, as users build.
+// sources and links the instantiations in; no test names it. Examples, the README's snippets,
+// the header check and the package consumers are built without it, as users build.
 // SPDX-License-Identifier: MIT
 #pragma once
 
