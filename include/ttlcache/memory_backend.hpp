@@ -64,7 +64,10 @@ struct MemoryOptions {
 /// take a shard's shared side, which writes only the reading thread's own cache line (two
 /// atomic adds per read), so reads scale across cores; writes (set, erase, clear) take one
 /// shard exclusively. get() copies the value out under the shard lock, so a returned value is
-/// never torn; visit() runs a function on it in place instead.
+/// never torn; visit() runs a function on it in place instead. A miss on a bounded shard whose
+/// table has reached its final size (about half full or more) usually takes no lock at all: a
+/// probe of the table's hashes, validated by a seqlock, shows the key absent (a probe that
+/// overlaps a write, or meets an equal hash, falls back to the locked path).
 ///
 /// Expiry on reads: checked only for a found entry, against the coarse monotonic clock unless
 /// the entry is within coarse_clock_guard of its expiry (then the precise one), or against the
@@ -337,6 +340,7 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   std::optional<std::chrono::nanoseconds> remaining(const K& key) {
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
+    if (shard.certainly_absent(static_cast<std::uint32_t>(h))) return std::nullopt;
     const std::int64_t now = now_ns();
     const auto ticket = shard.lock().lock_shared();
     detail::ReadMostlyLock::skip(ticket);  // ttl() and contains() do not count as reads
@@ -356,6 +360,8 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     using Lock = detail::ReadMostlyLock;
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
+    // Most misses end here, without a locked operation (MemoryShard::certainly_absent).
+    if (shard.certainly_absent(static_cast<std::uint32_t>(h))) return false;
     const auto ticket = shard.lock().lock_shared();
     const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
     if (index == Shard::npos) {

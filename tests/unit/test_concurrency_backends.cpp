@@ -188,6 +188,66 @@ TEST_CASE("reads replayed beside readers or dropped never lose an entry nor outl
   CHECK(b.get("w1") == std::optional<std::string>("w"));
 }
 
+TEST_CASE("lock-free misses never hide a present key while writers insert and erase around it",
+          "[memory][concurrency]") {
+  // One bounded shard past half full, so its table has its final size and misses are answered
+  // by the lock-free probe (MemoryShard::certainly_absent). A writer inserts and erases keys
+  // between the resident ones, which Robin Hood insertion and backward-shift deletion move
+  // slot by slot; readers must still find every resident key, and never find an absent one.
+  using U64Backend = ttlcache::MemoryBackend<std::uint64_t, std::string>;
+  ttlcache::MemoryOptions<std::uint64_t, std::string> o;
+  o.shards = 1;
+  o.max_entries = 256;
+  U64Backend b(o);
+  // Past 3/4 of a 256-slot table, so it has grown to its final 343 slots; resident + churn =
+  // max_entries, so nothing is evicted, and the table is 3/4 full at most: long clusters, where
+  // an insertion moves many entries.
+  constexpr std::uint64_t resident = 200;
+  constexpr std::uint64_t churn = 56;
+  for (std::uint64_t k = 0; k < resident; ++k) b.set(k, "r" + std::to_string(k), 1h);
+  std::atomic<bool> done{false};
+  std::atomic<int> hidden{0};
+  std::atomic<int> phantom{0};
+  std::atomic<int> wrong{0};
+  std::atomic<long> absent_reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::uint64_t x = 7 + static_cast<std::uint64_t>(t);
+      for (int n = 0; n < 5'000'000 && !done.load(std::memory_order_relaxed); ++n) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        const std::uint64_t k = (x >> 33) % resident;
+        const auto got = b.get(k);
+        if (!got) {
+          ++hidden;
+        } else if (*got != "r" + std::to_string(k)) {
+          ++wrong;
+        }
+        if (!b.contains(k)) ++hidden;
+        if (b.get(1'000'000 + k)) ++phantom;  // never written
+        const std::uint64_t c = 10'000 + (x >> 20) % churn;
+        const auto maybe = b.get(c);  // either way, but never another key's value
+        if (maybe && *maybe != "c" + std::to_string(c)) ++wrong;
+        absent_reads.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  std::thread writer([&] {
+    for (int round = 0; round < 6'000; ++round) {
+      for (std::uint64_t c = 10'000; c < 10'000 + churn; ++c) b.set(c, "c" + std::to_string(c), 1h);
+      for (std::uint64_t c = 10'000; c < 10'000 + churn; ++c) b.erase(c);
+    }
+    done = true;
+  });
+  writer.join();
+  for (auto& th : readers) th.join();
+  INFO("reads of absent keys: " << absent_reads.load());
+  CHECK(hidden.load() == 0);
+  CHECK(phantom.load() == 0);
+  CHECK(wrong.load() == 0);
+  CHECK(b.size() == resident);
+}
+
 // ---- TinyLFU (test_eviction_policy.cpp) ----
 
 TEST_CASE("TinyLFU under concurrent readers and writers", "[eviction][concurrency]") {

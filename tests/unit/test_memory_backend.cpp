@@ -506,3 +506,51 @@ TEST_CASE("with the real clock, an entry is never served after its TTL", "[memor
     }
   }
 }
+
+TEST_CASE("a bounded shard answers misses without its lock once its table has its final size",
+          "[memory]") {
+  // MemoryShard::certainly_absent(): what MemoryBackend's get, visit, contains and ttl ask
+  // before taking the shard's shared side.
+  using Shard = ttlcache::detail::MemoryShard<std::uint64_t, std::string, std::hash<std::uint64_t>,
+                                              std::equal_to<std::uint64_t>, ttlcache::LruPolicy>;
+  const std::equal_to<std::uint64_t> eq;
+  const auto hash = [](std::uint64_t k) {
+    return static_cast<std::uint32_t>(ttlcache::detail::mix_hash(k));
+  };
+  ttlcache::detail::RemovalBatch<std::uint64_t, std::string> removed(false);
+  const auto fill = [&](Shard& shard, std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t k = from; k < to; ++k) {
+      shard.upsert(k, hash(k), "v", 0, 1'000'000, 1, eq, removed);
+      shard.enforce_limits(0, removed);
+    }
+  };
+  // Keys 1,000,000 and up are never inserted; none of them shares a hash with a resident key.
+  const auto absent_answered = [&](Shard& shard) {
+    int answered = 0;
+    for (std::uint64_t k = 1'000'000; k < 1'001'000; ++k)
+      answered += shard.certainly_absent(hash(k));
+    return answered;
+  };
+
+  Shard bounded(ttlcache::detail::ShardLimits{1'000, 0}, 1);
+  fill(bounded, 0, 700);  // its 1,024-slot table may still grow: readers must lock
+  CHECK(absent_answered(bounded) == 0);
+  fill(bounded, 700, 1'000);  // grown to the size 1,000 entries need: final
+  CHECK(absent_answered(bounded) == 1'000);
+  for (std::uint64_t k = 0; k < 1'000; ++k) REQUIRE_FALSE(bounded.certainly_absent(hash(k)));
+
+  fill(bounded, 5'000, 5'500);  // evicts 500 of the first keys, the table stays
+  int evicted = 0;
+  for (std::uint64_t k = 0; k < 1'000; ++k) {
+    const bool present = bounded.find(k, hash(k), eq) != Shard::npos;
+    evicted += present ? 0 : 1;
+    REQUIRE(bounded.certainly_absent(hash(k)) == !present);
+  }
+  CHECK(evicted == 500);
+  for (std::uint64_t k = 5'000; k < 5'500; ++k) REQUIRE_FALSE(bounded.certainly_absent(hash(k)));
+  CHECK(absent_answered(bounded) == 1'000);
+
+  Shard unbounded(ttlcache::detail::ShardLimits{0, 0}, 1);  // its table may always grow
+  fill(unbounded, 0, 1'000);
+  CHECK(absent_answered(unbounded) == 0);
+}

@@ -97,12 +97,12 @@ class MemoryShard {
 
   /// Index of key's node, or npos. Requires the shared or exclusive side.
   std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
-    const std::uint64_t* const slots = table_.data();
-    const std::size_t size = table_.size();
+    const std::size_t size = table_size_;
     if (size == 0) return npos;
+    const Slot* const slots = table_.get() + 1;
     std::size_t pos = home_in(hash, size);
     for (std::size_t distance = 0;; ++distance) {
-      const std::uint64_t slot = slots[pos];
+      const std::uint64_t slot = slots[pos].load(std::memory_order_relaxed);
       if (slot == 0) return npos;
       const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
       if (slot_hash == hash) {
@@ -117,6 +117,42 @@ class MemoryShard {
       }
       pos = pos + 1 == size ? 0 : pos + 1;
     }
+  }
+
+  /// True if no entry with this hash is in the shard, decided without the lock: a miss costs
+  /// no locked operation. Only once the table has its final size (a bounded shard, at least
+  /// about half full): a table that will not be replaced cannot be freed under the probe.
+  /// Writers make the slot changes a seqlock (table_version_); a probe that overlaps one, or
+  /// finds a slot with the hash, says false, and the caller takes the locked path (find()).
+  bool certainly_absent(std::uint32_t hash) const noexcept {
+    const Slot* const table = table_view_.load(std::memory_order_acquire);
+    if (table == nullptr) return false;
+    const std::uint32_t version = table_version_.load(std::memory_order_acquire);
+    if ((version & 1U) != 0) return false;
+    const auto size = static_cast<std::size_t>(table[0].load(std::memory_order_relaxed));
+    const Slot* const slots = table + 1;
+    std::size_t pos = home_in(hash, size);
+    bool absent = false;
+    // Bounded: a view torn by a concurrent writer must not make it loop (it is discarded).
+    for (std::size_t distance = 0; distance < size; ++distance) {
+      const std::uint64_t slot = slots[pos].load(std::memory_order_relaxed);
+      if (slot == 0) {
+        absent = true;
+        break;
+      }
+      const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
+      if (slot_hash == hash) break;
+      if (distance != 0) {
+        const std::size_t theirs = home_in(slot_hash, size);
+        if ((pos >= theirs ? pos - theirs : pos + size - theirs) < distance) {
+          absent = true;
+          break;
+        }
+      }
+      pos = pos + 1 == size ? 0 : pos + 1;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return absent && table_version_.load(std::memory_order_relaxed) == version;
   }
 
   Node& node(std::uint32_t index) noexcept {
@@ -329,17 +365,41 @@ class MemoryShard {
 
   // A hash's first slot: the table need not be a power of two (multiply-shift range reduction
   // of the 32 hash bits), so a bounded shard's table can be sized to its bound.
-  std::size_t home(std::uint32_t hash) const noexcept { return home_in(hash, table_.size()); }
+  std::size_t home(std::uint32_t hash) const noexcept { return home_in(hash, table_size_); }
   static std::size_t home_in(std::uint32_t hash, std::size_t size) noexcept {
     return static_cast<std::size_t>((std::uint64_t{hash} * size) >> 32);
   }
-  std::size_t after(std::size_t pos) const noexcept {
-    return pos + 1 == table_.size() ? 0 : pos + 1;
+  std::size_t after(std::size_t pos) const noexcept { return pos + 1 == table_size_ ? 0 : pos + 1; }
+
+  // The seqlock of certainly_absent(): odd while a writer changes slots. Writers are already
+  // serialised by the shard lock; this only tells lock-free probes to discard what they saw.
+  class TableWrite {
+   public:
+    explicit TableWrite(std::atomic<std::uint32_t>& version) noexcept
+        : version_(version), before_(version.load(std::memory_order_relaxed)) {
+      version_.store(before_ + 1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_release);
+    }
+    ~TableWrite() { version_.store(before_ + 2, std::memory_order_release); }
+    TableWrite(const TableWrite&) = delete;
+    TableWrite& operator=(const TableWrite&) = delete;
+
+   private:
+    std::atomic<std::uint32_t>& version_;
+    std::uint32_t before_;
+  };
+
+  std::uint64_t slot_at(std::size_t pos) const noexcept {
+    return table_[pos + 1].load(std::memory_order_relaxed);
+  }
+  void set_slot(std::size_t pos, std::uint64_t value) noexcept {
+    table_[pos + 1].store(value, std::memory_order_relaxed);
   }
 
   void table_insert(std::uint32_t hash, std::uint32_t index) {
+    const TableWrite write(table_version_);
     // Keep the load factor at or below 3/4: linear probing degrades fast above that.
-    if ((size() + 1) * 4 > table_.size() * 3) grow();
+    if ((size() + 1) * 4 > table_size_ * 3) grow();
     place(hash, index);
   }
 
@@ -350,14 +410,14 @@ class MemoryShard {
     std::uint64_t entry = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
     std::size_t pos = home(hash);
     for (std::size_t distance = 0;; ++distance) {
-      const std::uint64_t slot = table_[pos];
+      const std::uint64_t slot = slot_at(pos);
       if (slot == 0) {
-        table_[pos] = entry;
+        set_slot(pos, entry);
         return;
       }
       const std::size_t theirs = distance_from_home(pos, static_cast<std::uint32_t>(slot >> 32));
       if (theirs < distance) {
-        table_[pos] = entry;
+        set_slot(pos, entry);
         entry = slot;
         distance = theirs;
       }
@@ -368,54 +428,74 @@ class MemoryShard {
   // How far slot pos lies past the home of an entry with this hash (cyclically).
   std::size_t distance_from_home(std::size_t pos, std::uint32_t hash) const noexcept {
     const std::size_t h = home(hash);
-    return pos >= h ? pos - h : pos + table_.size() - h;
+    return pos >= h ? pos - h : pos + table_size_ - h;
   }
 
   // Doubles, but never past what max_entries (+1, the insert before an eviction) needs at 3/4
   // load: a bounded shard's table ends at 10.7 bytes per entry instead of up to twice that.
+  // A bounded shard's table, once at the size max_entries needs, is published for
+  // certainly_absent(); it is not replaced after that (the count never passes max_entries + 1),
+  // and if it ever were, the old one is kept until the shard dies, as a probe may be in it.
   void grow() {
-    std::vector<std::uint64_t> old;
-    old.swap(table_);
-    std::size_t slots = old.empty() ? 16 : old.size() * 2;
+    const std::size_t old_size = table_size_;
+    std::size_t slots = old_size == 0 ? 16 : old_size * 2;
+    std::size_t enough = 0;
     if (limits_.max_entries != 0) {
-      const std::size_t enough = (limits_.max_entries + 1) * 4 / 3 + 1;
-      slots = std::max(std::min(slots, enough), old.size() + 1);
+      enough = (limits_.max_entries + 1) * 4 / 3 + 1;
+      slots = std::max(std::min(slots, enough), old_size + 1);
     }
-    while ((size() + 1) * 4 > slots * 3) slots *= 2;  // never full: probes must end
-    table_.assign(slots, 0);
-    for (const std::uint64_t slot : old) {
+    while ((size() + 1) * 4 > slots * 3) slots *= 2;      // never full: probes must end
+    auto previous = std::make_unique<Slot[]>(slots + 1);  // value-initialised: all zero
+    previous.swap(table_);
+    table_size_ = slots;
+    table_[0].store(slots, std::memory_order_relaxed);
+    for (std::size_t pos = 0; pos < old_size; ++pos) {
+      const std::uint64_t slot = previous[pos + 1].load(std::memory_order_relaxed);
       if (slot != 0)
         place(static_cast<std::uint32_t>(slot >> 32), static_cast<std::uint32_t>(slot) - 1);
+    }
+    if (table_view_.load(std::memory_order_relaxed) != nullptr) {
+      retired_.push_back(std::move(previous));
+      table_view_.store(table_.get(), std::memory_order_release);
+    } else if (enough != 0 && slots >= enough) {
+      table_view_.store(table_.get(), std::memory_order_release);
     }
   }
 
   void table_erase(std::uint32_t hash, std::uint32_t index) {
+    const TableWrite write(table_version_);
     const std::uint64_t wanted = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
     std::size_t hole = home(hash);
-    while (table_[hole] != wanted) hole = after(hole);
+    while (slot_at(hole) != wanted) hole = after(hole);
     // Backward-shift deletion: pull later entries of the probe run into the hole, so lookups
     // never need tombstones.
     std::size_t next = after(hole);
-    while (table_[next] != 0) {
-      const std::size_t origin = home(static_cast<std::uint32_t>(table_[next] >> 32));
+    while (slot_at(next) != 0) {
+      const std::size_t origin = home(static_cast<std::uint32_t>(slot_at(next) >> 32));
       // Move next into the hole unless its home lies cyclically in (hole, next].
       const bool stays =
           hole <= next ? (origin > hole && origin <= next) : (origin > hole || origin <= next);
       if (!stays) {
-        table_[hole] = table_[next];
+        set_slot(hole, slot_at(next));
         hole = next;
       }
       next = after(next);
     }
-    table_[hole] = 0;
+    set_slot(hole, 0);
   }
 
-  // Cache lines by who writes them: readers read lock_'s first line, table_ and chunks_
+  // Cache lines by who writes them: readers read lock_'s first line, the table and chunks_
   // (written only by writers); replays, which run beside readers, write policy_ (and the
   // lock's mutex, on its own line). Apart, a replay on one core does not evict what readers
   // on another core read.
   ReadMostlyLock lock_;
-  alignas(64) std::vector<std::uint64_t> table_;
+  // Slot 0 holds the slot count, so a lock-free probe reads the array and its size at once.
+  using Slot = std::atomic<std::uint64_t>;
+  alignas(64) std::unique_ptr<Slot[]> table_;
+  std::size_t table_size_ = 0;
+  std::atomic<const Slot*> table_view_{nullptr};  // published for certainly_absent()
+  std::atomic<std::uint32_t> table_version_{0};
+  std::vector<std::unique_ptr<Slot[]>> retired_;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
   ShardLimits limits_;
   alignas(64) Policy policy_{};
