@@ -340,11 +340,12 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   std::optional<std::chrono::nanoseconds> remaining(const K& key) {
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
-    if (shard.certainly_absent(static_cast<std::uint32_t>(h))) return std::nullopt;
+    const auto seen = shard.probe_unlocked(static_cast<std::uint32_t>(h));
+    if (seen.absent) return std::nullopt;
     const std::int64_t now = now_ns();
     const auto ticket = shard.lock().lock_shared();
     detail::ReadMostlyLock::skip(ticket);  // ttl() and contains() do not count as reads
-    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+    const std::uint32_t index = shard.find_seen(key, static_cast<std::uint32_t>(h), eq_, seen);
     std::optional<std::chrono::nanoseconds> out;
     if (index != Shard::npos && shard.node(index).expires_ns > now) {
       out = std::chrono::nanoseconds(shard.node(index).expires_ns - now);
@@ -360,10 +361,12 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     using Lock = detail::ReadMostlyLock;
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
-    // Most misses end here, without a locked operation (MemoryShard::certainly_absent).
-    if (shard.certainly_absent(static_cast<std::uint32_t>(h))) return false;
+    // Most misses end here, without a locked operation (MemoryShard::probe_unlocked); a hit
+    // starts from the slot the probe saw.
+    const auto seen = shard.probe_unlocked(static_cast<std::uint32_t>(h));
+    if (seen.absent) return false;
     const auto ticket = shard.lock().lock_shared();
-    const std::uint32_t index = shard.find(key, static_cast<std::uint32_t>(h), eq_);
+    const std::uint32_t index = shard.find_seen(key, static_cast<std::uint32_t>(h), eq_, seen);
     if (index == Shard::npos) {
       Lock::skip(ticket);
       Lock::unlock_shared(ticket);

@@ -550,6 +550,17 @@ TEST_CASE("a bounded shard answers misses without its lock once its table has it
   for (std::uint64_t k = 5'000; k < 5'500; ++k) REQUIRE_FALSE(bounded.certainly_absent(hash(k)));
   CHECK(absent_answered(bounded) == 1'000);
 
+  // A hit starts from the slot the probe saw, checked under the lock: a sighting of another
+  // entry (a hash collision, or a slot changed since) falls back to a full find.
+  const auto seen = bounded.probe_unlocked(hash(5'001));
+  REQUIRE(seen.slot != 0);
+  CHECK(bounded.find_seen(5'001, hash(5'001), eq, seen) == bounded.find(5'001, hash(5'001), eq));
+  CHECK(bounded.find_seen(5'002, hash(5'002), eq, seen) == bounded.find(5'002, hash(5'002), eq));
+  const std::uint32_t index = bounded.find(5'001, hash(5'001), eq);
+  bounded.remove(index, RemovalCause::erased, removed);
+  CHECK(bounded.find_seen(5'001, hash(5'001), eq, seen) == Shard::npos);
+  CHECK(bounded.certainly_absent(hash(5'001)));
+
   Shard unbounded(ttlcache::detail::ShardLimits{0, 0}, 1);  // its table may always grow
   fill(unbounded, 0, 1'000);
   CHECK(absent_answered(unbounded) == 0);

@@ -119,29 +119,45 @@ class MemoryShard {
     }
   }
 
-  /// True if no entry with this hash is in the shard, decided without the lock: a miss costs
-  /// no locked operation. Only once the table has its final size (a bounded shard, at least
-  /// about half full): a table that will not be replaced cannot be freed under the probe.
-  /// Writers make the slot changes a seqlock (table_version_); a probe that overlaps one, or
-  /// finds a slot with the hash, says false, and the caller takes the locked path (find()).
-  bool certainly_absent(std::uint32_t hash) const noexcept {
+  /// What a probe without the lock saw: the key certainly absent, or a slot holding its hash
+  /// (slot != 0, at pos), or nothing usable (both unset).
+  struct Sighting {
+    bool absent = false;
+    std::uint64_t slot = 0;
+    std::size_t pos = 0;
+  };
+
+  /// Probes the table's hashes without the lock, so a miss costs no locked operation. Only
+  /// once the table has its final size (a bounded shard, at least about half full): a table
+  /// that will not be replaced cannot be freed under the probe. "Absent" is validated by a
+  /// seqlock (writers bump table_version_ around slot changes): a probe that overlapped a write
+  /// says nothing. A sighted slot needs no validation: find_seen() checks it under the lock.
+  Sighting probe_unlocked(std::uint32_t hash) const noexcept {
+    Sighting seen;
     const Slot* const table = table_view_.load(std::memory_order_acquire);
-    if (table == nullptr) return false;
-    const std::uint32_t version = table_version_.load(std::memory_order_acquire);
-    if ((version & 1U) != 0) return false;
+    if (table == nullptr) return seen;
+    const std::uint64_t version = table_version_.load(std::memory_order_acquire);
+    if ((version & 1U) != 0) return seen;
     const auto size = static_cast<std::size_t>(table[0].load(std::memory_order_relaxed));
     const Slot* const slots = table + 1;
     std::size_t pos = home_in(hash, size);
     bool absent = false;
     // Bounded: a view torn by a concurrent writer must not make it loop (it is discarded).
+    // Acquire loads (plain loads on x86), so the version's second read below cannot be made
+    // before them, and a slot written inside a write shows that write's odd version; a fence
+    // would do the same, but ThreadSanitizer does not model fences.
     for (std::size_t distance = 0; distance < size; ++distance) {
-      const std::uint64_t slot = slots[pos].load(std::memory_order_relaxed);
+      const std::uint64_t slot = slots[pos].load(std::memory_order_acquire);
       if (slot == 0) {
         absent = true;
         break;
       }
       const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
-      if (slot_hash == hash) break;
+      if (slot_hash == hash) {
+        seen.slot = slot;
+        seen.pos = pos;
+        return seen;
+      }
       if (distance != 0) {
         const std::size_t theirs = home_in(slot_hash, size);
         if ((pos >= theirs ? pos - theirs : pos + size - theirs) < distance) {
@@ -151,8 +167,23 @@ class MemoryShard {
       }
       pos = pos + 1 == size ? 0 : pos + 1;
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return absent && table_version_.load(std::memory_order_relaxed) == version;
+    seen.absent = absent && table_version_.load(std::memory_order_relaxed) == version;
+    return seen;
+  }
+
+  /// True if the key of this hash is certainly not in the shard (probe_unlocked()).
+  bool certainly_absent(std::uint32_t hash) const noexcept { return probe_unlocked(hash).absent; }
+
+  /// find(), starting from what probe_unlocked() sighted: if that slot still holds the same
+  /// entry and its key is key, no second walk. Requires the shared or exclusive side.
+  std::uint32_t find_seen(const K& key, std::uint32_t hash, const KeyEqual& eq,
+                          const Sighting& seen) const noexcept {
+    // (A sighting is only made in a final table, which is never smaller than then: pos is in.)
+    if (seen.slot != 0 && slot_at(seen.pos) == seen.slot) {
+      const auto index = static_cast<std::uint32_t>(seen.slot) - 1;
+      if (eq(node(index).key, key)) return index;
+    }
+    return find(key, hash, eq);
   }
 
   Node& node(std::uint32_t index) noexcept {
@@ -375,25 +406,25 @@ class MemoryShard {
   // serialised by the shard lock; this only tells lock-free probes to discard what they saw.
   class TableWrite {
    public:
-    explicit TableWrite(std::atomic<std::uint32_t>& version) noexcept
+    explicit TableWrite(std::atomic<std::uint64_t>& version) noexcept
         : version_(version), before_(version.load(std::memory_order_relaxed)) {
+      // No fence: slot stores are releases, so a probe that reads one also sees this mark.
       version_.store(before_ + 1, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_release);
     }
     ~TableWrite() { version_.store(before_ + 2, std::memory_order_release); }
     TableWrite(const TableWrite&) = delete;
     TableWrite& operator=(const TableWrite&) = delete;
 
    private:
-    std::atomic<std::uint32_t>& version_;
-    std::uint32_t before_;
+    std::atomic<std::uint64_t>& version_;
+    std::uint64_t before_;
   };
 
   std::uint64_t slot_at(std::size_t pos) const noexcept {
     return table_[pos + 1].load(std::memory_order_relaxed);
   }
   void set_slot(std::size_t pos, std::uint64_t value) noexcept {
-    table_[pos + 1].store(value, std::memory_order_relaxed);
+    table_[pos + 1].store(value, std::memory_order_release);
   }
 
   void table_insert(std::uint32_t hash, std::uint32_t index) {
@@ -494,7 +525,7 @@ class MemoryShard {
   alignas(64) std::unique_ptr<Slot[]> table_;
   std::size_t table_size_ = 0;
   std::atomic<const Slot*> table_view_{nullptr};  // published for certainly_absent()
-  std::atomic<std::uint32_t> table_version_{0};
+  std::atomic<std::uint64_t> table_version_{0};   // 64 bits: never wraps under a probe
   std::vector<std::unique_ptr<Slot[]>> retired_;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
   ShardLimits limits_;
