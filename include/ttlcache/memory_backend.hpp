@@ -65,7 +65,7 @@ struct MemoryOptions {
 /// atomic adds per read), so reads scale across cores; writes (set, erase, clear) take one
 /// shard exclusively. get() copies the value out under the shard lock, so a returned value is
 /// never torn; visit() runs a function on it in place instead. A miss on a bounded shard whose
-/// table has reached its final size (about half full or more) usually takes no lock at all: a
+/// table has reached its final size (a quarter to half full or more) usually takes no lock: a
 /// probe of the table's hashes, validated by a seqlock, shows the key absent (a probe that
 /// overlaps a write, or meets an equal hash, falls back to the locked path).
 ///
@@ -356,15 +356,24 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
 
   // The read path of get() and visit(): find under the shared side, then (only for a found
   // entry) read the clock, so a miss never pays for one; on_hit(const V&) runs while pinned.
+  // Forced inline and split from read_pinned() so that a miss the probe settles costs no call
+  // and none of the hit path's register saves (160 -> 132 instructions per get miss, with the
+  // walk's hash-order shortcut).
   template <class OnHit>
-  bool read(const K& key, OnHit&& on_hit) {
-    using Lock = detail::ReadMostlyLock;
+  [[gnu::always_inline]] bool read(const K& key, OnHit&& on_hit) {
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
     // Most misses end here, without a locked operation (MemoryShard::probe_unlocked); a hit
     // starts from the slot the probe saw.
     const auto seen = shard.probe_unlocked(static_cast<std::uint32_t>(h));
     if (seen.absent) return false;
+    return read_pinned(key, h, shard, seen, std::forward<OnHit>(on_hit));
+  }
+
+  template <class OnHit>
+  bool read_pinned(const K& key, std::uint64_t h, Shard& shard,
+                   const typename Shard::Sighting& seen, OnHit&& on_hit) {
+    using Lock = detail::ReadMostlyLock;
     const auto ticket = shard.lock().lock_shared();
     const std::uint32_t index = shard.find_seen(key, static_cast<std::uint32_t>(h), eq_, seen);
     if (index == Shard::npos) {

@@ -507,6 +507,62 @@ TEST_CASE("with the real clock, an entry is never served after its TTL", "[memor
   }
 }
 
+TEST_CASE("probe runs that wrap past the table's end are walked correctly", "[memory]") {
+  // The walk skips the exact distance test for entries with a smaller hash (a home is monotonic
+  // in the hash), which is only right for runs that do not wrap. Hashes are forged here: a
+  // crowd whose homes are the table's last slots wraps into its first slots, where keys with
+  // the smallest hashes live. Every present key must be found, with and without the lock, and
+  // every absent one reported absent, whatever side of the wrap its home is on.
+  using Shard = ttlcache::detail::MemoryShard<std::uint64_t, std::string, std::hash<std::uint64_t>,
+                                              std::equal_to<std::uint64_t>, ttlcache::LruPolicy>;
+  const std::equal_to<std::uint64_t> eq;
+  ttlcache::detail::RemovalBatch<std::uint64_t, std::string> removed(false);
+  Shard shard(ttlcache::detail::ShardLimits{1'000, 0}, 1);
+  // Key k has the forged hash hash_of[k]. 600 spread keys bring the table to its final size;
+  // then 40 keys at the very top of the hash range and 40 at the very bottom.
+  std::vector<std::uint32_t> hash_of;
+  std::uint64_t x = 7;
+  for (int i = 0; i < 600; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    hash_of.push_back(0x10000000U + static_cast<std::uint32_t>(x >> 36));  // middle
+  }
+  for (std::uint32_t i = 0; i < 40; ++i) hash_of.push_back(0xffffffffU - i * 7);  // top
+  for (std::uint32_t i = 0; i < 40; ++i) hash_of.push_back(1U + i * 5);           // bottom
+  std::vector<bool> present(hash_of.size(), false);
+  const auto put = [&](std::uint64_t k) {
+    shard.upsert(k, hash_of[k], "v" + std::to_string(k), 0, 1'000'000, 1, eq, removed);
+    present[k] = true;
+  };
+  const auto check_all = [&] {
+    for (std::uint64_t k = 0; k < hash_of.size(); ++k) {
+      const bool found = shard.find(k, hash_of[k], eq) != Shard::npos;
+      if (found != present[k]) FAIL("key " << k << " found " << found);
+      if (present[k] && shard.certainly_absent(hash_of[k])) FAIL("key " << k << " hidden");
+    }
+    // Absent hashes next to every crowd, including the very first and last homes.
+    for (const std::uint32_t h : {0U, 2U, 3U, 100U, 0xfffffffeU, 0xffffff00U, 0xfffffff0U}) {
+      bool taken = false;
+      for (std::uint64_t k = 0; k < hash_of.size(); ++k) taken |= present[k] && hash_of[k] == h;
+      if (taken) continue;
+      if (shard.find(1'000'000 + h, h, eq) != Shard::npos) FAIL("absent hash " << h << " found");
+    }
+  };
+  for (std::uint64_t k = 0; k < 600; ++k) put(k);
+  REQUIRE(shard.probe_unlocked(1U).absent);  // final table: the lock-free probe answers
+  for (std::uint64_t k = 600; k < hash_of.size(); ++k) put(k);
+  check_all();
+  // The top crowd's run does wrap: some of its keys sit in the table's first slots.
+  std::size_t wrapped = 0;
+  for (std::uint64_t k = 600; k < 640; ++k) wrapped += shard.probe_unlocked(hash_of[k]).pos < 100;
+  CHECK(wrapped > 10);
+  // Erase half of each crowd (backward shifts across the wrap), then check again.
+  for (std::uint64_t k = 600; k < hash_of.size(); k += 2) {
+    shard.remove(shard.find(k, hash_of[k], eq), RemovalCause::erased, removed);
+    present[k] = false;
+  }
+  check_all();
+}
+
 TEST_CASE("a bounded shard answers misses without its lock once its table has its final size",
           "[memory]") {
   // MemoryShard::certainly_absent(): what MemoryBackend's get, visit, contains and ttl ask
@@ -533,9 +589,14 @@ TEST_CASE("a bounded shard answers misses without its lock once its table has it
   };
 
   Shard bounded(ttlcache::detail::ShardLimits{1'000, 0}, 1);
-  fill(bounded, 0, 700);  // its 1,024-slot table may still grow: readers must lock
+  fill(bounded, 0, 380);  // its 512-slot table may still grow: readers must lock
   CHECK(absent_answered(bounded) == 0);
-  fill(bounded, 700, 1'000);  // grown to the size 1,000 entries need: final
+  // The next growth (past 384 entries) would double to 1,024 slots, over half of the 1,335
+  // that 1,000 entries need: it goes straight to 1,335, final. (Were it 1,024, a shard that
+  // settles anywhere under 768 entries would lock on every miss for good.)
+  fill(bounded, 380, 400);
+  CHECK(absent_answered(bounded) == 1'000);
+  fill(bounded, 400, 1'000);
   CHECK(absent_answered(bounded) == 1'000);
   for (std::uint64_t k = 0; k < 1'000; ++k) REQUIRE_FALSE(bounded.certainly_absent(hash(k)));
 

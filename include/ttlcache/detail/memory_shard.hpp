@@ -107,17 +107,17 @@ class MemoryShard {
   /// What a probe without the lock saw: the key certainly absent, or a slot holding its hash
   /// (slot != 0, at pos), or nothing usable (both unset).
   struct Sighting {
-    bool absent = false;
     std::uint64_t slot = 0;
-    std::size_t pos = 0;
+    std::uint32_t pos = 0;
+    bool absent = false;
   };
 
   /// Probes the table's hashes without the lock, so a miss costs no locked operation. Only
-  /// once the table has its final size (a bounded shard, at least about half full): a table
+  /// once the table has its final size (a bounded shard, a quarter to half full or more): a table
   /// that will not be replaced cannot be freed under the probe. "Absent" is validated by a
   /// seqlock (writers bump table_version_ around slot changes): a probe that overlapped a write
   /// says nothing. A sighted slot needs no validation: find_seen() checks it under the lock.
-  Sighting probe_unlocked(std::uint32_t hash) const noexcept {
+  [[gnu::always_inline]] Sighting probe_unlocked(std::uint32_t hash) const noexcept {
     Sighting seen;
     const Slot* const table = table_view_.load(std::memory_order_acquire);
     if (table == nullptr) return seen;
@@ -131,7 +131,7 @@ class MemoryShard {
                                                       [](std::uint64_t /*slot*/) { return true; });
     if (stop.slot != 0) {
       seen.slot = stop.slot;
-      seen.pos = stop.pos;
+      seen.pos = static_cast<std::uint32_t>(stop.pos);
     } else if (stop.pos != size) {  // stopped, not given up on a torn view
       seen.absent = table_version_.load(std::memory_order_relaxed) == version;
     }
@@ -378,6 +378,9 @@ class MemoryShard {
   // with the hash that match(slot) accepts, or to where the key cannot be further on (an empty
   // slot, or an entry nearer its home than the key would be there: after ~2 probes at 3/4 load
   // instead of at the end of the cluster, 8.5 probes on average with plain linear probing).
+  // A home is monotonic in the hash, so an entry with a smaller hash is never nearer its home
+  // than the key (unless its run wrapped past the table's end: then the walk just goes on, to
+  // an empty slot or a later stop); only a larger hash pays for the exact distance test.
   // At most size steps, so a view torn by a concurrent writer cannot make it loop. Forced
   // inline: on every read, and GCC otherwise kept a call (+19 instructions per get hit).
   template <std::memory_order Order, class Match>
@@ -390,7 +393,7 @@ class MemoryShard {
       const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
       if (slot_hash == hash) {
         if (match(slot)) return {pos, slot};
-      } else if (distance != 0 &&  // (nothing is nearer its home than 0)
+      } else if (slot_hash > hash && distance != 0 &&
                  cyclic_distance(pos, home_in(slot_hash, size), size) < distance) {
         return {pos, 0};
       }
@@ -472,6 +475,9 @@ class MemoryShard {
 
   // Doubles, but never past what max_entries (+1, the insert before an eviction) needs at 3/4
   // load: a bounded shard's table ends at 10.7 bytes per entry instead of up to twice that.
+  // A doubling that would reach half of that size goes straight to it: a shard whose count
+  // settles between the two (a little under its share of the bound, as most shards of a full
+  // cache are) would otherwise keep a table that may still grow, and its misses would all lock.
   // A bounded shard's table, once at the size max_entries needs, is published for
   // probe_unlocked(); it is not replaced after that (the count never passes max_entries + 1),
   // and if it ever were, the old one is kept until the shard dies, as a probe may be in it.
@@ -481,7 +487,8 @@ class MemoryShard {
     std::size_t enough = 0;
     if (limits_.max_entries != 0) {
       enough = (limits_.max_entries + 1) * 4 / 3 + 1;
-      slots = std::max(std::min(slots, enough), old_size + 1);
+      if (slots * 2 >= enough) slots = enough;
+      slots = std::max(slots, old_size + 1);
     }
     while ((size() + 1) * 4 > slots * 3) slots *= 2;      // never full: probes must end
     auto previous = std::make_unique<Slot[]>(slots + 1);  // value-initialised: all zero
