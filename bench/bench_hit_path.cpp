@@ -7,7 +7,9 @@
 // Contestants, all in this binary: bare std::unordered_map find, find + copy, unordered_map +
 // std::mutex, std::list + unordered_map LRU + std::mutex, ttlcache MemoryBackend with its
 // default policy (TinyLFU) and with LruPolicy, and ttlcache's zero-copy visit() (with TinyLFU,
-// with LruPolicy, and with no read bookkeeping at all: the floor of the read path).
+// with LruPolicy, and with no read bookkeeping at all: the floor of the read path), and the
+// same hit with dependent reads (each key chosen by the previous result: latency, not
+// throughput) for find and visit.
 //
 // Before the benchmarks it prints heap bytes per entry (mallinfo2, in-use chunks + mmapped
 // blocks) and the churn hit ratios against the popularity bound; after them, the target
@@ -221,6 +223,35 @@ void BM_visit(benchmark::State& state) {
   });
 }
 
+// Dependent reads: each key's position in the trace depends on the previous read's result (a
+// zero taken from the value's size), so reads cannot overlap and the time is the read's
+// latency. The loops above measure throughput, where a bare find gains from the CPU running
+// several independent lookups' cache misses at once (docs/performance.md, session 12).
+template <class Fn>
+void run_dependent(benchmark::State& state, const std::vector<Key>& t, Fn&& fn) {
+  std::size_t i = 0;
+  const std::size_t mask = t.size() - 1;
+  for (auto _ : state) i += 1 + fn(t[i & mask]);
+  benchmark::DoNotOptimize(i);
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_dependent_find(benchmark::State& state) {
+  const auto& m = full<BareMap>().map;
+  run_dependent(state, hit_trace(), [&](Key k) {
+    auto it = m.find(k);
+    return it == m.end() ? std::size_t{1} : it->second.size() - 32;
+  });
+}
+template <class C>
+void BM_dependent_visit(benchmark::State& state) {
+  auto& b = full<C>().backend;
+  run_dependent(state, hit_trace(), [&](Key k) {
+    std::size_t zero = 1;
+    b.visit(k, [&zero](const Value& v) { zero = v.size() - 32; });
+    return zero;
+  });
+}
+
 void BM_miss_find(benchmark::State& state) {
   const auto& m = full<BareMap>().map;
   run(state, miss_trace(), [&](Key k) {
@@ -275,6 +306,13 @@ BENCHMARK_TEMPLATE(BM_visit, TtlTinyLfu)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_visit, TtlLru)->Name("BM_hit_ttlcache_visit_lru")->UseRealTime();
 BENCHMARK_TEMPLATE(BM_visit, TtlFloor)->Name("BM_hit_visit_no_bookkeeping")->UseRealTime();
+BENCHMARK(BM_dependent_find)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_dependent_visit, TtlTinyLfu)
+    ->Name("BM_dependent_ttlcache_visit")
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_dependent_visit, TtlFloor)
+    ->Name("BM_dependent_visit_no_bookkeeping")
+    ->UseRealTime();
 BENCHMARK(BM_miss_find)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_miss, MapMutex)->Name("BM_miss_map_mutex")->UseRealTime();
 BENCHMARK_TEMPLATE(BM_miss, ListLru)->Name("BM_miss_list_lru")->UseRealTime();
@@ -443,6 +481,10 @@ int main(int argc, char** argv) {
              one("BM_hit_find"), 2.0);
   time_ratio(collector, "  no read bookkeeping at all (floor, reference)",
              plain("BM_hit_visit_no_bookkeeping"), one("BM_hit_find"), 2.0);
+  time_ratio(collector, "  dependent reads (latency): visit / find",
+             plain("BM_dependent_ttlcache_visit"), plain("BM_dependent_find"), 2.0);
+  time_ratio(collector, "  dependent reads: floor / find (ref.)",
+             plain("BM_dependent_visit_no_bookkeeping"), plain("BM_dependent_find"), 2.0);
   time_ratio(collector, "miss: ttlcache / find miss", plain("BM_miss_ttlcache_tinylfu"),
              plain("BM_miss_find"), 1.5);
   time_ratio(collector, "set (churn): ttlcache / list LRU", plain("BM_set_ttlcache_tinylfu"),
