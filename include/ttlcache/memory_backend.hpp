@@ -12,7 +12,9 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -111,7 +113,7 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
         throw argument_error("ttlcache memory backend: more shards than max_entries");
       }
       shard_max_weight_ = std::max<std::uint64_t>(shard_max_weight_, limits.max_weight);
-      shards_.push_back(std::make_unique<Shard>(limits, slots));
+      shards_.emplace_back(limits, slots);
     }
     if (options.cleanup_interval.count() > 0) start_cleaner(options.cleanup_interval);
   }
@@ -199,9 +201,9 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     for (auto& shard : shards_) {
       Batch removed(static_cast<bool>(listener_));
       {
-        ExclusiveGuard guard(*shard);
-        shard->apply_logged_reads(now_ns(), removed);
-        shard->remove_all(RemovalCause::erased, removed);
+        ExclusiveGuard guard(shard);
+        shard.apply_logged_reads(now_ns(), removed);
+        shard.remove_all(RemovalCause::erased, removed);
       }
       if (removed.enabled()) removed.deliver(listener_);
     }
@@ -211,14 +213,14 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   /// count of live entries).
   std::size_t size() override {
     std::size_t total = 0;
-    for (const auto& shard : shards_) total += shard->size();
+    for (const auto& shard : shards_) total += shard.size();
     return total;
   }
 
   /// Sum of entry weights (0 without a weigher).
   std::uint64_t weight() const {
     std::uint64_t total = 0;
-    for (const auto& shard : shards_) total += shard->weight();
+    for (const auto& shard : shards_) total += shard.weight();
     return total;
   }
 
@@ -227,10 +229,10 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     for (auto& shard : shards_) {
       Batch removed(static_cast<bool>(listener_));
       {
-        ExclusiveGuard guard(*shard);
+        ExclusiveGuard guard(shard);
         const std::int64_t now = now_ns();
-        shard->apply_logged_reads(now, removed);
-        shard->purge_expired(now, removed);
+        shard.apply_logged_reads(now, removed);
+        shard.purge_expired(now, removed);
       }
       if (removed.enabled()) removed.deliver(listener_);
     }
@@ -242,14 +244,14 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   /// already holds, so always on).
   std::uint64_t removed(RemovalCause cause) const noexcept {
     std::uint64_t total = 0;
-    for (const auto& shard : shards_) total += shard->removed(cause);
+    for (const auto& shard : shards_) total += shard.removed(cause);
     return total;
   }
 
   void collect_stats(BackendStats& out) const noexcept override {
     out.in_process = true;
     std::uint64_t entries = 0;
-    for (const auto& shard : shards_) entries += shard->size();
+    for (const auto& shard : shards_) entries += shard.size();
     out.entries = entries;
     out.weight = weight();
     std::array<std::uint64_t, removal_cause_count> removals{};
@@ -299,7 +301,7 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     return detail::mix_hash(static_cast<std::uint64_t>(hash_(key)));
   }
   Shard& shard_for(std::uint64_t h) noexcept {
-    return *shards_[shard_bits_ == 0 ? 0 : (h >> (64 - shard_bits_))];
+    return shards_[shard_bits_ == 0 ? 0 : (h >> (64 - shard_bits_))];
   }
 
   std::int64_t now_ns() const noexcept {
@@ -452,7 +454,42 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     cleaner_.join();
   }
 
-  std::vector<std::unique_ptr<Shard>> shards_;
+  // The shards side by side in one allocation, so shard_for() is one load from here to the
+  // shard's fields (a vector of unique_ptr took two, on every read's chain of dependent loads).
+  // Shards cannot move (atomics, a lock): built in place, once, and never resized.
+  class ShardArray {
+   public:
+    ShardArray() = default;
+    ShardArray(const ShardArray&) = delete;
+    ShardArray& operator=(const ShardArray&) = delete;
+    ~ShardArray() {
+      while (size_ > 0) data_[--size_].~Shard();
+      if (data_ != nullptr) ::operator delete (data_, std::align_val_t{alignof(Shard)});
+    }
+    void reserve(std::size_t n) {  // once, before any emplace_back
+      data_ =
+          static_cast<Shard*>(::operator new (n * sizeof(Shard), std::align_val_t{alignof(Shard)}));
+      capacity_ = n;
+    }
+    template <class... Args>
+    void emplace_back(Args&&... args) {
+      if (size_ == capacity_) throw std::logic_error("ttlcache: ShardArray is full");
+      new (data_ + size_) Shard(std::forward<Args>(args)...);
+      ++size_;
+    }
+    Shard& operator[](std::size_t i) noexcept { return data_[i]; }
+    std::size_t size() const noexcept { return size_; }
+    Shard* begin() noexcept { return data_; }
+    Shard* end() noexcept { return data_ + size_; }
+    const Shard* begin() const noexcept { return data_; }
+    const Shard* end() const noexcept { return data_ + size_; }
+
+   private:
+    Shard* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+  };
+  ShardArray shards_;
   std::uint32_t shard_bits_ = 0;
   std::uint64_t shard_max_weight_ = 0;
   std::shared_ptr<const Clock> clock_;

@@ -119,11 +119,16 @@ class MemoryShard {
   /// says nothing. A sighted slot needs no validation: find_seen() checks it under the lock.
   [[gnu::always_inline]] Sighting probe_unlocked(std::uint32_t hash) const noexcept {
     Sighting seen;
-    const Slot* const table = table_view_.load(std::memory_order_acquire);
-    if (table == nullptr) return seen;
+    // Version, size and array are three independent loads from this object (the CPU makes
+    // them at once: no load waits for another before the slot's). The size is read before the
+    // array: grow() publishes the array first, so a new size comes with its new array, and an
+    // old size with a new array stays in bounds (tables only grow; that probe overlapped the
+    // write and is discarded by the version check).
     const std::uint64_t version = table_version_.load(std::memory_order_acquire);
     if ((version & 1U) != 0) return seen;
-    const auto size = static_cast<std::size_t>(table[0].load(std::memory_order_relaxed));
+    const std::size_t size = view_size_.load(std::memory_order_acquire);
+    const Slot* const table = table_view_.load(std::memory_order_acquire);
+    if (size == 0 || table == nullptr) return seen;
     // Acquire loads (plain loads on x86), so the version's second read below cannot be made
     // before them, and a slot written inside a write shows that write's odd version; a fence
     // would do the same, but ThreadSanitizer does not model fences.
@@ -499,11 +504,11 @@ class MemoryShard {
       const std::uint64_t slot = previous[pos + 1].load(std::memory_order_relaxed);
       if (slot != 0) place(static_cast<std::uint32_t>(slot >> 32), index_of(slot));
     }
-    if (table_view_.load(std::memory_order_relaxed) != nullptr) {
-      retired_.push_back(std::move(previous));
-      table_view_.store(table_.get(), std::memory_order_release);
-    } else if (enough != 0 && slots >= enough) {
-      table_view_.store(table_.get(), std::memory_order_release);
+    const bool published = table_view_.load(std::memory_order_relaxed) != nullptr;
+    if (published) retired_.push_back(std::move(previous));
+    if (published || (enough != 0 && slots >= enough)) {
+      table_view_.store(table_.get(), std::memory_order_release);  // array first, then its size
+      view_size_.store(slots, std::memory_order_release);
     }
   }
 
@@ -534,11 +539,12 @@ class MemoryShard {
   // lock's mutex, on its own line). Apart, a replay on one core does not evict what readers
   // on another core read.
   ReadMostlyLock lock_;
-  // Slot 0 holds the slot count, so a lock-free probe reads the array and its size at once;
-  // table_size_ repeats it for writers and locked readers, a load nearer than table_[0].
+  // Slot 0 holds the slot count (kept for debugging: probe_unlocked reads view_size_, a load
+  // that does not wait for the array's address). table_size_ is the writers' copy.
   alignas(64) std::unique_ptr<Slot[]> table_;
   std::size_t table_size_ = 0;
   std::atomic<const Slot*> table_view_{nullptr};  // published for probe_unlocked()
+  std::atomic<std::size_t> view_size_{0};         // table_view_'s slot count, stored after it
   std::atomic<std::uint64_t> table_version_{0};   // 64 bits: never wraps under a probe
   std::vector<std::unique_ptr<Slot[]>> retired_;
   std::vector<std::unique_ptr<Storage[]>> chunks_;
