@@ -359,8 +359,7 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   // The read path of get() and visit(): find under the shared side, then (only for a found
   // entry) read the clock, so a miss never pays for one; on_hit(const V&) runs while pinned.
   // Forced inline and split from read_pinned() so that a miss the probe settles costs no call
-  // and none of the hit path's register saves (160 -> 132 instructions per get miss, with the
-  // walk's hash-order shortcut).
+  // and none of the hit path's register saves.
   template <class OnHit>
   [[gnu::always_inline]] bool read(const K& key, OnHit&& on_hit) {
     const std::uint64_t h = hash_of(key);
