@@ -14,7 +14,6 @@
 #include <mutex>
 #include <new>
 #include <optional>
-#include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -465,14 +464,12 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
       while (size_ > 0) data_[--size_].~Shard();
       if (data_ != nullptr) ::operator delete (data_, std::align_val_t{alignof(Shard)});
     }
-    void reserve(std::size_t n) {  // once, before any emplace_back
+    void reserve(std::size_t n) {  // once, before the n emplace_back calls
       data_ =
           static_cast<Shard*>(::operator new (n * sizeof(Shard), std::align_val_t{alignof(Shard)}));
-      capacity_ = n;
     }
     template <class... Args>
-    void emplace_back(Args&&... args) {
-      if (size_ == capacity_) throw std::logic_error("ttlcache: ShardArray is full");
+    void emplace_back(Args&&... args) {  // at most n times (the constructor's loop)
       new (data_ + size_) Shard(std::forward<Args>(args)...);
       ++size_;
     }
@@ -486,7 +483,6 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
    private:
     Shard* data_ = nullptr;
     std::size_t size_ = 0;
-    std::size_t capacity_ = 0;
   };
   ShardArray shards_;
   std::uint32_t shard_bits_ = 0;
