@@ -199,9 +199,9 @@ TEST_CASE("lock-free misses never hide a present key while writers insert and er
   o.shards = 1;
   o.max_entries = 256;
   U64Backend b(o);
-  // Past 3/4 of a 256-slot table, so it has grown to its final 343 slots; resident + churn =
-  // max_entries, so nothing is evicted, and the table is 3/4 full at most: long clusters, where
-  // an insertion moves many entries.
+  // Past 96 entries (3/4 of a 128-slot table), so it has grown to its final 343 slots; resident +
+  // churn = max_entries, so nothing is evicted, and the table is 3/4 full at most: long clusters,
+  // where an insertion moves many entries.
   constexpr std::uint64_t resident = 200;
   constexpr std::uint64_t churn = 56;
   for (std::uint64_t k = 0; k < resident; ++k) b.set(k, "r" + std::to_string(k), 1h);
@@ -246,6 +246,77 @@ TEST_CASE("lock-free misses never hide a present key while writers insert and er
   CHECK(phantom.load() == 0);
   CHECK(wrong.load() == 0);
   CHECK(b.size() == resident);
+}
+
+TEST_CASE("a table published while readers probe never hides a key set before the probe",
+          "[memory][concurrency]") {
+  // A bounded shard filled from empty while readers probe it: its table grows several times
+  // (probes take the lock then) and, once it has its final size, is published for lock-free
+  // probes (the array, then its size, inside the writers' seqlock bracket), which then run
+  // beside every later insert. A key whose set() returned before a probe began must be found
+  // all along; a never-set key never. (Publishing the array with a wrong size hides keys here.)
+  using U64Backend = ttlcache::MemoryBackend<std::uint64_t, std::string>;
+  constexpr std::uint64_t keys = 400;
+  int hidden = 0;
+  int phantom = 0;
+  long probes = 0;
+  for (int round = 0; round < 50; ++round) {
+    ttlcache::MemoryOptions<std::uint64_t, std::string> o;
+    o.shards = 1;
+    o.max_entries = keys;
+    U64Backend b(o);
+    std::atomic<std::uint64_t> inserted{0};  // keys 0..inserted-1 are set
+    std::atomic<int> round_hidden{0};
+    std::atomic<int> round_phantom{0};
+    std::atomic<long> round_probes{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 2; ++t) {
+      readers.emplace_back([&, t] {
+        std::uint64_t x = 11 + static_cast<std::uint64_t>(t) + static_cast<std::uint64_t>(round);
+        std::uint64_t seen = 0;  // the count the probes below were made under
+        int made = 0;            // probes made under it: at most 64, then wait for the next set
+        for (;;) {
+          const std::uint64_t n = inserted.load(std::memory_order_acquire);
+          if (n != seen) {
+            seen = n;
+            made = 0;
+          }
+          if (n == 0 || made == 64) {
+            if (n == keys) break;
+            std::this_thread::yield();
+            continue;
+          }
+          ++made;
+          x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+          const std::uint64_t k = (x >> 33) % n;
+          if (!b.contains(k)) round_hidden.fetch_add(1, std::memory_order_relaxed);
+          if (b.contains(1'000'000 + k)) round_phantom.fetch_add(1, std::memory_order_relaxed);
+          round_probes.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    // Each set waits for two more probes, so the readers' probes overlap every growth rather
+    // than all running after the last set (bounded: the readers never block).
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    bool stalled = false;
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      b.set(k, "v", 1h);
+      const long before = round_probes.load(std::memory_order_relaxed);
+      inserted.store(k + 1, std::memory_order_release);
+      while (!stalled && round_probes.load(std::memory_order_relaxed) < before + 2) {
+        if (std::chrono::steady_clock::now() > deadline) stalled = true;
+        std::this_thread::yield();
+      }
+    }
+    for (auto& th : readers) th.join();
+    REQUIRE_FALSE(stalled);  // readers made no progress for a minute
+    hidden += round_hidden.load();
+    phantom += round_phantom.load();
+    probes += round_probes.load();
+  }
+  INFO("probes: " << probes);
+  CHECK(hidden == 0);
+  CHECK(phantom == 0);
 }
 
 // ---- TinyLFU (test_eviction_policy.cpp) ----
