@@ -467,7 +467,7 @@ void time_ratio(const Collector& c, const std::string& label, const std::string&
 // moves the ratio by half). Here each round times a batch of both sides back to back, in
 // alternating order, by the thread's CPU time, and the ratio is taken per round.
 template <class Fn>
-double cpu_ns_per_op(const std::vector<Key>& t, std::size_t ops, Fn&& fn) {
+double round_ns_per_op(const std::vector<Key>& t, std::size_t ops, Fn&& fn) {
   const std::size_t mask = t.size() - 1;
   const double start = ttlcache_bench::thread_cpu_ns();
   std::size_t sink = 0;
@@ -480,18 +480,18 @@ template <class Num, class Den>
 void paired_ratio(int rounds, const char* label, const std::vector<Key>& t, Num&& num, Den&& den,
                   double target) {
   constexpr std::size_t ops = std::size_t{1} << 20;
-  cpu_ns_per_op(t, ops, num);  // warm both up
-  cpu_ns_per_op(t, ops, den);
+  round_ns_per_op(t, ops, num);  // warm both up
+  round_ns_per_op(t, ops, den);
   std::vector<double> r;
   for (int i = 0; i < rounds; ++i) {
     double a = 0;
     double b = 0;
     if (i % 2 == 0) {
-      a = cpu_ns_per_op(t, ops, num);
-      b = cpu_ns_per_op(t, ops, den);
+      a = round_ns_per_op(t, ops, num);
+      b = round_ns_per_op(t, ops, den);
     } else {
-      b = cpu_ns_per_op(t, ops, den);
-      a = cpu_ns_per_op(t, ops, num);
+      b = round_ns_per_op(t, ops, den);
+      a = round_ns_per_op(t, ops, num);
     }
     r.push_back(a / b);
   }

@@ -99,7 +99,7 @@ class MemoryShard {
   std::uint32_t find(const K& key, std::uint32_t hash, const KeyEqual& eq) const noexcept {
     if (table_size_ == 0) return npos;
     const Stop stop = walk<std::memory_order_relaxed>(
-        table_.get() + 1, table_size_, hash,
+        table_.get(), table_size_, hash,
         [&](std::uint64_t slot) { return eq(node(index_of(slot)).key, key); });
     return stop.slot != 0 ? index_of(stop.slot) : npos;
   }
@@ -132,7 +132,7 @@ class MemoryShard {
     // Acquire loads (plain loads on x86), so the version's second read below cannot be made
     // before them, and a slot written inside a write shows that write's odd version; a fence
     // would do the same, but ThreadSanitizer does not model fences.
-    const Stop stop = walk<std::memory_order_acquire>(table + 1, size, hash,
+    const Stop stop = walk<std::memory_order_acquire>(table, size, hash,
                                                       [](std::uint64_t /*slot*/) { return true; });
     if (stop.slot != 0) {
       seen.slot = stop.slot;
@@ -438,10 +438,10 @@ class MemoryShard {
   };
 
   std::uint64_t slot_at(std::size_t pos) const noexcept {
-    return table_[pos + 1].load(std::memory_order_relaxed);
+    return table_[pos].load(std::memory_order_relaxed);
   }
   void set_slot(std::size_t pos, std::uint64_t value) noexcept {
-    table_[pos + 1].store(value, std::memory_order_release);
+    table_[pos].store(value, std::memory_order_release);
   }
 
   void table_insert(std::uint32_t hash, std::uint32_t index) {
@@ -495,13 +495,12 @@ class MemoryShard {
       if (slots * 2 >= enough) slots = enough;
       slots = std::max(slots, old_size + 1);
     }
-    while ((size() + 1) * 4 > slots * 3) slots *= 2;      // never full: probes must end
-    auto previous = std::make_unique<Slot[]>(slots + 1);  // value-initialised: all zero
+    while ((size() + 1) * 4 > slots * 3) slots *= 2;  // never full: probes must end
+    auto previous = std::make_unique<Slot[]>(slots);  // value-initialised: all zero
     previous.swap(table_);
     table_size_ = slots;
-    table_[0].store(slots, std::memory_order_relaxed);
     for (std::size_t pos = 0; pos < old_size; ++pos) {
-      const std::uint64_t slot = previous[pos + 1].load(std::memory_order_relaxed);
+      const std::uint64_t slot = previous[pos].load(std::memory_order_relaxed);
       if (slot != 0) place(static_cast<std::uint32_t>(slot >> 32), index_of(slot));
     }
     const bool published = table_view_.load(std::memory_order_relaxed) != nullptr;
@@ -539,8 +538,8 @@ class MemoryShard {
   // lock's mutex, on its own line). Apart, a replay on one core does not evict what readers
   // on another core read.
   ReadMostlyLock lock_;
-  // Slot 0 holds the slot count (kept for debugging: probe_unlocked reads view_size_, a load
-  // that does not wait for the array's address). table_size_ is the writers' copy.
+  // table_size_ is the writers' copy of the slot count; probe_unlocked() reads view_size_, a
+  // load that does not wait for the array's address.
   alignas(64) std::unique_ptr<Slot[]> table_;
   std::size_t table_size_ = 0;
   std::atomic<const Slot*> table_view_{nullptr};  // published for probe_unlocked()
