@@ -563,6 +563,77 @@ TEST_CASE("probe runs that wrap past the table's end are walked correctly", "[me
   check_all();
 }
 
+TEST_CASE("keys sharing a home are kept in hash order, and misses among them are answered",
+          "[memory]") {
+  // place() keeps each home's entries in hash order, and walk() stops a miss at the first entry
+  // of its home with a larger hash. Forged hashes: a crowd of keys a few hashes apart (one or
+  // two homes), inserted largest hash first among spread keys. The crowd must sit in hash
+  // order, every present key be found with and without the lock, and the hashes between them
+  // be reported absent, through inserts, erases and the table's growth.
+  using Shard = ttlcache::detail::MemoryShard<std::uint64_t, std::string, std::hash<std::uint64_t>,
+                                              std::equal_to<std::uint64_t>, ttlcache::LruPolicy>;
+  const std::equal_to<std::uint64_t> eq;
+  ttlcache::detail::RemovalBatch<std::uint64_t, std::string> removed(false);
+  Shard shard(ttlcache::detail::ShardLimits{1'000, 0}, 1);
+  constexpr std::uint32_t base = 0x40000000U;
+  constexpr std::uint32_t step = 1'000;  // a home spans ~3.2 M hashes in the final table
+  // Keys 0..29: the crowd, key k with hash base + (2k + 1) * step (even multiples stay free);
+  // keys 30 and up: spread hashes.
+  std::vector<std::uint32_t> hash_of;
+  for (std::uint32_t k = 0; k < 30; ++k) hash_of.push_back(base + (2 * k + 1) * step);
+  std::uint64_t x = 11;
+  for (int i = 0; i < 600; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    hash_of.push_back(static_cast<std::uint32_t>(x >> 32));
+  }
+  std::vector<bool> present(hash_of.size(), false);
+  const auto put = [&](std::uint64_t k) {
+    shard.upsert(k, hash_of[k], "v" + std::to_string(k), 0, 1'000'000, 1, eq, removed);
+    present[k] = true;
+  };
+  const auto check_crowd = [&](bool final_table) {
+    std::uint32_t last_pos = 0;
+    std::uint32_t last_hash = 0;
+    for (std::uint64_t k = 0; k < 30; ++k) {
+      const bool found = shard.find(k, hash_of[k], eq) != Shard::npos;
+      if (found != present[k]) FAIL("crowd key " << k << " found " << found);
+      if (present[k] && shard.certainly_absent(hash_of[k])) FAIL("crowd key " << k << " hidden");
+      if (present[k] && final_table) {
+        const auto seen = shard.probe_unlocked(hash_of[k]);
+        REQUIRE(seen.slot != 0);
+        // Hash order: a larger hash never sits before a smaller one of the crowd.
+        if (last_hash != 0 && seen.pos < last_pos) {
+          FAIL("hash " << hash_of[k] << " at slot " << seen.pos << ", before hash " << last_hash
+                       << " at slot " << last_pos);
+        }
+        last_pos = seen.pos;
+        last_hash = hash_of[k];
+      }
+      const std::uint32_t between = base + 2 * static_cast<std::uint32_t>(k) * step;
+      if (shard.find(1'000'000 + k, between, eq) != Shard::npos) FAIL("free hash " << between);
+      if (final_table && !shard.certainly_absent(between))
+        FAIL("free hash " << between << " not absent");
+    }
+  };
+  // While the table grows: spread keys with the crowd, largest hash first, between them.
+  for (std::uint64_t k = 30; k < 330; ++k) {
+    put(k);
+    if (k % 10 == 0) put(29 - (k - 30) / 10);
+  }
+  check_crowd(false);
+  for (std::uint64_t k = 330; k < hash_of.size(); ++k) put(k);
+  REQUIRE(shard.probe_unlocked(1U).absent);  // final table: the lock-free probe answers
+  check_crowd(true);
+  // Erase every third of the crowd (backward shifts), put some back, check again.
+  for (std::uint64_t k = 0; k < 30; k += 3) {
+    shard.remove(shard.find(k, hash_of[k], eq), RemovalCause::erased, removed);
+    present[k] = false;
+  }
+  check_crowd(true);
+  for (const std::uint64_t k : {27U, 21U, 15U, 9U, 3U}) put(k);
+  check_crowd(true);
+}
+
 TEST_CASE("a bounded shard answers misses without its lock once its table has its final size",
           "[memory]") {
   // MemoryShard::certainly_absent(): what MemoryBackend's get, visit, contains and ttl ask

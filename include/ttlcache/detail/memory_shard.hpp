@@ -380,12 +380,13 @@ class MemoryShard {
   }
 
   // The Robin Hood walk of find() and probe_unlocked(): from the hash's home to the first slot
-  // with the hash that match(slot) accepts, or to where the key cannot be further on (an empty
-  // slot, or an entry nearer its home than the key would be there: after ~2 probes at 3/4 load
-  // instead of at the end of the cluster, 8.5 probes on average with plain linear probing).
-  // A home is monotonic in the hash, so an entry with a smaller hash is never nearer its home
-  // than the key (unless its run wrapped past the table's end: then the walk just goes on, to
-  // an empty slot or a later stop); only a larger hash pays for the exact distance test.
+  // with the hash that match(slot) accepts, or to where the key cannot be further on: an empty
+  // slot, an entry nearer its home than the key would be there, or one from the key's own home
+  // with a larger hash (place() keeps a home's entries in hash order): after ~2 probes at 3/4
+  // load instead of at the end of the cluster, 8.5 probes on average with plain linear probing.
+  // A home is monotonic in the hash, so an entry with a smaller hash never stops the walk
+  // (unless its run wrapped past the table's end: then the walk just goes on, to an empty slot
+  // or a later stop); only a larger hash pays for the exact distance test.
   // At most size steps, so a view torn by a concurrent writer cannot make it loop. Forced
   // inline: on every read, and GCC otherwise kept a call (+19 instructions per get hit).
   template <std::memory_order Order, class Match>
@@ -398,8 +399,8 @@ class MemoryShard {
       const auto slot_hash = static_cast<std::uint32_t>(slot >> 32);
       if (slot_hash == hash) {
         if (match(slot)) return {pos, slot};
-      } else if (slot_hash > hash && distance != 0 &&
-                 cyclic_distance(pos, home_in(slot_hash, size), size) < distance) {
+      } else if (slot_hash > hash &&
+                 cyclic_distance(pos, home_in(slot_hash, size), size) <= distance) {
         return {pos, 0};
       }
       pos = pos + 1 == size ? 0 : pos + 1;
@@ -452,8 +453,10 @@ class MemoryShard {
   }
 
   // Robin Hood insertion: an entry further from its home takes the slot of one closer to its
-  // own, which continues down the cluster. Keeps every cluster ordered by home, so find() can
-  // stop a miss early; the backward-shift deletion below preserves that order.
+  // own, which continues down the cluster, and of one from the same home with a larger hash.
+  // Keeps every cluster ordered by home and each home's entries by hash, so walk() stops a miss
+  // early, inside its home's entries (paired miss ratio 1.54 -> 1.42, docs/performance.md,
+  // session 13); the backward-shift deletion below preserves that order.
   void place(std::uint32_t hash, std::uint32_t index) {
     std::uint64_t entry = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
     std::size_t pos = home(hash);
@@ -464,7 +467,7 @@ class MemoryShard {
         return;
       }
       const std::size_t theirs = distance_from_home(pos, static_cast<std::uint32_t>(slot >> 32));
-      if (theirs < distance) {
+      if (theirs < distance || (theirs == distance && (slot >> 32) > (entry >> 32))) {
         set_slot(pos, entry);
         entry = slot;
         distance = theirs;
