@@ -14,12 +14,15 @@
 // Before the benchmarks it prints heap bytes per entry (mallinfo2, in-use chunks + mmapped
 // blocks) and the churn hit ratios against the popularity bound; after them, the target
 // ratios: medians over --benchmark_repetitions, with their min..max over repetitions; then the
-// same ratios from paired rounds (both sides timed back to back, steadier on a shared machine).
+// same ratios from paired rounds (both sides timed back to back, steadier on a shared machine),
+// and for reference a minimal read that is not a cache (inline keys, no pin, no bookkeeping)
+// with and without an expiry check against the kernel's coarse clock.
 // Usage: bench_hit_path [--benchmark_repetitions=5] [--paired=15] [google benchmark flags]
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -35,6 +38,7 @@
 #include <vector>
 
 #include "paired.hpp"
+#include "ttlcache/clock.hpp"
 #include "ttlcache/memory_backend.hpp"
 #include "zipf.hpp"
 
@@ -156,6 +160,64 @@ struct NoReadBookkeeping : ttlcache::LruPolicy {
   static void on_shared_read(Links& /*links*/) noexcept {}
 };
 using TtlFloor = Ttl<NoReadBookkeeping>;
+
+// Not a cache (no pin, no eviction, one thread only): the least a read with an expiry check
+// can do, to see what the clock alone costs against the 2x budget. Keys sit inline in an
+// open-addressing table (one multiply for the hash, linear probing), each pointing to an entry
+// with its expiry and value. The expiry is checked against the kernel's coarse clock (what
+// MemoryBackend reads), against a cached tick (one atomic load; nothing here updates it), or
+// not at all.
+class MinimalRead {
+ public:
+  enum class Expiry { none, coarse_clock, cached_tick };
+
+  MinimalRead() {
+    std::size_t size = 1;
+    while (size < 2 * key_count) size <<= 1;
+    slots_.assign(size, Slot{});
+    mask_ = size - 1;
+    while ((std::size_t{1} << (64 - shift_)) < size) --shift_;
+    for (std::size_t i = 0; i < key_count; ++i) {
+      entries_.push_back(std::make_unique<Entry>(Entry{forever, value_of(i)}));
+      std::size_t pos = home(key_of(i));
+      while (slots_[pos].entry != nullptr) pos = (pos + 1) & mask_;
+      slots_[pos] = Slot{key_of(i), entries_.back().get()};
+    }
+  }
+
+  template <Expiry E>
+  std::size_t size_of(Key k) const {
+    for (std::size_t pos = home(k);; pos = (pos + 1) & mask_) {
+      const Slot& s = slots_[pos];
+      if (s.entry == nullptr) return 0;
+      if (s.key != k) continue;
+      if constexpr (E == Expiry::coarse_clock) {
+        if (s.entry->expires_ns <= ttlcache::detail::coarse_now_ns()) return 0;
+      } else if constexpr (E == Expiry::cached_tick) {
+        if (s.entry->expires_ns <= tick_.load(std::memory_order_relaxed)) return 0;
+      }
+      return s.entry->value.size();
+    }
+  }
+
+ private:
+  static constexpr std::int64_t forever = std::int64_t{1} << 62;
+  struct Entry {
+    std::int64_t expires_ns;
+    Value value;
+  };
+  struct Slot {
+    Key key = 0;
+    const Entry* entry = nullptr;
+  };
+  std::size_t home(Key k) const { return (k * 0x9e3779b97f4a7c15ULL) >> shift_; }
+
+  std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::size_t mask_ = 0;
+  int shift_ = 64;
+  std::atomic<std::int64_t> tick_{ttlcache::detail::coarse_now_ns()};
+};
 
 template <class C>
 void fill(C& c) {
@@ -476,6 +538,7 @@ double round_ns_per_op(const std::vector<Key>& t, std::size_t ops, Fn&& fn) {
   return (ttlcache_bench::thread_cpu_ns() - start) / static_cast<double>(ops);
 }
 
+// target 0: a reference row, printed without a verdict.
 template <class Num, class Den>
 void paired_ratio(int rounds, const char* label, const std::vector<Key>& t, Num&& num, Den&& den,
                   double target) {
@@ -496,9 +559,12 @@ void paired_ratio(int rounds, const char* label, const std::vector<Key>& t, Num&
     r.push_back(a / b);
   }
   const double median = ttlcache_bench::percentile(r, 0.5);
-  std::printf("  %-40s %5.2fx  [p25 %4.2f, p75 %4.2f] rounds=%d  target <= %.2fx: %s\n", label,
-              median, ttlcache_bench::percentile(r, 0.25), ttlcache_bench::percentile(r, 0.75),
-              rounds, target, median <= target ? "met" : "NOT met");
+  std::printf("  %-40s %5.2fx  [p25 %4.2f, p75 %4.2f] rounds=%d", label, median,
+              ttlcache_bench::percentile(r, 0.25), ttlcache_bench::percentile(r, 0.75), rounds);
+  if (target > 0) {
+    std::printf("  target <= %.2fx: %s", target, median <= target ? "met" : "NOT met");
+  }
+  std::printf("\n");
 }
 
 void print_paired(int rounds) {
@@ -530,8 +596,23 @@ void print_paired(int rounds) {
   std::printf("\npaired rounds (thread CPU time, both sides back to back; median [p25, p75]):\n");
   paired_ratio(rounds, "get hit: ttlcache / find+copy", hit_trace(), get, find_copy, 1.3);
   paired_ratio(rounds, "zero-copy visit hit / find", hit_trace(), visit, find, 2.0);
-  paired_ratio(rounds, "  floor (no read bookkeeping) / find", hit_trace(), visit_floor, find, 2.0);
+  paired_ratio(rounds, "  floor (no read bookkeeping) / find", hit_trace(), visit_floor, find, 0);
   paired_ratio(rounds, "miss: ttlcache / find miss", miss_trace(), get, find, 1.5);
+
+  // The reference rows: how much of the 2x budget a minimal read spends before any pin or
+  // eviction bookkeeping (docs/performance.md, session 14).
+  static const MinimalRead minimal;
+  using E = MinimalRead::Expiry;
+  std::printf("minimal read, not a cache (inline keys; no pin, no bookkeeping), for reference:\n");
+  paired_ratio(
+      rounds, "  no expiry check / find", hit_trace(),
+      [](Key k) { return minimal.size_of<E::none>(k); }, find, 0);
+  paired_ratio(
+      rounds, "  + kernel coarse clock / find", hit_trace(),
+      [](Key k) { return minimal.size_of<E::coarse_clock>(k); }, find, 0);
+  paired_ratio(
+      rounds, "  + cached tick (atomic load) / find", hit_trace(),
+      [](Key k) { return minimal.size_of<E::cached_tick>(k); }, find, 0);
 }
 
 }  // namespace
