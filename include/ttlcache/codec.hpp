@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -58,6 +60,22 @@ struct ValueCodec<std::vector<Byte>, std::enable_if_t<std::is_same_v<Byte, std::
   static std::optional<std::vector<Byte>> decode(std::string_view bytes) {
     const auto* p = reinterpret_cast<const Byte*>(bytes.data());
     return std::vector<Byte>(p, p + bytes.size());
+  }
+};
+
+/// Shared values (Cache<K, std::shared_ptr<const T>>, docs/reading.md) travel as T's own bytes,
+/// so a remote store holds the same bytes as for a Cache<K, T> and either can read them. A null
+/// pointer cannot be encoded: set() throws codec_error naming the key and stores nothing.
+template <class T>
+struct ValueCodec<std::shared_ptr<const T>> {
+  static std::string encode(const std::shared_ptr<const T>& value) {
+    if (!value) throw std::invalid_argument("a null shared value cannot be stored");
+    return ValueCodec<T>::encode(*value);
+  }
+  static std::optional<std::shared_ptr<const T>> decode(std::string_view bytes) {
+    std::optional<T> value = ValueCodec<T>::decode(bytes);
+    if (!value) return std::nullopt;
+    return std::shared_ptr<const T>(std::make_shared<T>(std::move(*value)));
   }
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -51,14 +52,28 @@ struct is_equality_comparable<std::pair<A, B>>
 };
 template <class T>
 struct is_equality_comparable<std::optional<T>> : is_equality_comparable<T> {};
+// A shared value compares what it points to (a reload always makes a new pointer).
+template <class T>
+struct is_equality_comparable<std::shared_ptr<const T>> : is_equality_comparable<T> {};
 
-/// The equality a cache uses: the one given, else V's operator== when V has one, else none
-/// (empty: reloads are not compared).
+template <class V>
+bool values_equal(const V& a, const V& b) {
+  return static_cast<bool>(a == b);
+}
+template <class T>
+bool values_equal(const std::shared_ptr<const T>& a, const std::shared_ptr<const T>& b) {
+  if (a == b) return true;  // the same pointer, or both null
+  if (!a || !b) return false;
+  return static_cast<bool>(*a == *b);
+}
+
+/// The equality a cache uses: the one given, else V's operator== when V has one (for a shared
+/// value, its pointee's), else none (empty: reloads are not compared).
 template <class V>
 ValueEqual<V> value_equal_or_default(ValueEqual<V> given) {
   if (given) return given;
   if constexpr (is_equality_comparable<V>::value) {
-    return [](const V& a, const V& b) { return static_cast<bool>(a == b); };
+    return [](const V& a, const V& b) { return values_equal(a, b); };
   } else {
     return {};
   }

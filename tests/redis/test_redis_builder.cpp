@@ -231,6 +231,48 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("builder on Redis: shared values are stored as their pointee's bytes in every layer",
+          "[redis][builder]") {
+  using Doc = std::shared_ptr<const std::string>;
+  const int layers = GENERATE(0, 1, 2);  // Redis alone, tiered, tiered with tags
+  INFO("layers " << layers);
+  const auto options = fresh_options("builder-shared");
+  CacheBuilder<std::string, Doc> shared_builder("shared");
+  StringBuilder plain_builder("shared");
+  shared_builder.redis(options);
+  plain_builder.redis(options);
+  if (layers >= 1) {
+    shared_builder.tiered(5s);
+    plain_builder.tiered(5s);
+  }
+  if (layers == 2) {
+    shared_builder.tags();
+    plain_builder.tags();
+  }
+  auto shared = shared_builder.build();
+  auto plain = plain_builder.build();
+  const auto text = [](const std::optional<Doc>& d) {
+    return d && *d ? std::optional<std::string>(**d) : std::nullopt;
+  };
+
+  shared.set("a", std::make_shared<const std::string>("from shared"), 1min);
+  wait_until([&] { return plain.get("a") == std::optional<std::string>("from shared"); },
+             "a string cache to read a shared cache's write");
+  plain.set("b", "from plain", 1min);
+  wait_until([&] { return text(shared.get("b")) == std::optional<std::string>("from plain"); },
+             "a shared cache to read a string cache's write");
+
+  const auto held = shared.get("a");
+  REQUIRE(text(held) == std::optional<std::string>("from shared"));
+  plain.set("a", "newer", 1min);
+  wait_until([&] { return text(shared.get("a")) == std::optional<std::string>("newer"); },
+             "the shared cache to see the overwrite");
+  CHECK(text(held) == std::optional<std::string>("from shared"));  // still whole, still held
+
+  CHECK_THROWS_AS(shared.set("c", nullptr, 1min), ttlcache::codec_error);
+  CHECK_FALSE(plain.get("c"));
+}
+
 TEST_CASE("builder on Redis: a malformed URL is a config_error at build()", "[redis][builder]") {
   CHECK_THROWS_AS(StringBuilder("bad").redis("http://nope").build(), ttlcache::config_error);
   const std::string text = CacheBuilder<std::string, std::string>("desc")

@@ -50,6 +50,11 @@ static_assert(is_equality_comparable<std::vector<WithEq>>::value, "so do vectors
 static_assert(!is_equality_comparable<NoEq>::value, "no operator==");
 static_assert(!is_equality_comparable<std::vector<NoEq>>::value,
               "std::vector declares == for any element: the trait looks inside");
+static_assert(is_equality_comparable<std::shared_ptr<const std::string>>::value,
+              "a shared value compares its pointee");
+static_assert(!is_equality_comparable<std::shared_ptr<const NoEq>>::value,
+              "a shared value of a type without == does not compare");
+
 static_assert(!is_equality_comparable<std::map<std::string, NoEq>>::value, "maps too");
 static_assert(!is_equality_comparable<std::optional<NoEq>>::value, "and optionals");
 
@@ -181,6 +186,37 @@ TEST_CASE("adaptive reload: refresh-ahead of an unchanged value grows the type's
   for (std::size_t i = 1; i < ttls.size(); ++i) CHECK(ttls[i] >= ttls[i - 1]);
   CHECK(ttls.back() > 60'000);
   CHECK(e.ttl == 480s);  // up to x8
+}
+
+TEST_CASE("adaptive reload: shared values are compared by what they point to",
+          "[adaptive][reload]") {
+  // Each reload makes a new pointer; comparing pointers would report every reload as changed.
+  using Shared = std::shared_ptr<const std::string>;
+  auto clock = std::make_shared<FakeClock>();
+  auto rec = std::make_shared<RecordingPolicy>();
+  TaskQueue q;
+  auto cache = builder<Shared>(clock, rec, q).refresh_ahead(0.5).build();
+  std::string source = "v1";
+  auto loader = [&] { return std::make_shared<const std::string>(source); };
+  const auto opts = EntryOptions().content_type("feed");
+  cache.get_or_load("k", loader, opts);
+  clock->advance(36s);  // same data in a new pointer: unchanged
+  CHECK(*cache.get_or_load("k", loader, opts) == "v1");
+  REQUIRE(q.drain() == 1);
+  clock->advance(40s);
+  source = "v2";  // other data: changed
+  CHECK(*cache.get_or_load("k", loader, opts) == "v1");
+  REQUIRE(q.drain() == 1);
+  const auto r = rec->reloads();
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].kind == Kind::reload_unchanged);
+  CHECK(r[1].kind == Kind::reload_changed);
+
+  const auto equal = ttlcache::detail::value_equal_or_default<Shared>({});
+  REQUIRE(equal);
+  CHECK(equal(nullptr, nullptr));
+  CHECK_FALSE(equal(std::make_shared<const std::string>("x"), nullptr));
+  CHECK_FALSE(equal(nullptr, std::make_shared<const std::string>("x")));
 }
 
 TEST_CASE("adaptive reload: a value type without equality reports no reloads",

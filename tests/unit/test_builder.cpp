@@ -268,6 +268,43 @@ TEST_CASE("builder: visit() reads in place on a plain in-process cache, on a cop
   }
 }
 
+TEST_CASE("builder: shared values are handed out without a copy and outlive their entry",
+          "[builder][visit]") {
+  using Doc = std::shared_ptr<const std::string>;
+  const auto configure = GENERATE(0, 1, 2);
+  CacheBuilder<std::string, Doc> b("shared");
+  b.max_entries(8);
+  if (configure == 1) b.tags();
+  if (configure == 2) b.fail_safe();
+  auto cache = b.build();
+  INFO("configuration " << configure);
+  const std::string body(4096, 'd');
+  const Doc doc = std::make_shared<const std::string>(body);
+  cache.set("a", doc);
+
+  const auto got = cache.get("a");
+  REQUIRE(got);
+  CHECK(got->get() == doc.get());  // the stored object itself: no copy of the 4 KB
+  const std::string* seen = nullptr;
+  CHECK(cache.visit("a", [&](const Doc& v) { seen = v.get(); }));
+  CHECK(seen == doc.get());
+  CHECK(cache
+            .get_or_load(
+                "a", [](const std::string&) -> Doc { throw std::logic_error("hit"); }, 1min)
+            .get() == doc.get());
+
+  // The caller's reference keeps the value alive through overwrite, erase and eviction.
+  cache.set("a", std::make_shared<const std::string>("new"));
+  CHECK(**got == body);
+  CHECK(*cache.get("a").value() == "new");
+  cache.erase("a");
+  for (int i = 0; i < 100; ++i) {
+    cache.set("k" + std::to_string(i), std::make_shared<const std::string>(std::to_string(i)));
+  }
+  CHECK(**got == body);
+  CHECK(doc.use_count() == 2);  // doc and got: the cache let go of it
+}
+
 TEST_CASE("builder: jitter() spreads explicit TTLs within its band", "[builder][jitter]") {
   auto clock = std::make_shared<FakeClock>();
   auto cache = CacheBuilder<std::string, std::string>("jitter").clock(clock).jitter(10, 42).build();

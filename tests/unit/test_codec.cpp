@@ -198,3 +198,53 @@ TEST_CASE("a Cache over CodecBackend uses the user's KeyCodec and ValueCodec", "
     CHECK(cache.get(corrupt) == shop::Price{500, "USD"});
   }
 }
+
+TEST_CASE("shared values travel as their pointee's bytes, and a null one is refused", "[codec]") {
+  using SharedText = std::shared_ptr<const std::string>;
+  using SharedUser = std::shared_ptr<const demo::User>;
+  CHECK(ttlcache::ValueCodec<SharedText>::encode(std::make_shared<const std::string>("abc")) ==
+        "abc");
+  const auto text = ttlcache::ValueCodec<SharedText>::decode("xyz");
+  REQUIRE(text);
+  REQUIRE(*text);
+  CHECK(**text == "xyz");
+
+  const demo::User u{7, "ada", {"admin"}};
+  const std::string bytes = ttlcache::ValueCodec<demo::User>::encode(u);
+  CHECK(ttlcache::ValueCodec<SharedUser>::encode(std::make_shared<const demo::User>(u)) == bytes);
+  const auto user = ttlcache::ValueCodec<SharedUser>::decode(bytes);
+  REQUIRE(user);
+  REQUIRE(*user);
+  CHECK(**user == u);
+  CHECK_FALSE(ttlcache::ValueCodec<SharedUser>::decode("{not json"));
+
+  // Through a Cache over a byte store: a Cache of T reads what a Cache of shared T wrote, and
+  // the other way round.
+  auto store = std::make_shared<ttlcache::testing::MemoryByteStore>();
+  ttlcache::Cache<std::int64_t, SharedUser> shared(
+      std::make_shared<ttlcache::CodecBackend<std::int64_t, SharedUser>>(store));
+  ttlcache::Cache<std::int64_t, demo::User> plain(
+      std::make_shared<ttlcache::CodecBackend<std::int64_t, demo::User>>(store));
+  shared.set(1, std::make_shared<const demo::User>(u), 1min);
+  CHECK(plain.get(1) == std::optional<demo::User>(u));
+  const demo::User v{8, "bob", {}};
+  plain.set(2, v, 1min);
+  const auto read = shared.get(2);
+  REQUIRE(read);
+  REQUIRE(*read);
+  CHECK(**read == v);
+  CHECK(shared
+            .get_or_load(
+                3, [&](std::int64_t) { return std::make_shared<const demo::User>(v); }, 1min)
+            ->name == "bob");
+  CHECK(plain.get(3) == std::optional<demo::User>(v));
+
+  try {
+    shared.set(4, nullptr, 1min);
+    FAIL("expected codec_error");
+  } catch (const ttlcache::codec_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("\"4\""));
+    CHECK_THAT(e.what(), Catch::Contains("null shared value"));
+  }
+  CHECK_FALSE(store->contains("4"));
+}

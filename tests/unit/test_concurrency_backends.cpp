@@ -88,6 +88,55 @@ TEST_CASE("mixed operations from many threads keep the bound and whole values",
   CHECK(removed.load() > 0);
 }
 
+TEST_CASE("shared values read while writers replace and evict them stay whole",
+          "[memory][concurrency]") {
+  // A reader's copy of the pointer is taken while the entry is pinned, so the value it points to
+  // lives as long as the reader holds it, whatever writers do to the entry meanwhile.
+  using Doc = std::shared_ptr<const std::string>;
+  auto cache = ttlcache::CacheBuilder<int, Doc>("shared-race").max_entries(64).build();
+  std::atomic<int> torn{0};
+  std::atomic<int> hits{0};
+  std::atomic<int> readers_done{0};
+  std::atomic<int> writes{0};
+  for (int k = 0; k < 128; ++k) cache.set(k, std::make_shared<const std::string>(256, 'z'));
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    // Writes until both readers are done (bounded), so every read overlaps writes.
+    for (int i = 0; readers_done < 2 && i < 20'000'000; ++i) {
+      cache.set(i % 128, std::make_shared<const std::string>(256, static_cast<char>('a' + i % 26)));
+      ++writes;
+    }
+  });
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<Doc> held;  // kept past their entries' replacement, read again at the end
+      const auto whole = [](const std::string& s) {
+        return s.size() == 256 && s.find_first_not_of(s[0]) == std::string::npos;
+      };
+      // Reads start once the writer is under way (it writes, bounded, until both readers end).
+      while (writes < 100) std::this_thread::yield();
+      for (int i = 0; i < 100'000; ++i) {
+        if (auto v = cache.get((i * 7 + t) % 128)) {
+          ++hits;
+          if (!*v || !whole(**v)) ++torn;
+          if (held.size() < 256) held.push_back(std::move(*v));
+        }
+        cache.visit((i * 5 + t) % 128, [&](const Doc& d) {
+          if (!d || !whole(*d)) ++torn;
+        });
+      }
+      for (const Doc& d : held) {
+        if (!whole(*d)) ++torn;
+      }
+      ++readers_done;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(torn.load() == 0);
+  CHECK(hits.load() > 0);
+  CHECK(writes.load() > 0);
+}
+
 TEST_CASE("a reader whose read log fills does not wait for a reader inside the shard",
           "[memory][concurrency]") {
   // One reader is held inside visit(); another then reads the same shard far past its log's
