@@ -239,12 +239,8 @@ TEST_CASE("shared values travel as their pointee's bytes, and a null one is refu
             ->name == "bob");
   CHECK(plain.get(3) == std::optional<demo::User>(v));
 
-  try {
-    shared.set(4, nullptr, 1min);
-    FAIL("expected codec_error");
-  } catch (const ttlcache::codec_error& e) {
-    CHECK_THAT(e.what(), Catch::Contains("\"4\""));
-    CHECK_THAT(e.what(), Catch::Contains("null shared value"));
-  }
+  CHECK_THROWS_AS(shared.set(4, nullptr, 1min), ttlcache::codec_error);
+  CHECK_THROWS_WITH(shared.set(4, nullptr, 1min),
+                    Catch::Contains("\"4\"") && Catch::Contains("null shared value"));
   CHECK_FALSE(store->contains("4"));
 }
