@@ -303,6 +303,12 @@ TEST_CASE("builder: shared values are handed out without a copy and outlive thei
   }
   CHECK(**got == body);
   CHECK(doc.use_count() == 2);  // doc and got: the cache let go of it
+
+  // In process a null is a value like any other (a Redis layer refuses it: test_codec.cpp).
+  cache.set("null", Doc{});
+  const auto null = cache.get("null");
+  REQUIRE(null);
+  CHECK(*null == nullptr);
 }
 
 TEST_CASE("builder: jitter() spreads explicit TTLs within its band", "[builder][jitter]") {
