@@ -124,13 +124,12 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   std::string_view name() const noexcept override { return "memory"; }
 
   std::optional<V> get(const K& key) override {
-    // read() spelled out: GCC inlined read_pinned() here, and the copy's register saves then
-    // ran on every miss too; a found entry now goes to an out-of-line call (paired miss ratio
-    // 1.65 -> 1.54, docs/performance.md, session 13).
-    const std::uint64_t h = hash_of(key);
-    const auto seen = shard_for(h).probe_unlocked(static_cast<std::uint32_t>(h));
-    if (seen.absent) return std::nullopt;
-    return get_sighted(key, h, seen);
+    // Not read(): GCC inlined read_pinned() into it, and the copy's register saves then ran on
+    // every miss too; a found entry goes to an out-of-line call (paired miss ratio 1.65 -> 1.54,
+    // docs/performance.md, session 13).
+    const Sight s = sight(key);
+    if (s.seen.absent) return std::nullopt;
+    return get_sighted(key, s.hash, *s.shard, s.seen);
   }
 
   /// Zero-copy read: runs fn(const V&) on key's live value while the entry is pinned (under
@@ -343,10 +342,9 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
   }
 
   std::optional<std::chrono::nanoseconds> remaining(const K& key) {
-    const std::uint64_t h = hash_of(key);
-    Shard& shard = shard_for(h);
-    const auto seen = shard.probe_unlocked(static_cast<std::uint32_t>(h));
+    const auto [h, shard_ptr, seen] = sight(key);
     if (seen.absent) return std::nullopt;
+    Shard& shard = *shard_ptr;
     const std::int64_t now = now_ns();
     const auto ticket = shard.lock().lock_shared();
     detail::ReadMostlyLock::skip(ticket);  // ttl() and contains() do not count as reads
@@ -359,25 +357,35 @@ class MemoryBackend final : public Backend<K, V>, public StatsSource {
     return out;
   }
 
-  // The read path of get() and visit(): find under the shared side, then (only for a found
-  // entry) read the clock, so a miss never pays for one; on_hit(const V&) runs while pinned.
-  // Forced inline, so a miss the probe settles costs no call (get() spells this out, to keep
-  // its copy out of line).
-  template <class OnHit>
-  [[gnu::always_inline]] bool read(const K& key, OnHit&& on_hit) {
+  // Where every read starts: the key's hash, its shard, and what the lock-free probe saw there
+  // (MemoryShard::probe_unlocked). Most misses end here, without a locked operation; a hit
+  // starts from the slot the probe saw.
+  struct Sight {
+    std::uint64_t hash;
+    Shard* shard;
+    typename Shard::Sighting seen;
+  };
+  [[gnu::always_inline]] Sight sight(const K& key) {
     const std::uint64_t h = hash_of(key);
     Shard& shard = shard_for(h);
-    // Most misses end here, without a locked operation (MemoryShard::probe_unlocked); a hit
-    // starts from the slot the probe saw.
-    const auto seen = shard.probe_unlocked(static_cast<std::uint32_t>(h));
-    if (seen.absent) return false;
-    return read_pinned(key, h, shard, seen, std::forward<OnHit>(on_hit));
+    return {h, &shard, shard.probe_unlocked(static_cast<std::uint32_t>(h))};
   }
 
-  [[gnu::noinline]] std::optional<V> get_sighted(const K& key, std::uint64_t h,
+  // The read path of visit(): find under the shared side, then (only for a found entry) read
+  // the clock, so a miss never pays for one; on_hit(const V&) runs while pinned. Forced inline,
+  // so a miss the probe settles costs no call (get() keeps its copy out of line instead).
+  template <class OnHit>
+  [[gnu::always_inline]] bool read(const K& key, OnHit&& on_hit) {
+    const Sight s = sight(key);
+    if (s.seen.absent) return false;
+    return read_pinned(key, s.hash, *s.shard, s.seen, std::forward<OnHit>(on_hit));
+  }
+
+  // get()'s hit: the pinned copy out of line, so its register saves never run on a miss.
+  [[gnu::noinline]] std::optional<V> get_sighted(const K& key, std::uint64_t h, Shard& shard,
                                                  typename Shard::Sighting seen) {
     std::optional<V> out;
-    read_pinned(key, h, shard_for(h), seen, [&out](const V& value) { out.emplace(value); });
+    read_pinned(key, h, shard, seen, [&out](const V& value) { out.emplace(value); });
     return out;
   }
 
